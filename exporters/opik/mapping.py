@@ -1,0 +1,365 @@
+"""Pure functions from a finished OTel span to Opik's `SpanWrite` / `TraceWrite` dicts.
+
+No I/O. A malformed attribute loses the one field it feeds (logged at debug), never the
+span: every extraction from attributes goes through `_safe`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any, NamedTuple, TypeVar
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.semconv.attributes import exception_attributes as _exception
+from opentelemetry.trace import StatusCode
+
+from opik_otel import semconv as sc
+from opik_otel._ids import OpikIdMapper
+
+__all__ = ["CREATED_FROM", "OPIK_TRACE_STATE_KEY", "is_root", "opik_provider", "span_to_opik", "span_type"]
+
+_logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+OPIK_TRACE_STATE_KEY = "opik"  # trace-state key of a process that exports to Opik
+CREATED_FROM = "opik-otel"
+_EXCEPTION_EVENT = "exception"
+_EVENTS_METADATA_KEY = "opentelemetry.events"
+
+_SPAN_TYPES = frozenset({"general", "tool", "llm", "guardrail"})
+_Op = sc.GenAiOperation
+_LLM_OPERATIONS = frozenset({_Op.CHAT, _Op.TEXT_COMPLETION, _Op.GENERATE_CONTENT, _Op.EMBEDDINGS})
+_NON_LLM_OPERATIONS = frozenset({_Op.INVOKE_AGENT, _Op.EXECUTE_TOOL, _Op.INVOKE_WORKFLOW, _Op.RETRIEVAL})
+
+_MODEL_KEYS = (sc.GEN_AI_RESPONSE_MODEL, sc.GEN_AI_REQUEST_MODEL, sc.LLM_MODEL_NAME)
+_PROVIDER_KEYS = (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, sc.LLM_PROVIDER, sc.LLM_SYSTEM)
+
+# Opik usage key -> attributes read for it, first present int wins.
+_USAGE_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("prompt_tokens", (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_PROMPT_TOKENS, sc.LLM_TOKEN_COUNT_PROMPT)),
+    (
+        "completion_tokens",
+        (sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.GEN_AI_USAGE_COMPLETION_TOKENS, sc.LLM_TOKEN_COUNT_COMPLETION),
+    ),
+    (
+        "cache_read_input_tokens",
+        (
+            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS_OPENLLMETRY,
+            sc.LLM_TOKEN_COUNT_PROMPT_CACHE_READ,
+        ),
+    ),
+    (
+        "cache_creation_input_tokens",
+        (
+            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS_OPENLLMETRY,
+            sc.LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE,
+        ),
+    ),
+    ("reasoning_tokens", (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, sc.LLM_TOKEN_COUNT_COMPLETION_REASONING)),
+)
+_TOTAL_TOKENS_KEYS = (sc.LLM_USAGE_TOTAL_TOKENS, sc.LLM_TOKEN_COUNT_TOTAL)
+
+
+class _ContentSpec(NamedTuple):
+    """Where an input or output comes from, in order of preference."""
+
+    genai_fields: tuple[tuple[str, str], ...]  # (Opik field, attribute) pairs of GenAI content
+    plain_keys: tuple[str, ...]  # else the first present: tool attribute, then generic value
+    wrap_key: str  # wraps a plain value that is not a JSON object
+
+    def attribute_keys(self) -> frozenset[str]:
+        return frozenset(key for _, key in self.genai_fields) | frozenset(self.plain_keys)
+
+
+_INPUT = _ContentSpec(
+    (
+        ("messages", sc.GEN_AI_INPUT_MESSAGES),
+        ("system_instructions", sc.GEN_AI_SYSTEM_INSTRUCTIONS),
+        ("tools", sc.GEN_AI_TOOL_DEFINITIONS),
+    ),
+    (sc.GEN_AI_TOOL_CALL_ARGUMENTS, sc.INPUT_VALUE),
+    "input",
+)
+_OUTPUT = _ContentSpec(
+    (("messages", sc.GEN_AI_OUTPUT_MESSAGES),), (sc.GEN_AI_TOOL_CALL_RESULT, sc.OUTPUT_VALUE), "output"
+)
+
+_USAGE_KEYS = frozenset(key for _, keys in _USAGE_SOURCES for key in keys) | set(_TOTAL_TOKENS_KEYS)
+# Attributes that never go to metadata; for llm spans `_LLM_KEYS` are fields, not metadata.
+_NEVER_METADATA = (
+    frozenset({sc.OPIK_PROJECT_NAME, sc.OPIK_TAGS, sc.OPIK_SPAN_TYPE, sc.GEN_AI_USAGE_COST})
+    | _INPUT.attribute_keys()
+    | _OUTPUT.attribute_keys()
+    | _USAGE_KEYS
+)
+_LLM_KEYS = frozenset(_MODEL_KEYS + _PROVIDER_KEYS)
+_NEVER_METADATA_LLM = _NEVER_METADATA | _LLM_KEYS
+
+_GOOGLE = "google"
+_VERTEX_HOST = "aiplatform.googleapis.com"
+_OPIK_PROVIDERS = {
+    "openai": "openai",
+    "azure.ai.openai": "azure",
+    "az.ai.openai": "azure",
+    "azure": "azure",
+    "anthropic": "anthropic",
+    "aws.bedrock": "bedrock",
+    "aws": "bedrock",
+    "gcp.gemini": "google_ai",
+    "gemini": "google_ai",
+    "gcp.vertex_ai": "google_vertexai",
+    "vertex_ai": "google_vertexai",
+    "vertexai": "google_vertexai",
+    "gcp.gen_ai": _GOOGLE,
+    "google": _GOOGLE,
+    "mistral_ai": "mistral",
+    "mistralai": "mistral",
+    "groq": "groq",
+    "cohere": "cohere",
+    "deepseek": "deepseek",
+    "x_ai": "xai",
+    "xai": "xai",
+    "perplexity": "perplexity",
+}
+
+
+def span_to_opik(span: ReadableSpan, ids: OpikIdMapper, default_project: str) -> tuple[dict, dict | None]:
+    """The `SpanWrite` dict of a finished span and, for a root span, its `TraceWrite` dict.
+
+    Raises only for a span with no context or start time; attribute trouble loses a field.
+    """
+    if span.context is None or span.start_time is None:
+        raise ValueError("span has no context or start time")
+    attrs = _attributes(span.attributes)
+    trace_id = ids.trace_id(span.context.trace_id, span.start_time)
+    kind = _safe(span_type, attrs) or "general"
+    common = {
+        "project_name": _safe(_project_name, span, attrs) or default_project,
+        "name": span.name,
+        "start_time": _iso(span.start_time),
+        "end_time": _iso(span.end_time) if span.end_time is not None else None,
+        "input": _safe(_content, attrs, _INPUT),
+        "output": _safe(_content, attrs, _OUTPUT),
+        "metadata": _safe(_metadata, span, attrs, kind) or {"created_from": CREATED_FROM},
+        "tags": _safe(_tags, attrs.get(sc.OPIK_TAGS)),
+        "error_info": _safe(_error_info, span, attrs),
+    }
+    root = is_root(span)
+    opik_span = {
+        "id": ids.span_id(span.context.span_id, trace_id),
+        "trace_id": trace_id,
+        "parent_span_id": None if root else ids.span_id(span.parent.span_id, trace_id),
+        "type": kind,
+        **common,
+        **(_llm_fields(attrs) if kind == "llm" else {}),
+    }
+    trace = {"id": trace_id, **common, "thread_id": _safe(_thread_id, attrs)} if root else None
+    return _compact(opik_span), (_compact(trace) if trace else None)
+
+
+def is_root(span: ReadableSpan) -> bool:
+    """No parent, or a remote parent from a process that does not export to Opik."""
+    parent = span.parent
+    if parent is None or not parent.is_valid:
+        return True
+    return parent.is_remote and OPIK_TRACE_STATE_KEY not in (parent.trace_state or {})
+
+
+def span_type(attrs: Mapping[str, Any]) -> str:
+    """Opik span type: explicit `opik.span.type`, else from the GenAI operation."""
+    explicit = attrs.get(sc.OPIK_SPAN_TYPE)
+    if explicit in _SPAN_TYPES:
+        return explicit
+    operation = attrs.get(sc.GEN_AI_OPERATION_NAME)
+    if operation in _LLM_OPERATIONS:
+        return "llm"
+    if operation == _Op.EXECUTE_TOOL:
+        return "tool"
+    if operation not in _NON_LLM_OPERATIONS and any(key in attrs for key in _LLM_KEYS):
+        return "llm"
+    return "general"
+
+
+def opik_provider(provider: str, server_address: str | None = None) -> str:
+    """Opik's name of a GenAI provider; an unknown one passes through."""
+    name = _OPIK_PROVIDERS.get(provider.lower(), provider)
+    if name == _GOOGLE:
+        return "google_vertexai" if server_address and server_address.endswith(_VERTEX_HOST) else "google_ai"
+    return name
+
+
+# -- fields ---------------------------------------------------------------------------
+
+
+def _llm_fields(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """model, provider, usage and total_estimated_cost of an llm span."""
+    return {
+        "model": _safe(_first_str, attrs, _MODEL_KEYS),
+        "provider": _safe(_provider, attrs),
+        "usage": _safe(_usage, attrs),
+        "total_estimated_cost": _safe(_cost, attrs.get(sc.GEN_AI_USAGE_COST)),
+    }
+
+
+def _project_name(span: ReadableSpan, attrs: Mapping[str, Any]) -> str | None:
+    resource_attrs = span.resource.attributes if span.resource is not None else {}
+    project = attrs.get(sc.OPIK_PROJECT_NAME) or resource_attrs.get(sc.OPIK_PROJECT_NAME)
+    return str(project) if project else None
+
+
+def _provider(attrs: Mapping[str, Any]) -> str | None:
+    provider = _first_str(attrs, _PROVIDER_KEYS)
+    return opik_provider(provider, attrs.get(sc.SERVER_ADDRESS)) if provider else None
+
+
+def _usage(attrs: Mapping[str, Any]) -> dict[str, int] | None:
+    usage = {field: value for field, keys in _USAGE_SOURCES if (value := _first_count(attrs, keys)) is not None}
+    total = _first_count(attrs, _TOTAL_TOKENS_KEYS)
+    if total is None and ("prompt_tokens" in usage or "completion_tokens" in usage):
+        total = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+    if total is not None:
+        usage["total_tokens"] = total
+    return usage or None
+
+
+def _cost(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+        return float(value)
+    return None
+
+
+def _content(attrs: Mapping[str, Any], spec: _ContentSpec) -> dict[str, Any] | None:
+    """GenAI content as `{field: parsed JSON}`, else the first plain attribute as an object."""
+    genai = {field: _loads(attrs[key]) for field, key in spec.genai_fields if key in attrs}
+    if genai:
+        return genai
+    for key in spec.plain_keys:
+        if key in attrs:
+            value = _loads(attrs[key])
+            return value if isinstance(value, dict) else {spec.wrap_key: value}
+    return None
+
+
+def _metadata(span: ReadableSpan, attrs: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """Unmapped attributes under their key, `opik.metadata.<key>` under `<key>`, and extras."""
+    prefix = sc.OPIK_METADATA_PREFIX
+    mapped_keys = _NEVER_METADATA_LLM if kind == "llm" else _NEVER_METADATA
+    metadata: dict[str, Any] = {}
+    for key, value in attrs.items():
+        if key.startswith(prefix):
+            metadata[key[len(prefix):]] = _loads(value)
+        elif key not in mapped_keys:
+            metadata[key] = value
+    events = [
+        {"name": event.name, "attributes": _attributes(event.attributes)}
+        for event in span.events
+        if event.name != _EXCEPTION_EVENT
+    ]
+    if events:
+        metadata[_EVENTS_METADATA_KEY] = events
+    if span.instrumentation_scope is not None:
+        metadata["otel_scope"] = span.instrumentation_scope.name
+    metadata["created_from"] = CREATED_FROM
+    return metadata
+
+
+def _tags(value: Any) -> list[str] | None:
+    """`opik.tags` as a string array, a JSON array string or a comma-separated string."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        parsed = _loads(value)
+        value = parsed if isinstance(parsed, list) else str(parsed).split(",")
+    tags = (str(tag).strip() for tag in value if tag is not None)
+    return list(dict.fromkeys(tag for tag in tags if tag)) or None
+
+
+def _error_info(span: ReadableSpan, attrs: Mapping[str, Any]) -> dict[str, str] | None:
+    """From the first `exception` event, else from an ERROR status."""
+    for event in span.events:
+        if event.name == _EXCEPTION_EVENT:
+            event_attrs = event.attributes or {}
+            return _error(
+                event_attrs.get(_exception.EXCEPTION_TYPE),
+                event_attrs.get(_exception.EXCEPTION_MESSAGE),
+                event_attrs.get(_exception.EXCEPTION_STACKTRACE),
+            )
+    if span.status.status_code is StatusCode.ERROR:
+        return _error(attrs.get(sc.ERROR_TYPE), span.status.description, None)
+    return None
+
+
+def _error(exception_type: Any, message: Any, traceback: Any) -> dict[str, str]:
+    error = {"exception_type": str(exception_type or "Error"), "traceback": str(traceback or "")}
+    if message is not None:
+        error["message"] = str(message)
+    return error
+
+
+def _thread_id(attrs: Mapping[str, Any]) -> str | None:
+    conversation_id = attrs.get(sc.GEN_AI_CONVERSATION_ID)
+    return str(conversation_id) if conversation_id not in (None, "") else None
+
+
+# -- helpers --------------------------------------------------------------------------
+
+
+def _safe(extract: Callable[..., _T], *args: Any) -> _T | None:
+    """`extract(*args)`, or None (logged at debug) when it raises."""
+    try:
+        return extract(*args)
+    except Exception:  # noqa: BLE001 - a malformed attribute must only lose its field
+        _logger.debug("opik mapping: %s failed", getattr(extract, "__name__", extract), exc_info=True)
+        return None
+
+
+def _attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {key: _plain(value) for key, value in (attributes or {}).items()}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready attribute value: sequences as lists, non-finite floats as strings."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def _loads(value: Any) -> Any:
+    """A string that looks like JSON (object, array or string) parsed; anything else as is."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "[", '"'):
+        try:
+            return json.loads(value, parse_constant=str)
+        except ValueError:
+            return value
+    return value
+
+
+def _first_str(attrs: Mapping[str, Any], keys: Iterable[str]) -> str | None:
+    return next((value for key in keys if isinstance(value := attrs.get(key), str) and value), None)
+
+
+def _first_count(attrs: Mapping[str, Any], keys: Iterable[str]) -> int | None:
+    """The first value among `keys` that is a non-negative int (bools excluded)."""
+    for key in keys:
+        value = attrs.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return None
+
+
+def _iso(time_ns: int) -> str:
+    """ISO-8601 UTC with microseconds and `Z`."""
+    seconds, nanos = divmod(time_ns, 1_000_000_000)
+    return f"{datetime.fromtimestamp(seconds, timezone.utc):%Y-%m-%dT%H:%M:%S}.{nanos // 1000:06d}Z"
+
+
+def _compact(fields: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if value is not None}

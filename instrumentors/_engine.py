@@ -1,0 +1,345 @@
+"""The one wrapping engine every provider instrumentor uses.
+
+A provider module describes each API call as an `Operation`: how to read the request
+(span name and start attributes), the response, and a stream chunk. The engine does the
+rest, identically for every provider: start a CLIENT span, call the library, record
+errors, end the span exactly once, and hand streams back wrapped in a transparent proxy.
+
+Rules it keeps (DESIGN §6): nothing raises into user code, the return value is the
+library's own object (streams are `wrapt.ObjectProxy`s, so `isinstance` still holds),
+the span is not current while the user iterates a stream, and no attribute work is done
+for a span that is not recording.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from typing import Any, Callable
+
+import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from opik_otel import semconv as sc
+
+logger = logging.getLogger(__name__)
+
+Attributes = dict[str, Any]
+
+# Set while an instrumented call runs, so a call the library makes to itself
+# (`parse` → `create`, a per-client wrapper over a class-level one) adds no second span.
+_INSIDE_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("opik_otel_inside_call", default=False)
+
+try:  # the key moved between opentelemetry versions
+    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS_KEY
+except ImportError:  # pragma: no cover
+    from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS_KEY
+
+
+class StreamState:
+    """Accumulates what a stream says, chunk by chunk. Subclass per provider."""
+
+    __slots__ = ()
+
+    def on_chunk(self, chunk: Any) -> None:  # pragma: no cover - interface
+        """Record one chunk. Must be cheap: it runs on the user's thread per chunk."""
+
+    def attributes(self) -> Attributes:  # pragma: no cover - interface
+        """The response attributes, computed once when the stream ends."""
+        return {}
+
+
+class Operation:
+    """How to read one kind of API call. Subclass per provider operation."""
+
+    operation_name: str = sc.GenAiOperation.CHAT
+
+    def request(self, instance: Any, kwargs: dict[str, Any], capture_content: bool) -> tuple[str, Attributes]:
+        """The span name and the attributes known before the call."""
+        raise NotImplementedError
+
+    def response(self, response: Any, capture_content: bool) -> Attributes:
+        """Attributes read from a complete (non-streamed) response."""
+        return {}
+
+    def is_stream(self, kwargs: dict[str, Any], result: Any) -> bool:
+        return bool(kwargs.get("stream"))
+
+    def stream_state(self, capture_content: bool) -> StreamState | None:
+        """A fresh accumulator for a streamed response, or None if the call never streams."""
+        return None
+
+
+class ContentPolicy:
+    """Whether prompt and response content is recorded. Read on every call; set rarely."""
+
+    __slots__ = ("enabled",)
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+
+def error_attributes(exc: BaseException) -> Attributes:
+    return {sc.ERROR_TYPE: type(exc).__qualname__}
+
+
+def record_error(span: trace.Span, exc: BaseException) -> None:
+    """Mark a span failed: status ERROR, `error.type`, an exception event."""
+    try:
+        span.set_attributes(error_attributes(exc))
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, str(exc) or type(exc).__qualname__))
+    except Exception:  # pragma: no cover - never raise into user code
+        logger.debug("opik-otel: could not record an error on a span", exc_info=True)
+
+
+def _safe(read: Callable[..., Attributes], *args: Any) -> Attributes:
+    try:
+        return read(*args)
+    except Exception:
+        logger.debug("opik-otel: could not read %s; attributes dropped", getattr(read, "__qualname__", read), exc_info=True)
+        return {}
+
+
+def _should_skip() -> bool:
+    return _INSIDE_CALL.get() or bool(otel_context.get_value(_SUPPRESS_KEY))
+
+
+class _Call:
+    """One instrumented call in flight: its span, and how to finish it once."""
+
+    __slots__ = ("span", "operation", "capture", "started", "ended")
+
+    def __init__(self, span: trace.Span, operation: Operation, capture: bool) -> None:
+        self.span = span
+        self.operation = operation
+        self.capture = capture
+        self.started = time.perf_counter()
+        self.ended = False
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.ended:
+            self.ended = True
+            record_error(self.span, exc)
+            self.span.end()
+
+    def succeed(self, attributes: Attributes) -> None:
+        if not self.ended:
+            self.ended = True
+            if attributes:
+                self.span.set_attributes(attributes)
+            self.span.end()
+
+
+def _start(
+    operation: Operation,
+    tracer: trace.Tracer,
+    content: ContentPolicy,
+    instance: Any,
+    kwargs: dict[str, Any],
+    extra_attributes: Attributes | None,
+) -> _Call | None:
+    capture = content.enabled
+    try:
+        name, attributes = operation.request(instance, kwargs, capture)
+        if extra_attributes:
+            attributes.update(extra_attributes)
+        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+    except Exception:
+        logger.debug("opik-otel: could not start a span; the call goes on untraced", exc_info=True)
+        return None
+    return _Call(span, operation, capture)
+
+
+def _finish(call: _Call, kwargs: dict[str, Any], result: Any, proxy: type) -> Any:
+    """End the span for a complete response, or hand back the stream wrapped."""
+    operation = call.operation
+    try:
+        if operation.is_stream(kwargs, result):
+            state = operation.stream_state(call.capture)
+            if state is not None:
+                return proxy(result, call, state)
+        call.succeed(_safe(operation.response, result, call.capture))
+    except Exception:  # pragma: no cover - defensive: the result must reach the user
+        logger.debug("opik-otel: could not finish a span", exc_info=True)
+        call.succeed({})
+    return result
+
+
+def sync_wrapper(
+    operation: Operation,
+    tracer: trace.Tracer,
+    content: ContentPolicy,
+    extra_attributes: Attributes | None = None,
+) -> Callable[..., Any]:
+    """A `wrapt` wrapper that traces a synchronous library method."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+        if _should_skip():
+            return wrapped(*args, **kwargs)
+        call = _start(operation, tracer, content, instance, kwargs, extra_attributes)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        if not call.span.is_recording():
+            call.span.end()
+            return wrapped(*args, **kwargs)
+        token = otel_context.attach(trace.set_span_in_context(call.span))
+        inside = _INSIDE_CALL.set(True)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        finally:
+            _INSIDE_CALL.reset(inside)
+            otel_context.detach(token)
+        return _finish(call, kwargs, result, SyncStreamProxy)
+
+    return wrapper
+
+
+def async_wrapper(
+    operation: Operation,
+    tracer: trace.Tracer,
+    content: ContentPolicy,
+    extra_attributes: Attributes | None = None,
+) -> Callable[..., Any]:
+    """A `wrapt` wrapper that traces an `async def` library method."""
+
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+        if _should_skip():
+            return await wrapped(*args, **kwargs)
+        call = _start(operation, tracer, content, instance, kwargs, extra_attributes)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        if not call.span.is_recording():
+            call.span.end()
+            return await wrapped(*args, **kwargs)
+        token = otel_context.attach(trace.set_span_in_context(call.span))
+        inside = _INSIDE_CALL.set(True)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        finally:
+            _INSIDE_CALL.reset(inside)
+            otel_context.detach(token)
+        return _finish(call, kwargs, result, AsyncStreamProxy)
+
+    return wrapper
+
+
+class _StreamProxyBase(wrapt.ObjectProxy):
+    """Shared bookkeeping of the sync and async stream proxies."""
+
+    def __init__(self, wrapped: Any, call: _Call, state: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_state = state
+        self._self_first_chunk = True
+
+    def _self_on_chunk(self, chunk: Any) -> None:
+        if self._self_first_chunk:
+            self._self_first_chunk = False
+            self._self_call.span.set_attribute(
+                sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, time.perf_counter() - self._self_call.started
+            )
+        try:
+            self._self_state.on_chunk(chunk)
+        except Exception:
+            logger.debug("opik-otel: could not read a stream chunk", exc_info=True)
+
+    def _self_end(self, exc: BaseException | None = None) -> None:
+        call = self._self_call
+        if call.ended:
+            return
+        if exc is not None:
+            call.fail(exc)
+        else:
+            call.succeed(_safe(self._self_state.attributes))
+
+    def __del__(self) -> None:  # garbage collection of an abandoned stream
+        try:
+            self._self_end()
+        except Exception:  # pragma: no cover
+            pass
+
+
+class SyncStreamProxy(_StreamProxyBase):
+    """The library's stream, unchanged for the user; the span ends exactly once."""
+
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            chunk = self.__wrapped__.__next__()
+        except StopIteration:
+            self._self_end()
+            raise
+        except BaseException as exc:
+            self._self_end(exc)
+            raise
+        self._self_on_chunk(chunk)
+        return chunk
+
+    def __enter__(self) -> SyncStreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_end()
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_end()
+
+
+class AsyncStreamProxy(_StreamProxyBase):
+    """The async twin of `SyncStreamProxy`."""
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            chunk = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            self._self_end()
+            raise
+        except BaseException as exc:
+            self._self_end(exc)
+            raise
+        self._self_on_chunk(chunk)
+        return chunk
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_end()
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_end()
+
+    async def aclose(self) -> None:
+        try:
+            await self.__wrapped__.aclose()
+        finally:
+            self._self_end()

@@ -1,0 +1,130 @@
+"""What every provider instrumentor shares: a list of patches, applied class-wide or to one client.
+
+A provider instrumentor only lists its `Patch`es; `GenAiInstrumentor` applies them with the
+engine's wrappers, tolerating methods a given library version lacks (that one patch is
+skipped with a debug log), and `track_client` applies the same patches to a single client
+object for the Opik-SDK-style `track_<provider>(client)` helpers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Collection
+
+import wrapt
+from opentelemetry import trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.utils import unwrap
+
+from opik_otel.instrumentors._engine import ContentPolicy, Operation, async_wrapper, sync_wrapper
+from opik_otel.semconv import OPIK_PROJECT_NAME
+
+logger = logging.getLogger(__name__)
+
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+_CAPTURE_ON = {"span_only", "span_and_event", "true", "1", "yes", "on"}
+_CAPTURE_OFF = {"no_content", "event_only", "false", "0", "no", "off"}
+
+#: The process-wide content switch. Instrumentors default to off, as the conventions ask;
+#: `opik_otel.configure()` turns it on unless the environment variable says otherwise.
+content_policy = ContentPolicy(enabled=False)
+
+
+def capture_content_from_env() -> bool | None:
+    """The standard switch's value, or None when unset or unrecognised."""
+    value = os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower()
+    if value in _CAPTURE_ON:
+        return True
+    if value in _CAPTURE_OFF:
+        return False
+    return None
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One library method to trace: where it lives on the class and on a client object."""
+
+    module: str  # e.g. "openai.resources.chat.completions"
+    method: str  # "Class.method" inside that module
+    client_path: str  # attribute path from a client object, e.g. "chat.completions.create"
+    operation: Operation
+    is_async: bool = False
+
+    def wrapper(self, tracer: trace.Tracer, content: ContentPolicy, extra: dict[str, Any] | None = None) -> Any:
+        build = async_wrapper if self.is_async else sync_wrapper
+        return build(self.operation, tracer, content, extra)
+
+
+class GenAiInstrumentor(BaseInstrumentor):
+    """Base of every provider instrumentor: subclasses set `instruments` and `patches()`."""
+
+    instruments: tuple[str, ...] = ()
+    scope_name: str = "opik_otel.instrumentors"
+    _applied: list[Patch]
+
+    def patches(self) -> list[Patch]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return self.instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        from opik_otel import __version__
+
+        tracer = trace.get_tracer(self.scope_name, __version__, kwargs.get("tracer_provider"))
+        capture = kwargs.get("capture_content")
+        if capture is None:
+            capture = capture_content_from_env()
+        content = ContentPolicy(capture) if capture is not None else content_policy
+        self._applied = []
+        for patch in self.patches():
+            try:
+                wrapt.wrap_function_wrapper(patch.module, patch.method, patch.wrapper(tracer, content))
+            except (ImportError, AttributeError):
+                logger.debug("opik-otel: %s.%s not found; that call is not traced", patch.module, patch.method)
+                continue
+            self._applied.append(patch)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        for patch in getattr(self, "_applied", []):
+            owner_name, _, method = patch.method.rpartition(".")
+            owner = importlib.import_module(patch.module)
+            for part in owner_name.split(".") if owner_name else ():
+                owner = getattr(owner, part)
+            unwrap(owner, method)
+        self._applied = []
+
+
+
+def track_client(client: Any, patches: list[Patch], scope_name: str, project_name: str | None = None) -> Any:
+    """Trace the calls of this one client object only; returns the same client."""
+    from opik_otel import __version__
+    from opik_otel._configure import ensure_configured
+
+    ensure_configured()
+    if getattr(client, "_opik_otel_tracked", False):
+        return client
+    tracer = trace.get_tracer(scope_name, __version__)
+    extra = {OPIK_PROJECT_NAME: project_name} if project_name else None
+    content = content_policy
+    for patch in patches:
+        owner_path, _, method = patch.client_path.rpartition(".")
+        try:
+            owner = client
+            for part in owner_path.split("."):
+                owner = getattr(owner, part)
+            class_name = patch.method.rpartition(".")[0].rpartition(".")[2]
+            if type(owner).__name__ != class_name:
+                continue  # a sync patch on an async client, or the other way round
+            bound = getattr(owner, method)
+        except AttributeError:
+            continue
+        setattr(owner, method, wrapt.FunctionWrapper(bound, patch.wrapper(tracer, content, extra)))
+    try:
+        client._opik_otel_tracked = True
+    except AttributeError:  # pragma: no cover - slotted client
+        pass
+    return client

@@ -1,0 +1,107 @@
+"""What every OpenAI operation reads the same way: the endpoint, request parameters, usage."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from opik_otel import semconv as sc
+from opik_otel.instrumentors._read import field, integer, number, put, strings, text
+
+Attributes = dict[str, Any]
+
+# Hosts of OpenAI-compatible services → `gen_ai.provider.name`. Anything else speaking the
+# OpenAI wire format (a local server, a proxy) is reported as `openai`.
+_PROVIDER_BY_HOST_SUFFIX = (
+    (".openai.azure.com", sc.GenAiProvider.AZURE_OPENAI),
+    (".cognitiveservices.azure.com", sc.GenAiProvider.AZURE_OPENAI),
+    (".services.ai.azure.com", sc.GenAiProvider.AZURE_INFERENCE),
+    ("api.deepseek.com", sc.GenAiProvider.DEEPSEEK),
+    ("api.groq.com", sc.GenAiProvider.GROQ),
+    ("api.mistral.ai", sc.GenAiProvider.MISTRAL_AI),
+    ("api.x.ai", sc.GenAiProvider.X_AI),
+    ("api.perplexity.ai", sc.GenAiProvider.PERPLEXITY),
+    ("api.cohere.ai", sc.GenAiProvider.COHERE),
+    ("api.cohere.com", sc.GenAiProvider.COHERE),
+    ("generativelanguage.googleapis.com", sc.GenAiProvider.GCP_GEMINI),
+    ("aiplatform.googleapis.com", sc.GenAiProvider.GCP_VERTEX_AI),
+    (".amazonaws.com", sc.GenAiProvider.AWS_BEDROCK),
+)
+
+
+@lru_cache(maxsize=128)
+def _endpoint(base_url: str, azure: bool) -> Attributes:
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    provider = sc.GenAiProvider.AZURE_OPENAI if azure else sc.GenAiProvider.OPENAI
+    for suffix, name in _PROVIDER_BY_HOST_SUFFIX:
+        if host.endswith(suffix):
+            provider = name
+            break
+    return {sc.GEN_AI_PROVIDER_NAME: provider, sc.SERVER_ADDRESS: host, sc.SERVER_PORT: port}
+
+
+def endpoint_attributes(resource: Any) -> Attributes:
+    """Provider, server address and port of the client a resource (`client.chat.completions`) belongs to."""
+    client = getattr(resource, "_client", None)
+    base_url = getattr(client, "base_url", None)
+    if base_url is None:
+        return {sc.GEN_AI_PROVIDER_NAME: sc.GenAiProvider.OPENAI}
+    return dict(_endpoint(str(base_url), "Azure" in type(client).__name__))
+
+
+def parameter_attributes(kwargs: dict[str, Any]) -> Attributes:
+    """The request parameters every text-generation call shares."""
+    attributes: Attributes = {}
+    get = kwargs.get
+    put(attributes, sc.GEN_AI_REQUEST_MAX_TOKENS, integer(get("max_tokens")) or integer(get("max_completion_tokens")) or integer(get("max_output_tokens")))
+    put(attributes, sc.GEN_AI_REQUEST_TEMPERATURE, number(get("temperature")))
+    put(attributes, sc.GEN_AI_REQUEST_TOP_P, number(get("top_p")))
+    put(attributes, sc.GEN_AI_REQUEST_FREQUENCY_PENALTY, number(get("frequency_penalty")))
+    put(attributes, sc.GEN_AI_REQUEST_PRESENCE_PENALTY, number(get("presence_penalty")))
+    put(attributes, sc.GEN_AI_REQUEST_STOP_SEQUENCES, strings(get("stop")))
+    put(attributes, sc.GEN_AI_REQUEST_SEED, integer(get("seed")))
+    put(attributes, sc.OPENAI_REQUEST_SERVICE_TIER, text(get("service_tier")))
+    count = integer(get("n"))
+    if count is not None and count != 1:
+        attributes[sc.GEN_AI_REQUEST_CHOICE_COUNT] = count
+    if get("stream") is True:
+        attributes[sc.GEN_AI_REQUEST_STREAM] = True
+    return attributes
+
+
+def output_type(response_format: Any) -> str | None:
+    """`gen_ai.output.type` from `response_format` / `text.format` (a dict, or a pydantic class for parse)."""
+    if response_format is None:
+        return None
+    if isinstance(response_format, type):
+        return "json"
+    kind = field(response_format, "type")
+    if kind in ("json_schema", "json_object"):
+        return "json"
+    if kind == "text":
+        return "text"
+    return None
+
+
+def usage_attributes(usage: Any, input_key: str, output_key: str, input_details: str, output_details: str) -> Attributes:
+    """Token counts; OpenAI's input count already includes cached tokens, as the convention wants."""
+    attributes: Attributes = {}
+    if usage is None:
+        return attributes
+    put(attributes, sc.GEN_AI_USAGE_INPUT_TOKENS, integer(field(usage, input_key)))
+    put(attributes, sc.GEN_AI_USAGE_OUTPUT_TOKENS, integer(field(usage, output_key)))
+    put(attributes, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, integer(field(field(usage, input_details), "cached_tokens")))
+    put(attributes, sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, integer(field(field(usage, output_details), "reasoning_tokens")))
+    return attributes
+
+
+def response_metadata(response: Any) -> Attributes:
+    attributes: Attributes = {}
+    put(attributes, sc.GEN_AI_RESPONSE_ID, text(field(response, "id")))
+    put(attributes, sc.GEN_AI_RESPONSE_MODEL, text(field(response, "model")))
+    put(attributes, sc.OPENAI_RESPONSE_SERVICE_TIER, text(field(response, "service_tier")))
+    put(attributes, sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, text(field(response, "system_fingerprint")))
+    return attributes

@@ -1,0 +1,154 @@
+"""The Responses API: `responses.create` / `parse`, plain and streamed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opik_otel import semconv as sc
+from opik_otel.instrumentors._engine import Attributes, Operation, StreamState
+from opik_otel.instrumentors._read import as_plain, field, maybe_json, text
+from opik_otel.instrumentors.openai.common import endpoint_attributes, output_type, parameter_attributes, usage_attributes
+from opik_otel.instrumentors._read import put
+
+_FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+_INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+
+def _content_parts(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [sc.text_part(content)]
+    parts = []
+    for item in content or ():
+        kind = field(item, "type")
+        if kind in ("input_text", "output_text", "text"):
+            parts.append(sc.text_part(field(item, "text") or ""))
+        elif kind == "refusal":
+            parts.append(sc.text_part(field(item, "refusal") or ""))
+        elif kind == "input_image":
+            url = field(item, "image_url")
+            if isinstance(url, str) and url.startswith("data:"):
+                mime, _, data = url[5:].partition(";base64,")
+                parts.append(sc.blob_part(data, "image", mime or None))
+            elif isinstance(url, str):
+                parts.append(sc.uri_part(url, "image"))
+            else:
+                parts.append({"type": "file", "modality": "image", "file_id": field(item, "file_id")})
+        else:
+            parts.append({"type": kind or "unknown", "content": as_plain(item)})
+    return parts
+
+
+def input_messages(value: Any) -> list[dict[str, Any]]:
+    """`input` (a string or a list of items) as convention messages."""
+    if isinstance(value, str):
+        return [sc.message("user", [sc.text_part(value)])]
+    messages = []
+    for item in value or ():
+        kind = field(item, "type")
+        if kind == "function_call":
+            part = sc.tool_call_part(field(item, "name") or "", maybe_json(field(item, "arguments")), field(item, "call_id"))
+            messages.append(sc.message("assistant", [part]))
+        elif kind == "function_call_output":
+            messages.append(sc.message("tool", [sc.tool_call_response_part(maybe_json(field(item, "output")), field(item, "call_id"))]))
+        elif kind in (None, "message"):
+            messages.append(sc.message(field(item, "role") or "user", _content_parts(field(item, "content"))))
+        else:
+            messages.append(sc.message("user", [{"type": kind, "content": as_plain(item)}]))
+    return messages
+
+
+def tool_definitions(tools: Any) -> list[dict[str, Any]]:
+    definitions = []
+    for tool in tools or ():
+        if field(tool, "type") == "function":
+            definitions.append(sc.tool_definition(field(tool, "name") or "", field(tool, "description"), field(tool, "parameters")))
+        else:
+            definitions.append(as_plain(tool))
+    return definitions
+
+
+def _finish_reason(response: Any, has_tool_call: bool) -> str:
+    if has_tool_call:
+        return "tool_call"
+    status = field(response, "status")
+    if status == "incomplete":
+        return _INCOMPLETE_REASONS.get(field(field(response, "incomplete_details"), "reason"), "length")
+    return "error" if status == "failed" else "stop"
+
+
+def response_attributes(response: Any, capture_content: bool) -> Attributes:
+    attributes: Attributes = {}
+    put(attributes, sc.GEN_AI_RESPONSE_ID, text(field(response, "id")))
+    put(attributes, sc.GEN_AI_RESPONSE_MODEL, text(field(response, "model")))
+    put(attributes, sc.OPENAI_RESPONSE_SERVICE_TIER, text(field(response, "service_tier")))
+    attributes.update(usage_attributes(field(response, "usage"), "input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details"))
+    output = field(response, "output") or ()
+    has_tool_call = any(field(item, "type") == "function_call" for item in output)
+    reason = _finish_reason(response, has_tool_call)
+    attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
+    if capture_content:
+        parts = []
+        for item in output:
+            kind = field(item, "type")
+            if kind == "message":
+                parts.extend(_content_parts(field(item, "content")))
+            elif kind == "function_call":
+                parts.append(sc.tool_call_part(field(item, "name") or "", maybe_json(field(item, "arguments")), field(item, "call_id")))
+            elif kind == "reasoning":
+                summary = " ".join(field(s, "text") or "" for s in field(item, "summary") or ())
+                if summary:
+                    parts.append(sc.reasoning_part(summary))
+            else:
+                parts.append({"type": "server_tool_call", "name": kind, "content": as_plain(item)})
+        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.to_json([sc.output_message(parts, reason)])
+    return attributes
+
+
+class Responses(Operation):
+    operation_name = sc.GenAiOperation.CHAT
+
+    def request(self, instance: Any, kwargs: dict[str, Any], capture_content: bool) -> tuple[str, Attributes]:
+        model = text(kwargs.get("model")) or ""
+        attributes = endpoint_attributes(instance)
+        attributes[sc.GEN_AI_OPERATION_NAME] = self.operation_name
+        attributes[sc.GEN_AI_REQUEST_MODEL] = model
+        attributes[sc.OPENAI_API_TYPE] = "responses"
+        attributes.update(parameter_attributes(kwargs))
+        kind = output_type(kwargs.get("text_format")) or output_type(field(kwargs.get("text"), "format"))
+        if kind:
+            attributes[sc.GEN_AI_OUTPUT_TYPE] = kind
+        conversation = kwargs.get("conversation")
+        conversation_id = conversation if isinstance(conversation, str) else text(field(conversation, "id"))
+        put(attributes, sc.GEN_AI_CONVERSATION_ID, conversation_id)
+        if capture_content:
+            attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.to_json(input_messages(kwargs.get("input")))
+            instructions = text(kwargs.get("instructions"))
+            if instructions:
+                attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = sc.to_json([sc.text_part(instructions)])
+            tools = kwargs.get("tools")
+            if tools:
+                attributes[sc.GEN_AI_TOOL_DEFINITIONS] = sc.to_json(tool_definitions(tools))
+        return f"{self.operation_name} {model}".rstrip(), attributes
+
+    def response(self, response: Any, capture_content: bool) -> Attributes:
+        return response_attributes(response, capture_content)
+
+    def stream_state(self, capture_content: bool) -> StreamState:
+        return ResponsesStreamState(capture_content)
+
+
+class ResponsesStreamState(StreamState):
+    """The final event carries the whole response: read that, skip the deltas."""
+
+    __slots__ = ("capture", "final")
+
+    def __init__(self, capture: bool) -> None:
+        self.capture = capture
+        self.final: Any = None
+
+    def on_chunk(self, chunk: Any) -> None:
+        if chunk.type in _FINAL_EVENTS:
+            self.final = chunk.response
+
+    def attributes(self) -> Attributes:
+        return response_attributes(self.final, self.capture) if self.final is not None else {}

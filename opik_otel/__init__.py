@@ -1,0 +1,42 @@
+"""opik-otel: OpenTelemetry-native LLM observability for Opik.
+
+    import opik_otel
+    opik_otel.configure()                      # Opik, OTLP or the local store, from the environment
+    opik_otel.OpikInstrumentor().instrument()  # every supported library that is installed
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("opik-otel")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+from opik_otel._configure import configure, flush, shutdown
+from opik_otel._instrumentor import OpikInstrumentor
+from opik_otel._pricing import ModelPrices
+from opik_otel._processor import UsageCostSpanProcessor
+from opik_otel._settings import ConfigurationError
+
+
+def __getattr__(name: str):  # the exporter pulls in the HTTP client: import it on first use
+    if name == "OpikSpanExporter":
+        from opik_otel.exporters.opik import OpikSpanExporter
+
+        return OpikSpanExporter
+    raise AttributeError(f"module 'opik_otel' has no attribute {name!r}")
+
+
+__all__ = [
+    "ConfigurationError",
+    "ModelPrices",
+    "OpikInstrumentor",
+    "OpikSpanExporter",
+    "UsageCostSpanProcessor",
+    "__version__",
+    "configure",
+    "flush",
+    "shutdown",
+]

@@ -1,0 +1,192 @@
+"""`configure()`: build (or extend) the TracerProvider with the usage/cost processor and an exporter."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+
+from opik_otel._ids import UuidV7IdGenerator
+from opik_otel._pricing import PriceBook, warm_up
+from opik_otel._processor import UsageCostSpanProcessor
+from opik_otel._settings import Settings, resolve_settings
+from opik_otel.instrumentors._instrumentor import content_policy
+
+logger = logging.getLogger(__name__)
+
+
+class _SwitchablePipeline(SpanProcessor):
+    """The one processor `configure()` adds to a provider; a later `configure()` swaps what is inside.
+
+    A TracerProvider cannot remove processors, so this indirection is what makes
+    `configure()` idempotent and re-configurable without duplicating spans.
+    """
+
+    def __init__(self, inner: SpanProcessor | None) -> None:
+        self.inner = inner
+
+    def on_start(self, span: Span, parent_context: Any = None) -> None:
+        inner = self.inner
+        if inner is not None:
+            inner.on_start(span, parent_context=parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        inner = self.inner
+        if inner is not None:
+            inner.on_end(span)
+
+    def shutdown(self) -> None:
+        inner, self.inner = self.inner, None
+        if inner is not None:
+            inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        inner = self.inner
+        return inner.force_flush(timeout_millis) if inner is not None else True
+
+
+class _State:
+    lock = threading.Lock()
+    settings: Settings | None = None
+    provider: TracerProvider | None = None
+    pipeline: _SwitchablePipeline | None = None
+
+
+def build_exporter(settings: Settings) -> SpanExporter | None:
+    """The span exporter the settings ask for (None for `exporter="none"`)."""
+    name = settings.resolved_exporter
+    if name == "opik":
+        from opik_otel.exporters.opik import OpikSpanExporter
+
+        return OpikSpanExporter(
+            url=settings.opik_url,
+            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+            workspace=settings.opik_workspace,
+            project_name=settings.project_name,
+            check_tls=settings.check_tls_certificate,
+        )
+    if name == "otlp":
+        from opik_otel.exporters.otlp import collector_exporter
+
+        return collector_exporter()
+    if name == "opik-otlp":
+        from opik_otel.exporters.otlp import opik_otlp_exporter
+
+        return opik_otlp_exporter(settings)
+    if name == "local":
+        from opik_otel.exporters.local import LocalStoreExporter
+
+        return LocalStoreExporter(settings.local_store_dir, settings.project_name)
+    if name == "console":
+        return ConsoleSpanExporter()
+    return None
+
+
+def build_processor(settings: Settings) -> SpanProcessor | None:
+    """`UsageCostSpanProcessor` in front of a `BatchSpanProcessor` with the configured exporter."""
+    exporter = build_exporter(settings)
+    if exporter is None:
+        return None
+    batch = BatchSpanProcessor(
+        exporter,
+        max_queue_size=settings.max_queue_size,
+        max_export_batch_size=min(settings.max_export_batch_size, settings.max_queue_size),
+        schedule_delay_millis=settings.schedule_delay_millis,
+        export_timeout_millis=settings.export_timeout_millis,
+    )
+    return UsageCostSpanProcessor(batch, PriceBook(settings.price_overrides))
+
+
+def _provider(settings: Settings) -> TracerProvider | None:
+    """The app's SDK TracerProvider if it set one; else a new one (UUID v7 trace ids) set globally."""
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current
+    if not isinstance(current, trace.ProxyTracerProvider):
+        logger.warning("opik-otel: the global TracerProvider (%s) is not the OpenTelemetry SDK's; not adding to it", type(current).__name__)
+        return None
+    provider = TracerProvider(
+        resource=Resource.create({"opik.project_name": settings.project_name}),
+        id_generator=UuidV7IdGenerator(),
+    )
+    trace.set_tracer_provider(provider)
+    return trace.get_tracer_provider() if isinstance(trace.get_tracer_provider(), TracerProvider) else provider
+
+
+def configure(
+    project_name: str | None = None,
+    url: str | None = None,
+    api_key: str | None = None,
+    workspace: str | None = None,
+    exporter: str | None = None,
+    capture_content: bool | None = None,
+    **settings: Any,
+) -> TracerProvider | None:
+    """Send this process's spans, priced, to Opik (or OTLP, or the local store).
+
+    Every argument also comes from the environment (`OPIK_*`, `OTEL_*`); explicit arguments
+    win. Adds one processor to the TracerProvider the app already set, or sets a new one.
+    Idempotent: calling it again with other settings replaces the pipeline, never duplicates it.
+    Raises `ConfigurationError` (a `ValueError`) naming any invalid setting.
+    Returns the TracerProvider in use (None when tracing is disabled by `OPIK_TRACK_DISABLE`).
+    """
+    resolved = resolve_settings(
+        project_name=project_name, url=url, api_key=api_key, workspace=workspace,
+        exporter=exporter, capture_content=capture_content, **settings,
+    )
+    with _State.lock:
+        if _State.settings == resolved and _State.pipeline is not None:
+            return _State.provider
+        content_policy.enabled = resolved.capture_content
+        if resolved.track_disable:
+            if _State.pipeline is not None:
+                _State.pipeline.shutdown()
+            _State.settings = resolved
+            return None
+        provider = _State.provider or _provider(resolved)
+        if provider is None:
+            return None
+        processor = build_processor(resolved)
+        warm_up()
+        if _State.pipeline is None:
+            _State.pipeline = _SwitchablePipeline(processor)
+            provider.add_span_processor(_State.pipeline)
+        else:
+            old, _State.pipeline.inner = _State.pipeline.inner, processor
+            if old is not None:
+                old.shutdown()
+        _State.settings, _State.provider = resolved, provider
+        return provider
+
+
+def ensure_configured() -> None:
+    """Configure from the environment unless the app has a TracerProvider or configure() ran."""
+    if _State.settings is None and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        try:
+            configure()
+        except Exception:
+            logger.warning("opik-otel: automatic configuration failed; spans are not exported", exc_info=True)
+
+
+def current_settings() -> Settings | None:
+    return _State.settings
+
+
+def flush(timeout_millis: int = 30000) -> bool:
+    """Export every finished span now; True when everything was handed over in time."""
+    provider = _State.provider or trace.get_tracer_provider()
+    force_flush = getattr(provider, "force_flush", None)
+    return bool(force_flush(timeout_millis)) if callable(force_flush) else True
+
+
+def shutdown() -> None:
+    """Flush and stop opik-otel's pipeline (the app's own processors are left alone)."""
+    with _State.lock:
+        if _State.pipeline is not None:
+            _State.pipeline.shutdown()
+        _State.settings = None

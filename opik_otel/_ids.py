@@ -1,0 +1,113 @@
+"""Ids: OTel trace ids that are UUID v7, and the mapping of OTel ids to Opik's UUID v7 ids.
+
+The Opik back end only accepts UUID v7 ids. `UuidV7IdGenerator` makes every OTel trace id a
+UUID v7, so the Opik trace id is the OTel trace id verbatim and every process of a
+distributed trace agrees on it with no shared state. Span ids (and foreign trace ids) go
+through Opik's own conversion (`otel_to_opik_id`), the one its OTLP ingestion uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+import uuid
+from collections import OrderedDict
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+__all__ = ["OpikIdMapper", "UuidV7IdGenerator", "is_uuid7_int", "otel_to_opik_id", "uuid7_timestamp_ms"]
+
+_TIMESTAMP_MASK = (1 << 48) - 1
+_RAND_B_BITS = 62
+_MAX_CLOCK_SKEW_MS = 24 * 60 * 60 * 1000
+
+
+def uuid7_timestamp_ms(value: int) -> int:
+    """The 48-bit millisecond timestamp embedded in a 128-bit UUID v7."""
+    return value >> 80
+
+
+def is_uuid7_int(value: int) -> bool:
+    """Whether a 128-bit int has the version (7) and variant (RFC 4122) bits of a UUID v7."""
+    return (value >> 76) & 0xF == 7 and (value >> 62) & 0b11 == 0b10
+
+
+def _is_plausible_uuid7(value: int, start_ms: int) -> bool:
+    """A UUID v7 whose timestamp is within a day of `start_ms` (not a random look-alike)."""
+    return is_uuid7_int(value) and abs(uuid7_timestamp_ms(value) - start_ms) <= _MAX_CLOCK_SKEW_MS
+
+
+class UuidV7IdGenerator(IdGenerator):
+    """OTel id generator whose trace ids are UUID v7 (timestamp of the trace's start).
+
+    The 56 rightmost bits of a trace id are random, as the W3C `random-trace-id` flag
+    requires. Beware: the classic `TraceIdRatioBased` sampler reads the 64 rightmost bits,
+    two of which are the fixed UUID variant, so ratios are not honoured with it.
+    """
+
+    def generate_span_id(self) -> int:
+        span_id = random.getrandbits(64)
+        while span_id == trace.INVALID_SPAN_ID:
+            span_id = random.getrandbits(64)
+        return span_id
+
+    def generate_trace_id(self) -> int:
+        timestamp_ms = time.time_ns() // 1_000_000 & _TIMESTAMP_MASK
+        rand = random.getrandbits(12 + _RAND_B_BITS)
+        rand_a, rand_b = rand >> _RAND_B_BITS, rand & ((1 << _RAND_B_BITS) - 1)
+        return timestamp_ms << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
+
+    def is_trace_id_random(self) -> bool:
+        return True
+
+
+def otel_to_opik_id(raw: bytes, timestamp_ms: int) -> str:
+    """Opik's conversion of an OTel id (16 bytes for a trace, 8 for a span) to a UUID v7.
+
+    Bytes 0-5 are the big-endian ms timestamp, bytes 6-15 the first ten bytes of
+    SHA-256(raw), with the version and variant bits set.
+    """
+    out = bytearray((timestamp_ms & _TIMESTAMP_MASK).to_bytes(6, "big"))
+    out += hashlib.sha256(raw).digest()[:10]
+    out[6] = (out[6] & 0x0F) | 0x70
+    out[8] = (out[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(out)))
+
+
+class OpikIdMapper:
+    """Maps OTel trace and span ids to Opik ids, deterministically and thread-safely.
+
+    A trace id that is a UUID v7 whose timestamp is within a day of the span's start is
+    used verbatim. Any other trace id goes through `otel_to_opik_id` with the start of
+    the first span of that trace this mapper sees (remembered for `max_traces` traces),
+    so every span of a trace gets one trace id. Span ids use the trace id's timestamp.
+    """
+
+    def __init__(self, max_traces: int = 100_000) -> None:
+        self._max_traces = max_traces
+        self._foreign: OrderedDict[int, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def trace_id(self, otel_trace_id: int, start_time_ns: int) -> str:
+        """The Opik trace id of an OTel trace id, seen on a span that started then."""
+        start_ms = start_time_ns // 1_000_000
+        if _is_plausible_uuid7(otel_trace_id, start_ms):
+            return str(uuid.UUID(int=otel_trace_id))
+        with self._lock:
+            opik_id = self._foreign.get(otel_trace_id)
+            if opik_id is None:
+                opik_id = otel_to_opik_id(otel_trace_id.to_bytes(16, "big"), start_ms)
+                self._foreign[otel_trace_id] = opik_id
+                if len(self._foreign) > self._max_traces:
+                    self._foreign.popitem(last=False)
+            else:
+                self._foreign.move_to_end(otel_trace_id)
+            return opik_id
+
+    def span_id(self, otel_span_id: int, opik_trace_id: str) -> str:
+        """The Opik span id of an OTel span id (or parent id) within an Opik trace."""
+        timestamp_ms = uuid7_timestamp_ms(uuid.UUID(opik_trace_id).int)
+        return otel_to_opik_id(otel_span_id.to_bytes(8, "big"), timestamp_ms)

@@ -1,0 +1,69 @@
+"""`OpikInstrumentor`: every supported library that is installed, instrumented in one call."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from typing import Any, Collection, NamedTuple
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+
+logger = logging.getLogger(__name__)
+
+
+class Integration(NamedTuple):
+    """A supported library: the module whose presence enables it and its instrumentor."""
+
+    entry_point: str  # name in the `opentelemetry_instrumentor` group (pyproject.toml)
+    library: str  # top-level module of the instrumented library
+    module: str  # our instrumentor's module
+    instrumentor: str  # class name
+
+
+INTEGRATIONS: tuple[Integration, ...] = (
+    Integration("opik_openai", "openai", "opik_otel.instrumentors.openai", "OpenAIInstrumentor"),
+)
+
+
+def installed_integrations() -> list[Integration]:
+    """The integrations whose library is importable here (without importing it)."""
+    return [i for i in INTEGRATIONS if importlib.util.find_spec(i.library) is not None]
+
+
+class OpikInstrumentor(BaseInstrumentor):
+    """Instruments every supported library that is installed; silently skips the rest.
+
+    `OpikInstrumentor().instrument(tracer_provider=None, **kwargs)` passes kwargs on to each
+    library's instrumentor; `uninstrument()` restores the originals.
+    """
+
+    def __init__(self) -> None:
+        self._instrumentors: list[BaseInstrumentor] = []
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ()
+
+    def _instrument(self, **kwargs: Any) -> None:
+        self._instrumentors = []
+        for integration in installed_integrations():
+            try:
+                cls = getattr(importlib.import_module(integration.module), integration.instrumentor)
+                instrumentor = cls()
+                if instrumentor.is_instrumented_by_opentelemetry:
+                    continue
+                instrumentor.instrument(**kwargs)
+            except Exception:
+                logger.debug("opik-otel: could not instrument %s", integration.library, exc_info=True)
+                continue
+            if instrumentor.is_instrumented_by_opentelemetry:
+                self._instrumentors.append(instrumentor)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        for instrumentor in self._instrumentors:
+            instrumentor.uninstrument(**kwargs)
+        self._instrumentors = []
+
+    @property
+    def instrumented_libraries(self) -> list[str]:
+        return [type(i).__name__ for i in self._instrumentors]

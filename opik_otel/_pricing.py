@@ -1,0 +1,227 @@
+"""Offline prices from `genai-prices`, evaluated fast enough for the app's thread.
+
+`genai-prices` computes a price in ~150 µs (Decimal arithmetic over its whole unit registry).
+Nearly every model's price is linear in the token counts we know, so for each
+(provider, model) we ask genai-prices once for the coefficients (finite differences of its
+own `calc_price`) and then price a span with five multiplications. Models with tiered
+prices (the price changes past an input-size threshold) are priced by genai-prices
+itself on every call. Coefficients are re-derived hourly, so dated price changes apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+logger = logging.getLogger(__name__)
+
+# gen_ai.provider.name (and the older gen_ai.system / OpenInference llm.provider values) → genai-prices provider id.
+_PROVIDER_IDS = {
+    "openai": "openai",
+    "azure.ai.openai": "azure",
+    "azure.ai.inference": "azure",
+    "azure": "azure",
+    "anthropic": "anthropic",
+    "aws.bedrock": "aws",
+    "aws_bedrock": "aws",
+    "bedrock": "aws",
+    "gcp.gemini": "google",
+    "gcp.vertex_ai": "google",
+    "gcp.gen_ai": "google",
+    "google": "google",
+    "vertex_ai": "google",
+    "gemini": "google",
+    "mistral_ai": "mistral",
+    "mistralai": "mistral",
+    "mistral": "mistral",
+    "x_ai": "x-ai",
+    "xai": "x-ai",
+    "deepseek": "deepseek",
+    "groq": "groq",
+    "cohere": "cohere",
+    "perplexity": "perplexity",
+    "together": "together",
+    "fireworks": "fireworks",
+    "openrouter": "openrouter",
+}
+
+_MTOK = 1_000_000
+_TTL_SECONDS = 3600.0
+_CACHE_SIZE = 512
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """Normalised token counts. `input` includes cached tokens; `output` includes reasoning."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    reasoning: int = 0
+
+
+@dataclass(frozen=True)
+class ModelPrices:
+    """A price override, in USD per million tokens (what `price_overrides` accepts)."""
+
+    input: float
+    output: float
+    cache_read: float | None = None  # defaults to the input price
+    cache_write: float | None = None  # defaults to the input price
+
+    def cost(self, usage: TokenUsage) -> float:
+        cache_read = self.input if self.cache_read is None else self.cache_read
+        cache_write = self.input if self.cache_write is None else self.cache_write
+        uncached = max(usage.input - usage.cache_read - usage.cache_write, 0)
+        return (
+            uncached * self.input + usage.cache_read * cache_read + usage.cache_write * cache_write + usage.output * self.output
+        ) / _MTOK
+
+
+def parse_overrides(raw: Mapping[str, Any]) -> dict[str, ModelPrices]:
+    """`{"model": {"input": 1.0, "output": 2.0, ...}}` → validated `ModelPrices`; raises ValueError."""
+    overrides = {}
+    for model, prices in raw.items():
+        if isinstance(prices, ModelPrices):
+            overrides[model] = prices
+            continue
+        if not isinstance(prices, Mapping) or "input" not in prices or "output" not in prices:
+            raise ValueError(f"price override for {model!r} needs 'input' and 'output' (USD per million tokens)")
+        values = {k: prices.get(k) for k in ("input", "output", "cache_read", "cache_write")}
+        for key, value in values.items():
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0):
+                raise ValueError(f"price override {model!r}.{key} must be a number ≥ 0, got {value!r}")
+        unknown = set(prices) - set(values)
+        if unknown:
+            raise ValueError(f"price override for {model!r} has unknown keys {sorted(unknown)}")
+        overrides[model] = ModelPrices(**{k: v for k, v in values.items() if v is not None})
+    return overrides
+
+
+def _genai_usage(usage: TokenUsage) -> Any:
+    from genai_prices import Usage
+
+    return Usage(
+        input_tokens=usage.input,
+        output_tokens=usage.output,
+        cache_read_tokens=usage.cache_read,
+        cache_write_tokens=usage.cache_write,
+        output_reasoning_tokens=usage.reasoning,
+    )
+
+
+class _Linear:
+    """cost = constant + Σ coefficient × count, derived from genai-prices once."""
+
+    __slots__ = ("constant", "input", "output", "cache_read", "cache_write", "reasoning")
+
+    def __init__(self, price: Callable[[TokenUsage], float]) -> None:
+        base = TokenUsage(input=2 * _MTOK, output=2 * _MTOK)
+        at_base = price(base)
+
+        def slope(**extra: int) -> float:
+            moved = TokenUsage(**{**base.__dict__, **{k: getattr(base, k) + v for k, v in extra.items()}})
+            return (price(moved) - at_base) / _MTOK
+
+        self.input = slope(input=_MTOK)
+        self.output = slope(output=_MTOK)
+        self.cache_read = slope(cache_read=_MTOK)
+        self.cache_write = slope(cache_write=_MTOK)
+        self.reasoning = slope(reasoning=_MTOK, output=_MTOK) - self.output
+        self.constant = at_base - 2 * _MTOK * (self.input + self.output)
+
+    def cost(self, usage: TokenUsage) -> float:
+        return max(
+            self.constant
+            + usage.input * self.input
+            + usage.output * self.output
+            + usage.cache_read * self.cache_read
+            + usage.cache_write * self.cache_write
+            + usage.reasoning * self.reasoning,
+            0.0,
+        )
+
+
+class PriceBook:
+    """Prices a model's usage in USD: overrides first, then genai-prices; None when unknown."""
+
+    def __init__(self, overrides: Mapping[str, ModelPrices] | None = None) -> None:
+        self.overrides = dict(overrides or {})
+        self._cache: OrderedDict[tuple[str | None, str], tuple[float, Callable[[TokenUsage], float] | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def cost(self, provider: str | None, model: str, usage: TokenUsage) -> float | None:
+        override = self.overrides.get(model)
+        if override is not None:
+            return override.cost(usage)
+        pricer = self._pricer(_PROVIDER_IDS.get(provider or "", None) if provider else None, model)
+        if pricer is None:
+            return None
+        try:
+            return round(pricer(usage), 12)
+        except Exception:
+            logger.debug("opik-otel: pricing %s failed", model, exc_info=True)
+            return None
+
+    def _pricer(self, provider_id: str | None, model: str) -> Callable[[TokenUsage], float] | None:
+        key = (provider_id, model)
+        now = time.monotonic()
+        with self._lock:
+            entry = self._cache.get(key)
+            if entry is not None and now - entry[0] < _TTL_SECONDS:
+                self._cache.move_to_end(key)
+                return entry[1]
+        pricer = _build_pricer(provider_id, model)
+        with self._lock:
+            self._cache[key] = (now, pricer)
+            if len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return pricer
+
+
+def _build_pricer(provider_id: str | None, model: str) -> Callable[[TokenUsage], float] | None:
+    """A fast pricer for this model, or None when genai-prices does not know it."""
+    try:
+        from datetime import datetime, timezone
+
+        from genai_prices import data_snapshot
+        from genai_prices.types import TieredPrices
+
+        snapshot = data_snapshot.get_snapshot()
+        provider, info = snapshot.find_provider_model(model, None, provider_id, None)
+        model_price = info.get_prices(datetime.now(tz=timezone.utc))
+    except LookupError:
+        return None
+    except Exception:
+        logger.debug("opik-otel: no price for %s/%s", provider_id, model, exc_info=True)
+        return None
+
+    def exact(usage: TokenUsage) -> float:
+        return float(model_price.calc_price(_genai_usage(usage))["total_price"])
+
+    if any(isinstance(value, TieredPrices) for value in vars(model_price).values()):
+        return exact
+    try:
+        return _Linear(exact).cost
+    except Exception:
+        logger.debug("opik-otel: could not derive linear prices for %s; using exact pricing", model, exc_info=True)
+        return exact
+
+
+def warm_up() -> None:
+    """Load the price snapshot in the background (it takes ~0.2 s) so the first span does not wait."""
+
+    def load() -> None:
+        try:
+            from genai_prices import data_snapshot
+
+            data_snapshot.get_snapshot()
+        except Exception:  # pragma: no cover
+            logger.debug("opik-otel: price snapshot did not load", exc_info=True)
+
+    threading.Thread(target=load, name="opik-otel-prices", daemon=True).start()

@@ -1,0 +1,146 @@
+"""`UsageCostSpanProcessor`: normalise token usage and add `gen_ai.usage.cost` to ended spans."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from opik_otel import semconv as sc
+from opik_otel._pricing import PriceBook, TokenUsage
+
+logger = logging.getLogger(__name__)
+
+# Where each normalised count may be found, in order of preference: ours (the conventions),
+# then OpenLLMetry's older gen_ai names, then OpenInference's llm.token_count.*.
+_INPUT = (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_PROMPT_TOKENS, sc.LLM_TOKEN_COUNT_PROMPT)
+_OUTPUT = (sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.GEN_AI_USAGE_COMPLETION_TOKENS, sc.LLM_TOKEN_COUNT_COMPLETION)
+_CACHE_READ = (
+    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS_OPENLLMETRY,
+    sc.LLM_TOKEN_COUNT_PROMPT_CACHE_READ,
+)
+_CACHE_WRITE = (
+    sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS_OPENLLMETRY,
+    sc.LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE,
+)
+_REASONING = (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, sc.LLM_TOKEN_COUNT_COMPLETION_REASONING)
+_MODEL = (sc.GEN_AI_RESPONSE_MODEL, sc.GEN_AI_REQUEST_MODEL, sc.LLM_MODEL_NAME)
+_PROVIDER = (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, sc.LLM_PROVIDER, sc.LLM_SYSTEM)
+
+# Spans that aggregate their children's usage are never priced: cost stays on the billed call.
+_NOT_BILLED_OPERATIONS = frozenset(
+    {"invoke_agent", "create_agent", "invoke_workflow", "execute_tool", "retrieval"}
+)
+_OPENINFERENCE_KIND = "openinference.span.kind"
+_OPENINFERENCE_BILLED = frozenset({"LLM", "EMBEDDING"})
+
+
+def _first_int(attributes: Mapping[str, Any], names: tuple[str, ...]) -> int | None:
+    for name in names:
+        value = attributes.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def _first_str(attributes: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = attributes.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _is_billed_call(attributes: Mapping[str, Any]) -> bool:
+    if attributes.get(sc.GEN_AI_OPERATION_NAME) in _NOT_BILLED_OPERATIONS:
+        return False
+    kind = attributes.get(_OPENINFERENCE_KIND)
+    return kind is None or kind in _OPENINFERENCE_BILLED
+
+
+def usage_and_cost(attributes: Mapping[str, Any], prices: PriceBook) -> dict[str, Any]:
+    """The attributes to add to a span: normalised `gen_ai.usage.*` and, when priced, the cost."""
+    if sc.GEN_AI_USAGE_COST in attributes:
+        return {}  # priced already (by us upstream, or by the instrumentation itself)
+    input_tokens = _first_int(attributes, _INPUT)
+    output_tokens = _first_int(attributes, _OUTPUT)
+    if input_tokens is None and output_tokens is None:
+        return {}
+    usage = TokenUsage(
+        input=input_tokens or 0,
+        output=output_tokens or 0,
+        cache_read=_first_int(attributes, _CACHE_READ) or 0,
+        cache_write=_first_int(attributes, _CACHE_WRITE) or 0,
+        reasoning=_first_int(attributes, _REASONING) or 0,
+    )
+    added: dict[str, Any] = {}
+    for name, value in (
+        (sc.GEN_AI_USAGE_INPUT_TOKENS, input_tokens),
+        (sc.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens),
+        (sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read or None),
+        (sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cache_write or None),
+        (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning or None),
+    ):
+        if value is not None and name not in attributes:
+            added[name] = value
+    model = _first_str(attributes, _MODEL)
+    if model and _is_billed_call(attributes):
+        cost = prices.cost(_first_str(attributes, _PROVIDER), model, usage)
+        if cost is not None:
+            added[sc.GEN_AI_USAGE_COST] = cost
+    return added
+
+
+def with_attributes(span: ReadableSpan, extra: Mapping[str, Any]) -> ReadableSpan:
+    """A copy of an ended span with `extra` attributes added."""
+    attributes = dict(span.attributes or {})
+    attributes.update(extra)
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes,
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class UsageCostSpanProcessor(SpanProcessor):
+    """Wraps the next processor; hands it each ended span with usage normalised and cost added.
+
+    Reads our attributes and other instrumentations' (OpenLLMetry, OpenInference), prices
+    offline with `genai-prices` (or `price_overrides`, USD per million tokens), never raises,
+    never prices a span twice. Spans without usage pass through untouched (no copy).
+    """
+
+    def __init__(self, next_processor: SpanProcessor, prices: PriceBook | None = None) -> None:
+        self.next_processor = next_processor
+        self.prices = prices or PriceBook()
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self.next_processor.on_start(span, parent_context=parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            extra = usage_and_cost(span.attributes or {}, self.prices)
+            if extra:
+                span = with_attributes(span, extra)
+        except Exception:
+            logger.debug("opik-otel: could not add usage/cost to span %r", span.name, exc_info=True)
+        self.next_processor.on_end(span)
+
+    def shutdown(self) -> None:
+        self.next_processor.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.next_processor.force_flush(timeout_millis)

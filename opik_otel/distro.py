@@ -1,0 +1,46 @@
+"""Zero-code set-up: `opentelemetry-instrument python app.py` loads these through entry points."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from opentelemetry.instrumentation.distro import BaseDistro
+from opentelemetry.sdk._configuration import _BaseConfigurator
+
+logger = logging.getLogger(__name__)
+
+# Other packages' instrumentors for libraries we instrument: loading both would give
+# two inference spans per call, so ours wins while it is enabled.
+_SUPERSEDED = {"openai": "opik_openai", "openai_v2": "opik_openai"}
+
+
+class OpikDistro(BaseDistro):
+    """Loads our instrumentors and skips other packages' duplicates of them."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        pass
+
+    def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
+        ours = _SUPERSEDED.get(entry_point.name)
+        if ours is not None:
+            from opentelemetry.instrumentation.environment_variables import OTEL_PYTHON_DISABLED_INSTRUMENTATIONS
+            import os
+
+            disabled = {n.strip() for n in os.environ.get(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS, "").split(",")}
+            if ours not in disabled:
+                logger.debug("opik-otel: skipping %s in favour of %s", entry_point.name, ours)
+                return
+        super().load_instrumentor(entry_point, **kwargs)
+
+
+class OpikConfigurator(_BaseConfigurator):
+    """Runs `opik_otel.configure()` from the environment before instrumentors load."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        from opik_otel import configure
+
+        try:
+            configure()
+        except ValueError as exc:
+            logger.error("opik-otel: not configured: %s", exc)

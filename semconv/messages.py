@@ -1,0 +1,77 @@
+"""Builders for the GenAI conventions' message and part JSON (`gen_ai.input.messages` …).
+
+Each returns a plain dict in the conventions' parts schema; instrumentors assemble them
+and serialise the list once with `to_json`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+Part = dict[str, Any]
+
+
+def text_part(content: str) -> Part:
+    return {"type": "text", "content": content}
+
+
+def reasoning_part(content: str) -> Part:
+    return {"type": "reasoning", "content": content}
+
+
+def tool_call_part(name: str, arguments: Any = None, id: str | None = None) -> Part:
+    part: Part = {"type": "tool_call", "name": name}
+    if id is not None:
+        part["id"] = id
+    if arguments is not None:
+        part["arguments"] = arguments
+    return part
+
+
+def tool_call_response_part(response: Any, id: str | None = None) -> Part:
+    part: Part = {"type": "tool_call_response", "response": response}
+    if id is not None:
+        part["id"] = id
+    return part
+
+
+def blob_part(content: str, modality: str, mime_type: str | None = None) -> Part:
+    part: Part = {"type": "blob", "modality": modality, "content": content}
+    if mime_type:
+        part["mime_type"] = mime_type
+    return part
+
+
+def uri_part(uri: str, modality: str, mime_type: str | None = None) -> Part:
+    part: Part = {"type": "uri", "modality": modality, "uri": uri}
+    if mime_type:
+        part["mime_type"] = mime_type
+    return part
+
+
+def message(role: str, parts: list[Part], name: str | None = None) -> dict[str, Any]:
+    msg: dict[str, Any] = {"role": role, "parts": parts}
+    if name:
+        msg["name"] = name
+    return msg
+
+
+def output_message(parts: list[Part], finish_reason: str, role: str = "assistant") -> dict[str, Any]:
+    return {"role": role, "parts": parts, "finish_reason": finish_reason}
+
+
+def tool_definition(
+    name: str, description: str | None = None, parameters: Any = None, type: str = "function"
+) -> dict[str, Any]:
+    definition: dict[str, Any] = {"type": type, "name": name}
+    if description:
+        definition["description"] = description
+    if parameters is not None:
+        definition["parameters"] = parameters
+    return definition
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON; anything not serialisable becomes its `str()` rather than an error."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)

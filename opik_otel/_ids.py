@@ -74,7 +74,8 @@ def otel_to_opik_id(raw: bytes, timestamp_ms: int) -> str:
     out += hashlib.sha256(raw).digest()[:10]
     out[6] = (out[6] & 0x0F) | 0x70
     out[8] = (out[8] & 0x3F) | 0x80
-    return str(uuid.UUID(bytes=bytes(out)))
+    hex_id = out.hex()
+    return f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
 
 
 class OpikIdMapper:
@@ -109,5 +110,5 @@ class OpikIdMapper:
 
     def span_id(self, otel_span_id: int, opik_trace_id: str) -> str:
         """The Opik span id of an OTel span id (or parent id) within an Opik trace."""
-        timestamp_ms = uuid7_timestamp_ms(uuid.UUID(opik_trace_id).int)
+        timestamp_ms = int(opik_trace_id[:8] + opik_trace_id[9:13], 16)  # canonical UUID string
         return otel_to_opik_id(otel_span_id.to_bytes(8, "big"), timestamp_ms)

@@ -106,13 +106,22 @@ def parse_overrides(raw: Mapping[str, Any]) -> dict[str, ModelPrices]:
 def _genai_usage(usage: TokenUsage) -> Any:
     from genai_prices import Usage
 
-    return Usage(
-        input_tokens=usage.input,
-        output_tokens=usage.output,
-        cache_read_tokens=usage.cache_read,
-        cache_write_tokens=usage.cache_write,
-        output_reasoning_tokens=usage.reasoning,
-    )
+    counts = {
+        "input_tokens": usage.input,
+        "output_tokens": usage.output,
+        "cache_read_tokens": usage.cache_read,
+        "cache_write_tokens": usage.cache_write,
+    }
+    try:
+        return Usage(**counts, output_reasoning_tokens=usage.reasoning)
+    except TypeError:  # genai-prices < 0.1 has no reasoning count (reasoning is priced as output)
+        return Usage(**counts)
+
+
+def _total(calculation: Any) -> float:
+    """`calc_price`'s total: a dict in current genai-prices, an object in older ones."""
+    total = calculation["total_price"] if isinstance(calculation, dict) else calculation.total_price
+    return float(total)
 
 
 class _Linear:
@@ -202,7 +211,7 @@ def _build_pricer(provider_id: str | None, model: str) -> Callable[[TokenUsage],
         return None
 
     def exact(usage: TokenUsage) -> float:
-        return float(model_price.calc_price(_genai_usage(usage))["total_price"])
+        return _total(model_price.calc_price(_genai_usage(usage)))
 
     if any(isinstance(value, TieredPrices) for value in vars(model_price).values()):
         return exact

@@ -49,7 +49,8 @@ class _Response:
 
     @property
     def delivered(self) -> bool:
-        return self.status is not None and (200 <= self.status < 300 or self.status == 409)  # 409: duplicate
+        status = self.status
+        return status is not None and (200 <= status < 300 or status == 409)  # 409: already stored
 
     @property
     def retryable(self) -> bool:
@@ -127,7 +128,8 @@ class OpikRestClient:
                 response.read()
                 return _Response(response.status, response.headers)
         except urllib.error.HTTPError as error:
-            return _Response(error.code, error.headers or {}, f"HTTP {error.code} {_body_snippet(error)}".strip())
+            detail = f"HTTP {error.code} {_body_snippet(error)}".strip()
+            return _Response(error.code, error.headers or {}, detail)
         except (OSError, http.client.HTTPException) as error:  # connection errors, timeouts
             return _Response(None, detail=_describe(error))
 
@@ -140,7 +142,9 @@ class OpikRestClient:
                 response.detail, url,
             )
         else:
-            self._warn_once(response.status, "Opik rejected a batch at %s (%s); batch dropped", url, response.detail)
+            self._warn_once(
+                response.status, "Opik rejected a batch at %s (%s); batch dropped", url, response.detail
+            )
 
     def _warn_once(self, key: object, message: str, *args: object) -> None:
         """A warning the first time `key` comes up, debug afterwards (no log flood)."""
@@ -180,7 +184,8 @@ def _batches(items: Sequence[dict]) -> Iterator[list[dict]]:
 
 def _encode(payload: dict[str, Any]) -> tuple[bytes, bool]:
     """Compact UTF-8 JSON, gzip'd when at least `GZIP_MIN_BYTES` long; (body, gzipped)."""
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8", "replace")
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str)
+    body = text.encode("utf-8", "replace")  # a lone surrogate must not fail the batch
     if len(body) < GZIP_MIN_BYTES:
         return body, False
     return gzip.compress(body, compresslevel=6, mtime=0), True

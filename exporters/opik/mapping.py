@@ -20,7 +20,14 @@ from opentelemetry.trace import StatusCode
 from opik_otel import semconv as sc
 from opik_otel._ids import OpikIdMapper
 
-__all__ = ["CREATED_FROM", "OPIK_TRACE_STATE_KEY", "is_root", "opik_provider", "span_to_opik", "span_type"]
+__all__ = [
+    "CREATED_FROM",
+    "OPIK_TRACE_STATE_KEY",
+    "is_root",
+    "opik_provider",
+    "span_to_opik",
+    "span_type",
+]
 
 _logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -29,6 +36,7 @@ OPIK_TRACE_STATE_KEY = "opik"  # trace-state key of a process that exports to Op
 CREATED_FROM = "opik-otel"
 _EXCEPTION_EVENT = "exception"
 _EVENTS_METADATA_KEY = "opentelemetry.events"
+_JSON = json.JSONDecoder(parse_constant=str)  # NaN / Infinity stay strings: Opik rejects them
 
 _SPAN_TYPES = frozenset({"general", "tool", "llm", "guardrail"})
 _Op = sc.GenAiOperation
@@ -40,7 +48,10 @@ _PROVIDER_KEYS = (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, sc.LLM_PROVIDER, sc
 
 # Opik usage key -> attributes read for it, first present int wins.
 _USAGE_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("prompt_tokens", (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_PROMPT_TOKENS, sc.LLM_TOKEN_COUNT_PROMPT)),
+    (
+        "prompt_tokens",
+        (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_PROMPT_TOKENS, sc.LLM_TOKEN_COUNT_PROMPT),
+    ),
     (
         "completion_tokens",
         (sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.GEN_AI_USAGE_COMPLETION_TOKENS, sc.LLM_TOKEN_COUNT_COMPLETION),
@@ -219,7 +230,8 @@ def _provider(attrs: Mapping[str, Any]) -> str | None:
 
 
 def _usage(attrs: Mapping[str, Any]) -> dict[str, int] | None:
-    usage = {field: value for field, keys in _USAGE_SOURCES if (value := _first_count(attrs, keys)) is not None}
+    usage = {field: _first_count(attrs, keys) for field, keys in _USAGE_SOURCES}
+    usage = {field: count for field, count in usage.items() if count is not None}
     total = _first_count(attrs, _TOTAL_TOKENS_KEYS)
     if total is None and ("prompt_tokens" in usage or "completion_tokens" in usage):
         total = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
@@ -229,9 +241,9 @@ def _usage(attrs: Mapping[str, Any]) -> dict[str, int] | None:
 
 
 def _cost(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
-        return float(value)
-    return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
 
 
 def _content(attrs: Mapping[str, Any], spec: _ContentSpec) -> dict[str, Any] | None:
@@ -336,14 +348,19 @@ def _loads(value: Any) -> Any:
     """A string that looks like JSON (object, array or string) parsed; anything else as is."""
     if isinstance(value, str) and value.lstrip()[:1] in ("{", "[", '"'):
         try:
-            return json.loads(value, parse_constant=str)
+            return _JSON.decode(value)
         except ValueError:
             return value
     return value
 
 
 def _first_str(attrs: Mapping[str, Any], keys: Iterable[str]) -> str | None:
-    return next((value for key in keys if isinstance(value := attrs.get(key), str) and value), None)
+    """The first value among `keys` that is a non-empty string."""
+    for key in keys:
+        value = attrs.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def _first_count(attrs: Mapping[str, Any], keys: Iterable[str]) -> int | None:

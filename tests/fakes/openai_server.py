@@ -700,10 +700,8 @@ def _response_stream(final: dict[str, Any], headers: dict[str, str]) -> Iterator
         body_events = _message_events(event, pieces, final["model"])
     for body_event in body_events:
         yield body_event
-        if not isinstance(body_event, SseEvent):
-            return  # the connection was dropped
-        if body_event.event == "error":
-            return
+        if body_event is DROP_CONNECTION or body_event.event == "error":
+            return  # stream-drop / stream-error: nothing follows
     yield event("response.output_item.done", output_index=0, item=item)
     yield event("response.completed", response=final)
 
@@ -745,9 +743,10 @@ def embeddings(fake: FakeOpenAIServer, request: _Request, body: dict, model: str
         return error_reply(400, "'dimensions' must be a positive integer", "invalid_request_error", None)
     if encoding not in ("float", "base64"):
         return error_reply(400, "'encoding_format' must be 'float' or 'base64'", "invalid_request_error", None)
+    vectors = [embedding_vector(index, dimensions) for index in range(len(inputs))]
     data = [
-        {"object": "embedding", "index": index, "embedding": _encode_vector(embedding_vector(index, dimensions), encoding)}
-        for index in range(len(inputs))
+        {"object": "embedding", "index": index, "embedding": _encode_vector(vector, encoding)}
+        for index, vector in enumerate(vectors)
     ]
     tokens = EMBEDDING_TOKENS_PER_INPUT * len(inputs)
     usage = {"prompt_tokens": tokens, "total_tokens": tokens}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The one test command. Builds one virtual environment per library group (versions
+# conflict between groups) and runs the suite in each:
+#   latest  newest openai 3.x, newest OpenTelemetry: the whole suite
+#   oldest  the oldest versions we support (openai 1.40, OpenTelemetry 1.30, genai-prices 0.0.50)
+# Usage: bash scripts/test.sh [extra pytest args]   (OPIK_OTEL_TEST_GROUPS="latest" to run one group)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+envs="${OPIK_OTEL_TEST_ENVS:-$root/.venvs}"
+python="${PYTHON:-python3}"
+groups="${OPIK_OTEL_TEST_GROUPS:-latest oldest}"
+
+command -v uv >/dev/null 2>&1 || "$python" -m pip install -q uv
+
+make_env() {  # make_env NAME REQUIREMENT...
+  local name=$1; shift
+  uv venv -q --allow-existing -p "$python" "$envs/$name"
+  uv pip install -q -p "$envs/$name/bin/python" "$@"
+}
+
+run_group() {  # run_group NAME PYTEST-ARGS...
+  local name=$1; shift
+  echo "== test group: $name"
+  (cd "$root" && "$envs/$name/bin/python" -m pytest -p no:cacheprovider "$@")
+}
+
+for group in $groups; do
+  case "$group" in
+    latest)
+      make_env latest -e "$root[openai,otlp,test]"
+      run_group latest tests "${@}"
+      ;;
+    oldest)
+      make_env oldest -e "$root[otlp,test]" \
+        "openai==1.40.0" "httpx<0.28" \
+        "opentelemetry-api==1.30.0" "opentelemetry-sdk==1.30.0" \
+        "opentelemetry-semantic-conventions==0.51b0" "opentelemetry-instrumentation==0.51b0" \
+        "opentelemetry-exporter-otlp-proto-http==1.30.0" "opentelemetry-exporter-otlp-proto-grpc==1.30.0" \
+        "genai-prices==0.0.50" "wrapt==1.14.1" "pydantic==2.10.0"
+      run_group oldest tests/unit tests/integration "${@}"
+      ;;
+    *) echo "unknown test group: $group" >&2; exit 2 ;;
+  esac
+done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -110,9 +111,12 @@ def _provider(settings: Settings) -> TracerProvider | None:
     if not isinstance(current, trace.ProxyTracerProvider):
         logger.warning("opik-otel: the global TracerProvider (%s) is not the OpenTelemetry SDK's; not adding to it", type(current).__name__)
         return None
+    # UUID v7 fixes the variant bits inside the low 64 bits that TraceIdRatioBased samples
+    # on, so with a ratio sampler we keep random ids (the exporter then derives Opik ids).
+    ratio_sampler = "traceidratio" in os.environ.get("OTEL_TRACES_SAMPLER", "").lower()
     provider = TracerProvider(
         resource=Resource.create({"opik.project_name": settings.project_name}),
-        id_generator=UuidV7IdGenerator(),
+        id_generator=None if ratio_sampler else UuidV7IdGenerator(),
     )
     trace.set_tracer_provider(provider)
     return trace.get_tracer_provider() if isinstance(trace.get_tracer_provider(), TracerProvider) else provider

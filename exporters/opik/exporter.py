@@ -3,50 +3,19 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from opik_otel._ids import OpikIdMapper
+from opik_otel._settings import resolve_settings
 from opik_otel.exporters.opik.client import OpikRestClient
 from opik_otel.exporters.opik.mapping import span_to_opik
 
-__all__ = ["DEFAULT_PROJECT_NAME", "DEFAULT_URL", "OpikSpanExporter"]
+__all__ = ["OpikSpanExporter"]
 
 _logger = logging.getLogger(__name__)
-
-DEFAULT_URL = "https://www.comet.com/opik/api/"
-DEFAULT_PROJECT_NAME = "Default Project"
-DEFAULT_CLOUD_WORKSPACE = "default"
-_FALSE_VALUES = frozenset({"0", "false", "no", "off"})
-
-
-@dataclass(frozen=True)
-class _OpikConfig:
-    url: str
-    api_key: str | None
-    workspace: str | None
-    project_name: str
-    check_tls: bool
-
-
-def _from_env() -> _OpikConfig:
-    """Settings from the Opik SDK's environment variables."""
-    env = os.environ
-    return _OpikConfig(
-        url=env.get("OPIK_URL_OVERRIDE") or DEFAULT_URL,
-        api_key=env.get("OPIK_API_KEY") or None,
-        workspace=env.get("OPIK_WORKSPACE") or None,
-        project_name=env.get("OPIK_PROJECT_NAME") or DEFAULT_PROJECT_NAME,
-        check_tls=env.get("OPIK_CHECK_TLS_CERTIFICATE", "true").strip().lower() not in _FALSE_VALUES,
-    )
-
-
-def _is_cloud(url: str) -> bool:
-    return url.rstrip("/") == DEFAULT_URL.rstrip("/")
 
 
 class OpikSpanExporter(SpanExporter):
@@ -62,15 +31,13 @@ class OpikSpanExporter(SpanExporter):
         check_tls: bool | None = None,
         timeout: float = 10.0,
     ) -> None:
-        env = _from_env()
-        url = url or env.url
-        workspace = workspace or env.workspace or (DEFAULT_CLOUD_WORKSPACE if _is_cloud(url) else None)
-        self._project_name = project_name or env.project_name
+        settings = resolve_settings(url=url, api_key=api_key, workspace=workspace, project_name=project_name)
+        self._project_name = settings.project_name
         self._client = OpikRestClient(
-            url,
-            api_key or env.api_key,
-            workspace,
-            check_tls=env.check_tls if check_tls is None else check_tls,
+            settings.opik_url,
+            settings.api_key.get_secret_value() if settings.api_key else None,
+            settings.opik_workspace,
+            check_tls=settings.check_tls_certificate if check_tls is None else check_tls,
             timeout=timeout,
         )
         self._ids = OpikIdMapper()

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +54,7 @@ _TTL_SECONDS = 3600.0
 _CACHE_SIZE = 512
 
 
-@dataclass(frozen=True)
-class TokenUsage:
+class TokenUsage(NamedTuple):
     """Normalised token counts. `input` includes cached tokens; `output` includes reasoning."""
 
     input: int = 0
@@ -134,7 +133,7 @@ class _Linear:
         at_base = price(base)
 
         def slope(**extra: int) -> float:
-            moved = TokenUsage(**{**base.__dict__, **{k: getattr(base, k) + v for k, v in extra.items()}})
+            moved = base._replace(**{k: getattr(base, k) + v for k, v in extra.items()})
             return (price(moved) - at_base) / _MTOK
 
         self.input = slope(input=_MTOK)

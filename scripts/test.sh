@@ -31,13 +31,16 @@ for group in $groups; do
       run_group latest tests "${@}"
       ;;
     oldest)
-      make_env oldest -e "$root[otlp,test]" \
+      # The opik package (REST models for the fake back end) needs a newer openai, so this
+      # group skips the tests of the Opik exporter, which do not depend on the openai version.
+      make_env oldest -e "$root[otlp]" "pytest>=8" "pytest-asyncio>=0.23" "pytest-timeout>=2.3" \
         "openai==1.40.0" "httpx<0.28" \
         "opentelemetry-api==1.30.0" "opentelemetry-sdk==1.30.0" \
         "opentelemetry-semantic-conventions==0.51b0" "opentelemetry-instrumentation==0.51b0" \
         "opentelemetry-exporter-otlp-proto-http==1.30.0" "opentelemetry-exporter-otlp-proto-grpc==1.30.0" \
         "genai-prices==0.0.50" "wrapt==1.14.1" "pydantic==2.10.0"
-      run_group oldest tests/unit tests/integration "${@}"
+      run_group oldest tests/integration tests/unit/test_fake_openai_server.py tests/unit/test_ids.py \
+        tests/unit/test_processor.py tests/unit/test_settings.py "${@}"
       ;;
     *) echo "unknown test group: $group" >&2; exit 2 ;;
   esac

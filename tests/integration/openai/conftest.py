@@ -1,0 +1,102 @@
+"""Fixtures: one fake OpenAI server per session; per test a TracerProvider with the usage/cost
+processor in front of an in-memory exporter, the instrumentor applied to it, and clients."""
+
+from __future__ import annotations
+
+import logging
+
+import openai
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.util._once import Once
+
+from opik_otel import UsageCostSpanProcessor
+from opik_otel.instrumentors.openai import OpenAIInstrumentor
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.integration.openai.helpers import API_KEY
+
+
+
+@pytest.fixture(scope="session")
+def srv():
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def exporter():
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def provider(exporter):
+    provider = TracerProvider()
+    provider.add_span_processor(UsageCostSpanProcessor(SimpleSpanProcessor(exporter)))
+    yield provider
+    provider.shutdown()
+
+
+@pytest.fixture
+def capture_content():
+    """Whether the instrumentor records content; a test module overrides this fixture to turn it off."""
+    return True
+
+
+@pytest.fixture
+def instrumentor(provider, capture_content):
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, capture_content=capture_content)
+    yield instrumentor
+    instrumentor.uninstrument()
+
+
+@pytest.fixture
+def client(srv, instrumentor):
+    with openai.OpenAI(base_url=srv.base_url, api_key=API_KEY, max_retries=0) as client:
+        yield client
+
+
+@pytest.fixture
+async def aclient(srv, instrumentor):
+    client = openai.AsyncOpenAI(base_url=srv.base_url, api_key=API_KEY, max_retries=0)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def global_provider(provider, monkeypatch):
+    """`provider` as the global TracerProvider for this test only (track_openai reads the global one)."""
+    import opik_otel._configure
+
+    monkeypatch.setattr(opik_otel._configure, "ensure_configured", lambda: None)
+    saved = trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE
+    trace._TRACER_PROVIDER_SET_ONCE = Once()
+    trace._TRACER_PROVIDER = None
+    trace.set_tracer_provider(provider)
+    yield provider
+    trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE = saved
+
+
+class _EndedTwice(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "ended span" in record.getMessage():
+            self.messages.append(record.getMessage())
+
+
+@pytest.fixture(autouse=True)
+def spans_end_exactly_once():
+    """The SDK logs "Calling end() on an ended span." on a second end() (and "Setting attribute on
+    ended span." for late writes): no test may trigger either."""
+    handler = _EndedTwice()
+    sdk_logger = logging.getLogger("opentelemetry.sdk.trace")
+    sdk_logger.addHandler(handler)
+    yield
+    sdk_logger.removeHandler(handler)
+    assert handler.messages == [], "a span was ended twice or written to after it ended"

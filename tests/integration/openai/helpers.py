@@ -1,0 +1,76 @@
+"""Small readers for the tests: the one finished span, its attributes as plain data, JSON attributes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import openai
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+
+API_KEY = "sk-test-fake"
+
+CONTENT_ATTRIBUTES = (
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+    "gen_ai.system_instructions",
+    "gen_ai.tool.definitions",
+    "input.value",
+)
+
+
+def spans(exporter) -> list[ReadableSpan]:
+    return list(exporter.get_finished_spans())
+
+
+def one_span(exporter) -> ReadableSpan:
+    """The only finished span (fails listing the names when there are more or none)."""
+    finished = spans(exporter)
+    assert len(finished) == 1, [s.name for s in finished]
+    return finished[0]
+
+
+def attrs(span: ReadableSpan) -> dict[str, Any]:
+    """The span's attributes with the SDK's tuples turned back into lists."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in (span.attributes or {}).items()}
+
+
+def json_attr(span: ReadableSpan, name: str) -> Any:
+    return json.loads(span.attributes[name])
+
+
+def exception_events(span: ReadableSpan) -> list:
+    return [e for e in span.events if e.name == "exception"]
+
+
+def user(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": text}]
+
+
+def text_message(role: str, content: str) -> dict[str, Any]:
+    """A convention message with one text part."""
+    return {"role": role, "parts": [{"type": "text", "content": content}]}
+
+
+def output_text(content: str, finish_reason: str = "stop") -> dict[str, Any]:
+    return {"role": "assistant", "parts": [{"type": "text", "content": content}], "finish_reason": finish_reason}
+
+
+def resolve(obj: Any, path: str) -> Any:
+    """`resolve(client, "chat.completions.parse")`, or None when this openai version lacks it."""
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+_PROBE = openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key=API_KEY)
+
+
+def requires(path: str) -> pytest.MarkDecorator:
+    """Skip (with the reason) when this openai version's client has no `path`, e.g. "responses.stream"."""
+    return pytest.mark.skipif(
+        resolve(_PROBE, path) is None, reason=f"openai {openai.__version__} has no client.{path}"
+    )

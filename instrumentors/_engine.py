@@ -14,6 +14,7 @@ for a span that is not recording.
 from __future__ import annotations
 
 import contextvars
+import inspect
 import logging
 import time
 from typing import Any, Callable
@@ -155,9 +156,12 @@ def _start(
 
 
 def _finish(call: _Call, kwargs: dict[str, Any], result: Any, proxy: type) -> Any:
-    """End the span for a complete response, or hand back the stream wrapped."""
+    """End the span for a complete response, or hand back the stream (or raw response) wrapped."""
     operation = call.operation
     try:
+        if _is_raw_response(result):
+            parse = getattr(type(result), "parse", None)
+            return (AsyncRawResponseProxy if inspect.iscoroutinefunction(parse) else RawResponseProxy)(result, call)
         if operation.is_stream(kwargs, result):
             state = operation.stream_state(call.capture)
             if state is not None:
@@ -167,6 +171,68 @@ def _finish(call: _Call, kwargs: dict[str, Any], result: Any, proxy: type) -> An
         logger.debug("opik-otel: could not finish a span", exc_info=True)
         call.succeed({})
     return result
+
+
+def _is_raw_response(result: Any) -> bool:
+    """`client.x.with_raw_response.create(...)` / `with_streaming_response` (Stainless SDKs) results."""
+    return hasattr(result, "http_response") and hasattr(result, "parse")
+
+
+def _parsed(call: _Call, parsed: Any) -> Any:
+    """What a raw response's `parse()` returned: a stream to wrap, or the response that ends the span."""
+    if call.ended:
+        return parsed
+    if hasattr(parsed, "__next__") or hasattr(parsed, "__anext__"):
+        state = call.operation.stream_state(call.capture)
+        if state is not None:
+            wrapper = AsyncStreamProxy if hasattr(parsed, "__anext__") else SyncStreamProxy
+            return wrapper(parsed, call, state)
+    call.succeed(_safe(call.operation.response, parsed, call.capture))
+    return parsed
+
+
+class _RawResponseProxyBase(wrapt.ObjectProxy):
+    """A raw HTTP response: the span ends when the user parses it (or drops it unparsed)."""
+
+    def __init__(self, wrapped: Any, call: _Call) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_parsed: Any = None
+
+    def _self_on_parsed(self, parsed: Any) -> Any:
+        if self._self_parsed is None:
+            try:
+                self._self_parsed = _parsed(self._self_call, parsed)
+            except Exception:  # pragma: no cover - defensive
+                logger.debug("opik-otel: could not read a parsed raw response", exc_info=True)
+                self._self_parsed = parsed
+        return self._self_parsed
+
+    def __del__(self) -> None:
+        try:
+            self._self_call.succeed({})
+        except Exception:  # pragma: no cover
+            pass
+
+
+class RawResponseProxy(_RawResponseProxyBase):
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            parsed = self.__wrapped__.parse(*args, **kwargs)
+        except BaseException as exc:
+            self._self_call.fail(exc)
+            raise
+        return self._self_on_parsed(parsed)
+
+
+class AsyncRawResponseProxy(_RawResponseProxyBase):
+    async def parse(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            parsed = await self.__wrapped__.parse(*args, **kwargs)
+        except BaseException as exc:
+            self._self_call.fail(exc)
+            raise
+        return self._self_on_parsed(parsed)
 
 
 def sync_wrapper(
@@ -262,11 +328,36 @@ class _StreamProxyBase(wrapt.ObjectProxy):
         else:
             call.succeed(_safe(self._self_state.attributes))
 
+    @property
+    def response(self) -> Any:
+        """The HTTP response; closing it (as the SDKs' `.stream()` helpers do) ends the span."""
+        return _ClosingResponse(self.__wrapped__.response, self)
+
     def __del__(self) -> None:  # garbage collection of an abandoned stream
         try:
             self._self_end()
         except Exception:  # pragma: no cover
             pass
+
+
+class _ClosingResponse(wrapt.ObjectProxy):
+    """An HTTP response whose `close()`/`aclose()` also ends the stream's span."""
+
+    def __init__(self, wrapped: Any, stream: _StreamProxyBase) -> None:
+        super().__init__(wrapped)
+        self._self_stream = stream
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_stream._self_end()
+
+    async def aclose(self) -> Any:
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            self._self_stream._self_end()
 
 
 class SyncStreamProxy(_StreamProxyBase):

@@ -115,7 +115,7 @@ def _provider(settings: Settings) -> TracerProvider | None:
     # on, so with a ratio sampler we keep random ids (the exporter then derives Opik ids).
     ratio_sampler = "traceidratio" in os.environ.get("OTEL_TRACES_SAMPLER", "").lower()
     provider = TracerProvider(
-        resource=Resource.create({"opik.project_name": settings.project_name}),
+        resource=Resource.create(),
         id_generator=None if ratio_sampler else UuidV7IdGenerator(),
     )
     trace.set_tracer_provider(provider)

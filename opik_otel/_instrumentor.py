@@ -38,8 +38,7 @@ class OpikInstrumentor(BaseInstrumentor):
     library's instrumentor; `uninstrument()` restores the originals.
     """
 
-    def __init__(self) -> None:
-        self._instrumentors: list[BaseInstrumentor] = []
+    _instrumentors: list[BaseInstrumentor] = []  # BaseInstrumentor is a singleton: no per-call __init__ state
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ()

@@ -84,6 +84,8 @@ class ModelPrices:
 
 def parse_overrides(raw: Mapping[str, Any]) -> dict[str, ModelPrices]:
     """`{"model": {"input": 1.0, "output": 2.0, ...}}` → validated `ModelPrices`; raises ValueError."""
+    if not isinstance(raw, Mapping):
+        raise ValueError("price_overrides must be a JSON object {model: {input, output, cache_read?, cache_write?}}")
     overrides = {}
     for model, prices in raw.items():
         if isinstance(prices, ModelPrices):

@@ -39,10 +39,13 @@ _OPENINFERENCE_KIND = "openinference.span.kind"
 _OPENINFERENCE_BILLED = frozenset({"LLM", "EMBEDDING"})
 
 
+_MAX_TOKENS = 2**53  # anything larger (or negative) is not a token count: treated as absent
+
+
 def _first_int(attributes: Mapping[str, Any], names: tuple[str, ...]) -> int | None:
     for name in names:
         value = attributes.get(name)
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _MAX_TOKENS:
             return value
     return None
 

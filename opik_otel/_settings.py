@@ -139,13 +139,13 @@ def _config_file() -> dict[str, str]:
     path = Path(os.environ.get("OPIK_CONFIG_PATH") or Path.home() / ".opik.config")
     if not path.is_file():
         return {}
-    parser = configparser.ConfigParser()
+    parser = configparser.ConfigParser(interpolation=None)  # as the Opik SDK reads it: '%' is literal
     try:
         parser.read(path)
+        section = parser["opik"] if parser.has_section("opik") else {}
+        return {ours: section[key] for key, ours in _CONFIG_FILE_KEYS.items() if key in section}
     except configparser.Error:
         return {}
-    section = parser["opik"] if parser.has_section("opik") else {}
-    return {ours: section[key] for key, ours in _CONFIG_FILE_KEYS.items() if key in section}
 
 
 def resolve_settings(**explicit: Any) -> Settings:

@@ -19,7 +19,6 @@ from tests.fakes.openai_server import FakeOpenAIServer
 from tests.integration.openai.helpers import API_KEY
 
 
-
 @pytest.fixture(scope="session")
 def srv():
     with FakeOpenAIServer() as server:

@@ -104,7 +104,7 @@ def test_multimodal_user_content_parts(client, exporter):
 
 
 def test_max_tokens_reached_is_length(client, exporter):
-    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_completion_tokens=1)
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=1)
 
     span = one_span(exporter)
     assert span.attributes["gen_ai.request.max_tokens"] == 1

@@ -227,5 +227,7 @@ def test_chat_stream_helper_ends_the_span_at_with_exit(client, exporter):
             break
         assert spans(exporter) == []
 
-    assert len(spans(exporter)) == 1, "the span must end when the `with` block exits, not when `stream` is garbage collected"
+    ended_at_exit = len(spans(exporter))
     del stream
+    gc.collect()
+    assert ended_at_exit == 1, "the span must end when the `with` block exits, not when `stream` is garbage collected"

@@ -60,3 +60,18 @@ def results(stdout: str) -> dict[str, Any]:
         if line.startswith("RESULT "):
             merged.update(json.loads(line[len("RESULT "):]))
     return merged
+
+
+def expected_chat_cost() -> float:
+    """genai-prices' own price of the fake server's chat usage (gpt-4o-mini)."""
+    from genai_prices import Usage, calc_price
+
+    from tests.fakes.openai_server import CHAT_USAGE
+
+    usage = Usage(
+        input_tokens=CHAT_USAGE["prompt_tokens"],
+        cache_read_tokens=CHAT_USAGE["prompt_tokens_details"]["cached_tokens"],
+        output_tokens=CHAT_USAGE["completion_tokens"],
+        output_reasoning_tokens=CHAT_USAGE["completion_tokens_details"]["reasoning_tokens"],
+    )
+    return float(calc_price(usage, "gpt-4o-mini", provider_id="openai").total_price)

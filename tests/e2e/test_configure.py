@@ -8,41 +8,13 @@ import re
 from datetime import datetime, timezone
 
 import pytest
-from genai_prices import Usage, calc_price
 
-from tests.e2e._helpers import clean_env, run_snippet
-from tests.fakes.openai_server import CHAT_TEXT, CHAT_USAGE, FakeOpenAIServer
+from tests.e2e._helpers import expected_chat_cost, run_snippet
+from tests.fakes.openai_server import CHAT_TEXT
 from tests.fakes.opik_backend import FakeOpikBackend, is_uuid_v7
 
 API_KEY = "opik-test-api-key-123"
 WORKSPACE = "e2e-ws"
-
-
-@pytest.fixture
-def backend():
-    with FakeOpikBackend() as backend:
-        yield backend
-
-
-@pytest.fixture
-def srv():
-    with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def env(tmp_path, srv):
-    return clean_env(tmp_path, FAKE_OPENAI_BASE_URL=srv.base_url)
-
-
-def expected_chat_cost() -> float:
-    usage = Usage(
-        input_tokens=CHAT_USAGE["prompt_tokens"],
-        cache_read_tokens=CHAT_USAGE["prompt_tokens_details"]["cached_tokens"],
-        output_tokens=CHAT_USAGE["completion_tokens"],
-        output_reasoning_tokens=CHAT_USAGE["completion_tokens_details"]["reasoning_tokens"],
-    )
-    return float(calc_price(usage, "gpt-4o-mini", provider_id="openai").total_price)
 
 
 def batch_requests(backend: FakeOpikBackend):

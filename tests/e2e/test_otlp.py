@@ -4,13 +4,11 @@ choice of OTLP, and the Opik OTLP preset, each against a real OTLP receiver on l
 from __future__ import annotations
 
 import pytest
-from genai_prices import Usage, calc_price
 
 from opik_otel._settings import resolve_settings
 from opik_otel.exporters.otlp import opik_otlp_endpoint
-from tests.e2e._helpers import clean_env, run_snippet
+from tests.e2e._helpers import expected_chat_cost, run_snippet
 from tests.fakes import otlp_receiver
-from tests.fakes.openai_server import CHAT_USAGE, FakeOpenAIServer
 from tests.fakes.otlp_receiver import OtlpGrpcReceiver, OtlpHttpReceiver
 
 SPAN_KIND_CLIENT = 3  # opentelemetry.proto.trace.v1.Span.SpanKind.SPAN_KIND_CLIENT
@@ -23,27 +21,6 @@ opik_otel.OpikInstrumentor().instrument()
 chat(openai_client(), "hello otlp")
 report(flushed=opik_otel.flush(), exporter=type(opik_otel._configure._State.pipeline.inner.next_processor.span_exporter).__module__)
 """
-
-
-@pytest.fixture
-def srv():
-    with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def env(tmp_path, srv):
-    return clean_env(tmp_path, FAKE_OPENAI_BASE_URL=srv.base_url)
-
-
-def expected_cost() -> float:
-    usage = Usage(
-        input_tokens=CHAT_USAGE["prompt_tokens"],
-        cache_read_tokens=CHAT_USAGE["prompt_tokens_details"]["cached_tokens"],
-        output_tokens=CHAT_USAGE["completion_tokens"],
-        output_reasoning_tokens=CHAT_USAGE["completion_tokens_details"]["reasoning_tokens"],
-    )
-    return float(calc_price(usage, "gpt-4o-mini", provider_id="openai").total_price)
 
 
 def assert_chat_span(receiver) -> dict:
@@ -63,7 +40,7 @@ def assert_chat_span(receiver) -> dict:
     assert attributes["gen_ai.usage.cache_read.input_tokens"] == 4
     assert attributes["gen_ai.usage.reasoning.output_tokens"] == 2
     assert isinstance(attributes["gen_ai.usage.cost"], float)
-    assert attributes["gen_ai.usage.cost"] == pytest.approx(expected_cost(), rel=1e-6)
+    assert attributes["gen_ai.usage.cost"] == pytest.approx(expected_chat_cost(), rel=1e-6)
     assert attributes["server.address"] == "127.0.0.1"
     assert "hello otlp" in attributes["gen_ai.input.messages"]
     assert span["resource"].get("service.name")

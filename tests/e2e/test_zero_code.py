@@ -63,18 +63,6 @@ def instrument_command() -> str:
     return command
 
 
-@pytest.fixture
-def backend():
-    with FakeOpikBackend() as backend:
-        yield backend
-
-
-@pytest.fixture
-def srv():
-    with FakeOpenAIServer() as server:
-        yield server
-
-
 def run_app(source: str, tmp_path: Path, backend: FakeOpikBackend, srv: FakeOpenAIServer, **extra: str):
     app = tmp_path / "app.py"
     app.write_text(textwrap.dedent(source))

@@ -6,9 +6,8 @@ from typing import Any
 
 from opik_otel import semconv as sc
 from opik_otel.instrumentors._engine import Attributes, Operation, StreamState
-from opik_otel.instrumentors._read import as_plain, field, maybe_json, text
+from opik_otel.instrumentors._read import as_plain, field, maybe_json, put, text
 from opik_otel.instrumentors.openai.common import endpoint_attributes, output_type, parameter_attributes, usage_attributes
-from opik_otel.instrumentors._read import put
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}

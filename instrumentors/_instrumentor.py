@@ -123,8 +123,30 @@ def track_client(client: Any, patches: list[Patch], scope_name: str, project_nam
         except AttributeError:
             continue
         setattr(owner, method, wrapt.FunctionWrapper(bound, patch.wrapper(tracer, content, extra)))
+    _track_copies(client, patches, scope_name, project_name)
     try:
         client._opik_otel_tracked = True
     except AttributeError:  # pragma: no cover - slotted client
         pass
     return client
+
+
+def _track_copies(client: Any, patches: list[Patch], scope_name: str, project_name: str | None) -> None:
+    """`client.with_options(...)` / `client.copy(...)` return new clients: track those too."""
+    for name in ("copy", "with_options"):
+        method = getattr(client, name, None)
+        if not callable(method):
+            continue
+
+        def tracked_copy(wrapped: Any, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+            copied = wrapped(*args, **kwargs)
+            try:
+                return track_client(copied, patches, scope_name, project_name)
+            except Exception:  # pragma: no cover - never break the app
+                logger.debug("opik-otel: could not track a copied client", exc_info=True)
+                return copied
+
+        try:
+            setattr(client, name, wrapt.FunctionWrapper(method, tracked_copy))
+        except AttributeError:  # pragma: no cover - slotted client
+            pass

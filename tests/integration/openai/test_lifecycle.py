@@ -103,6 +103,15 @@ def test_track_openai_traces_only_that_client(tracked, untracked, exporter, srv)
     assert_tracked_span(one_span(exporter), srv)
 
 
+def test_track_openai_covers_copies_of_the_client(tracked, exporter, srv):
+    """`with_options()` / `copy()` build new client objects; they stay tracked, same project."""
+    chat(tracked.with_options(timeout=30))
+    chat(tracked.copy(max_retries=1))
+    first, second = spans(exporter)
+    assert_tracked_span(first, srv)
+    assert_tracked_span(second, srv)
+
+
 def test_track_openai_embeddings_and_stream(tracked, exporter, srv):
     tracked.embeddings.create(model="text-embedding-3-small", input="hello")
     stream = tracked.chat.completions.create(model="gpt-4o-mini", messages=user("hi"), stream=True)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Collection
 
 import wrapt
@@ -80,13 +82,25 @@ class GenAiInstrumentor(BaseInstrumentor):
             capture = capture_content_from_env()
         content = ContentPolicy(capture) if capture is not None else content_policy
         self._applied = []
+        self._generation = generation = getattr(self, "_generation", 0) + 1
         for patch in self.patches():
-            try:
-                wrapt.wrap_function_wrapper(patch.module, patch.method, patch.wrapper(tracer, content))
-            except (ImportError, AttributeError):
-                logger.debug("opik-otel: %s.%s not found; that call is not traced", patch.module, patch.method)
-                continue
-            self._applied.append(patch)
+            wrapper = patch.wrapper(tracer, content)
+            if patch.module in sys.modules:
+                self._apply(patch, wrapper)
+            else:  # patch when the app imports the library: start-up never pays for importing it
+                wrapt.register_post_import_hook(partial(self._apply_on_import, patch, wrapper, generation), patch.module)
+
+    def _apply_on_import(self, patch: Patch, wrapper: Any, generation: int, module: Any) -> None:
+        if generation == self._generation:  # not uninstrumented (or re-instrumented) since
+            self._apply(patch, wrapper, module)
+
+    def _apply(self, patch: Patch, wrapper: Any, module: Any = None) -> None:
+        try:
+            wrapt.wrap_function_wrapper(module or patch.module, patch.method, wrapper)
+        except (ImportError, AttributeError):
+            logger.debug("opik-otel: %s.%s not found; that call is not traced", patch.module, patch.method)
+            return
+        self._applied.append(patch)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for patch in getattr(self, "_applied", []):
@@ -96,6 +110,7 @@ class GenAiInstrumentor(BaseInstrumentor):
                 owner = getattr(owner, part)
             unwrap(owner, method)
         self._applied = []
+        self._generation = getattr(self, "_generation", 0) + 1
 
 
 

@@ -7,13 +7,7 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("opik-otel")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
-
+from opik_otel._version import __version__
 from opik_otel._configure import configure, flush, shutdown
 from opik_otel._instrumentor import OpikInstrumentor
 from opik_otel._pricing import ModelPrices

@@ -162,6 +162,7 @@ class PriceBook:
 
     def __init__(self, overrides: Mapping[str, ModelPrices] | None = None) -> None:
         self.overrides = dict(overrides or {})
+        # (provider, model) → (derived at, pricer); bounded, oldest derivation evicted first
         self._cache: OrderedDict[tuple[str | None, str], tuple[float, Callable[[TokenUsage], float] | None]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -181,13 +182,12 @@ class PriceBook:
     def _pricer(self, provider_id: str | None, model: str) -> Callable[[TokenUsage], float] | None:
         key = (provider_id, model)
         now = time.monotonic()
-        with self._lock:
-            entry = self._cache.get(key)
-            if entry is not None and now - entry[0] < _TTL_SECONDS:
-                self._cache.move_to_end(key)
-                return entry[1]
+        entry = self._cache.get(key)  # a plain read is safe under the GIL; only writes lock
+        if entry is not None and now - entry[0] < _TTL_SECONDS:
+            return entry[1]
         pricer = _build_pricer(provider_id, model)
         with self._lock:
+            self._cache.pop(key, None)
             self._cache[key] = (now, pricer)
             if len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)

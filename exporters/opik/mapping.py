@@ -335,8 +335,13 @@ def _attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     return {key: _plain(value) for key, value in (attributes or {}).items()}
 
 
+_JSON_SCALARS = (str, int, bool)
+
+
 def _plain(value: Any) -> Any:
     """JSON-ready attribute value: sequences as lists, non-finite floats as strings."""
+    if type(value) in _JSON_SCALARS:  # nearly every attribute: skip the checks below
+        return value
     if isinstance(value, (tuple, list)):
         return [_plain(item) for item in value]
     if isinstance(value, float) and not math.isfinite(value):

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Creates one virtual environment per benchmark configuration under benchmarks/.venvs/<name>,
+# all on Python 3.11, with uv. Re-running rebuilds them from scratch.
+#
+#   bash benchmarks/setup.sh              # every environment
+#   bash benchmarks/setup.sh official     # only the named ones
+#
+# Environments (the overhead harness is self-contained: stdlib + openai + opentelemetry-sdk,
+# so the peers' environments do not install opik-otel):
+#   opik-otel      this repository, editable, [openai,otlp,test]   (configs none, opik-otel-off, opik-otel-on)
+#   official       the official OTel GenAI OpenAI instrumentation, built on opentelemetry-util-genai
+#   openllmetry    Traceloop's opentelemetry-instrumentation-openai
+#   openinference  Arize's openinference-instrumentation-openai
+#   opik-sdk       the Opik SDK (opik.integrations.openai.track_openai)
+#
+# Versions are pinned so runs are comparable; override with the variables below
+# (e.g. OPENAI_SPEC='openai==3.57.0'). Each environment records what it got in
+# benchmarks/.venvs/<name>/versions.json.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+VENVS="$HERE/.venvs"
+
+PYTHON="${PYTHON:-$(python3.11 -c 'import sys; print(sys.executable)')}"
+OPENAI_SPEC="${OPENAI_SPEC:-openai==3.57.0}"
+OTEL_SDK_SPEC="${OTEL_SDK_SPEC:-opentelemetry-sdk}"
+OFFICIAL_SPEC="${OFFICIAL_SPEC:-opentelemetry-instrumentation-genai-openai==1.3b0 opentelemetry-util-genai==1.3b0}"
+OPENLLMETRY_SPEC="${OPENLLMETRY_SPEC:-opentelemetry-instrumentation-openai==0.62.4}"
+OPENINFERENCE_SPEC="${OPENINFERENCE_SPEC:-openinference-instrumentation-openai==0.1.66}"
+OPIK_SPEC="${OPIK_SPEC:-opik==2.2.122}"
+
+# name -> the packages it installs (word-split on purpose)
+declare -A SPECS=(
+  [opik-otel]="-e $ROOT[openai,otlp,test] $OPENAI_SPEC"
+  [official]="$OFFICIAL_SPEC $OPENAI_SPEC $OTEL_SDK_SPEC"
+  [openllmetry]="$OPENLLMETRY_SPEC $OPENAI_SPEC $OTEL_SDK_SPEC"
+  [openinference]="$OPENINFERENCE_SPEC $OPENAI_SPEC $OTEL_SDK_SPEC"
+  [opik-sdk]="$OPIK_SPEC $OPENAI_SPEC $OTEL_SDK_SPEC"
+)
+ORDER=(opik-otel official openllmetry openinference opik-sdk)
+
+# Packages whose versions the results quote.
+KEY_PACKAGES="openai httpx httpx2 opentelemetry-api opentelemetry-sdk opentelemetry-instrumentation \
+opentelemetry-semantic-conventions opentelemetry-util-genai opentelemetry-instrumentation-genai-openai \
+opentelemetry-instrumentation-openai-v2 opentelemetry-instrumentation-openai \
+opentelemetry-semantic-conventions-ai openinference-instrumentation-openai openinference-instrumentation \
+openinference-semantic-conventions opik opik-otel genai-prices pydantic wrapt"
+
+names=("$@")
+[ ${#names[@]} -eq 0 ] && names=("${ORDER[@]}")
+
+mkdir -p "$VENVS"
+failed=()
+for name in "${names[@]}"; do
+  spec="${SPECS[$name]:-}"
+  if [ -z "$spec" ]; then
+    echo "unknown environment: $name (known: ${ORDER[*]})" >&2
+    exit 2
+  fi
+  venv="$VENVS/$name"
+  echo "== $name: $spec"
+  rm -rf "$venv"
+  uv venv -q -p "$PYTHON" "$venv"
+  # shellcheck disable=SC2086
+  if ! uv pip install -q -p "$venv/bin/python" $spec; then
+    echo "!! $name: install failed (see benchmarks/NOTES-peers.md)" >&2
+    failed+=("$name")
+    continue
+  fi
+  uv pip list -p "$venv/bin/python" --format json 2>/dev/null \
+    | "$venv/bin/python" -c '
+import json, platform, sys
+key = set(sys.argv[1].split())
+pkgs = json.load(sys.stdin)
+out = {
+    "python": platform.python_version(),
+    "key": {p["name"]: p["version"] for p in pkgs if p["name"].lower() in key},
+    "all": {p["name"]: p["version"] for p in pkgs},
+}
+json.dump(out, open(sys.argv[2], "w"), indent=2, sort_keys=True)
+print("   " + ", ".join(f"{k} {v}" for k, v in sorted(out["key"].items())))
+' "$KEY_PACKAGES" "$venv/versions.json"
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed: ${failed[*]}" >&2
+  exit 1
+fi
+echo "ok: ${names[*]} in $VENVS"

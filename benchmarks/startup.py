@@ -1,0 +1,97 @@
+"""Start-up cost: the distro under `opentelemetry-instrument`, `import opik_otel`, `instrument()`.
+
+    python benchmarks/startup.py [--runs 15] [--json out.json]
+
+Run with the interpreter of the environment to measure (the opik-otel one by default; a
+peer's environment for its auto-instrumentation). Each command runs `--runs` times in
+fresh processes, interleaved; the median wall time is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPIK_", "OTEL_"))}
+    env.update(extra)
+    return env
+
+
+def commands(store: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """name → (argv, env). "plain" opentelemetry-instrument loads no distro, configurator or instrumentor of ours."""
+    instrument = str(BIN / "opentelemetry-instrument")
+    python = sys.executable
+    result = {
+        "python -c pass": ([python, "-c", "pass"], _env()),
+        "python -c 'import opik_otel'": ([python, "-c", "import opik_otel"], _env()),
+        "python -c 'import openai'": ([python, "-c", "import openai"], _env()),
+    }
+    if Path(instrument).exists():
+        result["opentelemetry-instrument (plain)"] = (
+            [instrument, python, "-c", "pass"],
+            _env(OTEL_PYTHON_DISTRO="none", OTEL_PYTHON_CONFIGURATOR="none", OTEL_TRACES_EXPORTER="none",
+                 OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none",
+                 OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="opik_openai,openai,openai_v2"),
+        )
+        result["opentelemetry-instrument + opik-otel distro"] = (
+            [instrument, python, "-c", "pass"],
+            _env(OTEL_PYTHON_DISTRO="opik_otel", OTEL_PYTHON_CONFIGURATOR="opik_otel", OPIK_OTEL_LOCAL_STORE_DIR=store),
+        )
+    return result
+
+
+def run(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def instrument_time() -> dict[str, float]:
+    """In a fresh process: openai imported first (the app pays that anyway), then `instrument()` timed."""
+    code = (
+        "import time, openai\n"
+        "t = time.perf_counter(); import opik_otel; t1 = time.perf_counter()\n"
+        "opik_otel.OpikInstrumentor().instrument(); t2 = time.perf_counter()\n"
+        "print((t1 - t) * 1e3, (t2 - t1) * 1e3)\n"
+    )
+    samples = [subprocess.run([sys.executable, "-c", code], env=_env(), check=True, capture_output=True, text=True).stdout.split() for _ in range(7)]
+    return {
+        "import_opik_otel_after_openai_ms": round(statistics.median(float(s[0]) for s in samples), 1),
+        "OpikInstrumentor().instrument()_ms": round(statistics.median(float(s[1]) for s in samples), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as store:
+        cmds = commands(store)
+        times: dict[str, list[float]] = {name: [] for name in cmds}
+        for name, (argv, env) in cmds.items():  # warm the file cache once
+            run(argv, env)
+        for _ in range(args.runs):
+            for name, (argv, env) in cmds.items():
+                times[name].append(run(argv, env))
+    result = {name: round(statistics.median(samples) * 1e3, 1) for name, samples in times.items()}
+    result.update(instrument_time())
+    for name, value in result.items():
+        print(f"{name:50s} {value:8.1f} ms")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

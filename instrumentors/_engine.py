@@ -299,34 +299,44 @@ def async_wrapper(
     return wrapper
 
 
-class _StreamProxyBase(wrapt.ObjectProxy):
-    """Shared bookkeeping of the sync and async stream proxies."""
+class _StreamRun:
+    """One stream's bookkeeping, in a plain slotted object: per-chunk work stays cheap."""
 
-    def __init__(self, wrapped: Any, call: _Call, state: StreamState) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
-        self._self_state = state
-        self._self_first_chunk = True
+    __slots__ = ("call", "state", "waiting_first")
 
-    def _self_on_chunk(self, chunk: Any) -> None:
-        if self._self_first_chunk:
-            self._self_first_chunk = False
-            self._self_call.span.set_attribute(
-                sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, time.perf_counter() - self._self_call.started
-            )
+    def __init__(self, call: _Call, state: StreamState) -> None:
+        self.call = call
+        self.state = state
+        self.waiting_first = True
+
+    def on_chunk(self, chunk: Any) -> None:
+        if self.waiting_first:
+            self.waiting_first = False
+            self.call.span.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, time.perf_counter() - self.call.started)
         try:
-            self._self_state.on_chunk(chunk)
+            self.state.on_chunk(chunk)
         except Exception:
             logger.debug("opik-otel: could not read a stream chunk", exc_info=True)
 
-    def _self_end(self, exc: BaseException | None = None) -> None:
-        call = self._self_call
+    def end(self, exc: BaseException | None = None) -> None:
+        call = self.call
         if call.ended:
             return
         if exc is not None:
             call.fail(exc)
         else:
-            call.succeed(_safe(self._self_state.attributes))
+            call.succeed(_safe(self.state.attributes))
+
+
+class _StreamProxyBase(wrapt.ObjectProxy):
+    """Shared bookkeeping of the sync and async stream proxies."""
+
+    def __init__(self, wrapped: Any, call: _Call, state: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_run = _StreamRun(call, state)
+
+    def _self_end(self, exc: BaseException | None = None) -> None:
+        self._self_run.end(exc)
 
     @property
     def response(self) -> Any:
@@ -335,7 +345,7 @@ class _StreamProxyBase(wrapt.ObjectProxy):
 
     def __del__(self) -> None:  # garbage collection of an abandoned stream
         try:
-            self._self_end()
+            self._self_run.end()
         except Exception:  # pragma: no cover
             pass
 
@@ -370,12 +380,12 @@ class SyncStreamProxy(_StreamProxyBase):
         try:
             chunk = self.__wrapped__.__next__()
         except StopIteration:
-            self._self_end()
+            self._self_run.end()
             raise
         except BaseException as exc:
-            self._self_end(exc)
+            self._self_run.end(exc)
             raise
-        self._self_on_chunk(chunk)
+        self._self_run.on_chunk(chunk)
         return chunk
 
     def __enter__(self) -> SyncStreamProxy:
@@ -405,12 +415,12 @@ class AsyncStreamProxy(_StreamProxyBase):
         try:
             chunk = await self.__wrapped__.__anext__()
         except StopAsyncIteration:
-            self._self_end()
+            self._self_run.end()
             raise
         except BaseException as exc:
-            self._self_end(exc)
+            self._self_run.end(exc)
             raise
-        self._self_on_chunk(chunk)
+        self._self_run.on_chunk(chunk)
         return chunk
 
     async def __aenter__(self) -> AsyncStreamProxy:

@@ -25,7 +25,9 @@ a usage chunk and `data: [DONE]`).
 Method (the machine is shared and noisy): after a warm-up, `--blocks` pairs of blocks run
 interleaved in this one process: `--block-size` bare calls, then (instrument) the same
 number of instrumented calls (uninstrument); per-client peers (opik-sdk) alternate a
-tracked and an untracked client instead. The order inside a pair alternates (ABBA) so
+tracked and an untracked client instead. An instrumentor whose uninstrument() leaves its
+wrappers in place (OpenLLMetry today) is instrumented once, and its patched attributes
+are swapped between their original and wrapped values (the result's notes say so). The order inside a pair alternates (ABBA) so
 that drift cancels. Before each block the garbage collector runs, and after each
 instrumented block the span pipeline is flushed OUTSIDE the timed region (so export work
 of one block never lands in the next); the process CPU time that flush takes is reported
@@ -51,6 +53,7 @@ import statistics
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 from typing import Any, Callable
 
@@ -221,6 +224,8 @@ def make_clients(mode: str, count: int) -> list:
         else:
             clients.append(openai.OpenAI(api_key="sk-bench", max_retries=0,
                                          http_client=http.Client(transport=transport)))
+    for client in clients:
+        client.chat.completions  # noqa: B018 - loads the lazily imported resource modules now
     return clients
 
 
@@ -241,15 +246,23 @@ backend.stop()
 
 
 class FakeOpikProcess:
+    """Starts at once; `url` waits until it listens (so our imports overlap its start-up)."""
+
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _BACKEND_CODE, str(ROOT)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
-        self.url = self.proc.stdout.readline().strip()
-        if not self.url.startswith("http"):
-            self.proc.kill()
-            raise RuntimeError("the fake Opik back end did not start (is `opik` installed here?)")
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            self._url = self.proc.stdout.readline().strip()
+            if not self._url.startswith("http"):
+                self.proc.kill()
+                raise RuntimeError("the fake Opik back end did not start (is `opik` installed here?)")
+        return self._url
 
     def stop(self) -> dict:
         try:
@@ -297,9 +310,80 @@ def _null_pipeline():
     return provider, exporter
 
 
+def _openai_attrs() -> dict:
+    """The attributes of the classes (and module globals) of openai's client and resource modules."""
+    snap = {}
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name in ("openai", "openai._client", "openai._base_client")
+                                  or name.startswith("openai.resources")):
+            continue
+        for attr, value in list(vars(module).items()):
+            snap[(module, attr)] = value
+            # type(value), not isinstance(): openai's lazy proxies import on any attribute access
+            if issubclass(type(value), type) and vars(value).get("__module__", "").startswith("openai"):
+                for cls_attr, cls_value in list(vars(value).items()):
+                    snap[(value, cls_attr)] = cls_value
+    return snap
+
+
+_MISSING = object()
+
+
+def _same(key, value, original) -> bool:
+    """Whether `value` restores `original` (an attribute put on a subclass counts as the inherited one)."""
+    if value is original:
+        return True
+    container, attr = key
+    if original is _MISSING and isinstance(container, type):
+        inherited = next((vars(c)[attr] for c in container.__mro__[1:] if attr in vars(c)), _MISSING)
+        return value is inherited
+    return False
+
+
 def _toggle(setup: Setup, instrumentor, **kwargs) -> None:
-    setup.instrument = lambda: instrumentor.instrument(**kwargs)
-    setup.uninstrument = instrumentor.uninstrument
+    """instrument()/uninstrument() between blocks, if uninstrument() really restores openai.
+
+    Otherwise (an instrumentor whose uninstrument() leaves its wrappers in place, so that
+    instrumenting again would stack a second wrapper) instrument once and swap the patched
+    attributes of openai's modules and classes between their original and wrapped values.
+    """
+    before = _openai_attrs()
+    instrumentor.instrument(**kwargs)
+    during = _openai_attrs()
+    instrumentor.uninstrument()
+    after = _openai_attrs()
+    # attributes replaced by (or, on a class, added as) a wrapper: wrapt's or functools.wraps-style
+    containers = {container for container, _ in before}
+    patched = {key: before.get(key, _MISSING) for key, value in during.items()
+               if before.get(key, _MISSING) is not value and not key[1].startswith("__")
+               and (key in before or (isinstance(key[0], type) and key[0] in containers))
+               and not isinstance(value, types.ModuleType) and hasattr(value, "__wrapped__")}
+    left = [key for key, original in patched.items() if not _same(key, after.get(key, _MISSING), original)]
+    if not patched:
+        setup.notes.append("instrument() patched no attribute of openai's modules or classes")
+    if not left:
+        setup.instrument = lambda: instrumentor.instrument(**kwargs)
+        setup.uninstrument = instrumentor.uninstrument
+        return
+    names = sorted(f"{getattr(c, '__name__', c)}.{a}" for c, a in left)
+    setup.notes.append(
+        f"uninstrument() left {len(left)} wrapper(s) in place (e.g. {', '.join(names[:3])}); instrumented "
+        "once and toggled by swapping the patched attributes between their original and wrapped values")
+
+    def put(values: dict) -> None:
+        for (container, attr), value in values.items():
+            if value is not _MISSING:
+                setattr(container, attr, value)
+            elif attr in vars(container):
+                delattr(container, attr)
+
+    put(patched)  # back to bare
+    instrumentor.instrument(**kwargs)
+    now = _openai_attrs()
+    wrapped = {key: now.get(key, _MISSING) for key in patched}
+    put(patched)
+    setup.instrument = lambda: put(wrapped)
+    setup.uninstrument = lambda: put(patched)
 
 
 def build(config: str, mode: str) -> Setup:
@@ -307,12 +391,14 @@ def build(config: str, mode: str) -> Setup:
     if config == "opik-sdk":
         return _build_opik_sdk(setup, mode)
 
+    ours = config in ("opik-otel-off", "opik-otel-on")
+    backend = FakeOpikProcess() if ours else None  # its start-up overlaps ours
     (client,) = make_clients(mode, 1)
     setup.bare_client = setup.instr_client = client
     if config == "none":
         return setup
 
-    if config in ("opik-otel-off", "opik-otel-on"):
+    if ours:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
@@ -321,7 +407,6 @@ def build(config: str, mode: str) -> Setup:
         from opik_otel.exporters.opik import OpikSpanExporter
         from opik_otel.instrumentors.openai import OpenAIInstrumentor
 
-        backend = FakeOpikProcess()
         provider = TracerProvider(id_generator=UuidV7IdGenerator())
         provider.add_span_processor(UsageCostSpanProcessor(BatchSpanProcessor(OpikSpanExporter(url=backend.url, api_key="k"))))
         _toggle(setup, OpenAIInstrumentor(), tracer_provider=provider, capture_content=config == "opik-otel-on")
@@ -427,10 +512,11 @@ async def _async_block(client, n: int) -> float:
 
 
 class Runner:
-    def __init__(self, setup: Setup, mode: str, loop=None) -> None:
-        self.setup, self.mode, self.loop = setup, mode, loop
-        self.export_cpu_ns = 0
-        self.instrumented_calls = 0
+    def __init__(self, setup: Setup, mode: str, loop=None, flush: bool = True) -> None:
+        self.setup, self.mode, self.loop, self.flush = setup, mode, loop, flush
+        self.export_cpu_ns = {"full": 0, "first": 0}
+        self.timed_calls = {"full": 0, "first": 0}
+        self.instrumented_calls = 0  # all of them, warm-up included: the spans to expect
 
     def _run(self, kind: str, client, n: int):
         if self.mode == "async":
@@ -448,9 +534,11 @@ class Runner:
             result = self._run(kind, self.setup.instr_client, n)
         finally:
             self.setup.uninstrument()
-        cpu0 = time.process_time_ns()
-        self.setup.flush()
-        self.export_cpu_ns += time.process_time_ns() - cpu0
+        if self.flush:
+            cpu0 = time.process_time_ns()
+            self.setup.flush()
+            self.export_cpu_ns[kind] += time.process_time_ns() - cpu0
+        self.timed_calls[kind] += n
         self.instrumented_calls += n
         return result
 
@@ -485,6 +573,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blocks", type=int, default=20, help="block pairs (default 20)")
     parser.add_argument("--block-size", type=int, default=100, help="calls per block (default 100)")
     parser.add_argument("--warmup", type=int, default=200, help="untimed calls of each kind first (default 200)")
+    parser.add_argument("--flush", choices=("block", "never"), default="block",
+                        help="flush the span pipeline after each instrumented block, untimed (default), or "
+                             "never: export then runs on its own schedule, inside whichever block it falls")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="set an environment variable before the instrumentation loads")
     parser.add_argument("--json", type=Path, help="write the result here")
@@ -504,14 +595,17 @@ def main(argv: list[str] | None = None) -> int:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
     setup = build(args.config, mode)
-    runner = Runner(setup, mode, loop)
+    runner = Runner(setup, mode, loop, flush=args.flush == "block")
     try:
         # warm-up: both paths, every kind, untimed
         for instrumented in (False, True):
             runner.block("full", instrumented, args.warmup)
             if mode == "stream":
                 runner.block("first", instrumented, max(1, args.warmup // 2))
-        runner.export_cpu_ns = runner.instrumented_calls = 0
+        runner.export_cpu_ns = {"full": 0, "first": 0}
+        runner.timed_calls = {"full": 0, "first": 0}
+        gc.collect()
+        gc.freeze()  # start-up and warm-up objects: out of every later collection
 
         full, first = [], []
         for i in range(args.blocks):
@@ -543,7 +637,10 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_median": _r(statistics.median(ratios), 4),
         "ratio_min": _r(min(ratios), 4),
         "ratio_max": _r(max(ratios), 4),
-        "export_cpu_us": _r(runner.export_cpu_ns / max(1, runner.instrumented_calls) / 1000),
+        "export_cpu_us": (_r(runner.export_cpu_ns["full"] / max(1, runner.timed_calls["full"]) / 1000)
+                          if args.flush == "block" else None),
+        "flush": args.flush,
+        "instrumented_calls": runner.instrumented_calls,
         "blocks": args.blocks,
         "block_size": n,
         "warmup": args.warmup,
@@ -565,12 +662,20 @@ def main(argv: list[str] | None = None) -> int:
             "first_pairs": [[_r(b), _r(s)] for b, s in first],
         })
 
+    spans = extra.get("spans_exported", (extra.get("backend") or {}).get("spans"))
+    result["spans"] = spans
+    result["spans_expected"] = None if args.config == "none" else runner.instrumented_calls
+    if spans is not None and spans != runner.instrumented_calls:
+        result["notes"].append(f"{spans} spans recorded for {runner.instrumented_calls} instrumented calls")
+
     line = (f"{args.config:14} {mode:6} bare {result['bare_us']:8.1f} µs  added {result['added_us']:+8.1f} µs  "
             f"ratio {result['ratio_median']:.3f} ({result['ratio_min']:.3f}–{result['ratio_max']:.3f})  "
-            f"export cpu {result['export_cpu_us']:.1f} µs/call")
+            + (f"export cpu {result['export_cpu_us']:.1f} µs/call" if result["export_cpu_us"] is not None else ""))
     if mode == "stream":
         line += (f"  ttfc {result['ttfc_added_us']:+.1f} µs  fixed {result['fixed_us']:+.1f} µs  "
                  f"per chunk {result['per_chunk_us']:+.2f} µs")
+    for note in result["notes"]:
+        line += f"\n    note: {note}"
     print(line, flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

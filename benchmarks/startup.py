@@ -28,6 +28,18 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+def peer_commands() -> dict[str, tuple[list[str], dict[str, str]]]:
+    """In a peer's environment: its auto-instrumentation as installed (every entry point it registers)."""
+    python = sys.executable
+    return {
+        "python -c pass": ([python, "-c", "pass"], _env()),
+        "opentelemetry-instrument (this environment)": (
+            [str(BIN / "opentelemetry-instrument"), python, "-c", "pass"],
+            _env(OTEL_TRACES_EXPORTER="none", OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none"),
+        ),
+    }
+
+
 def commands(store: str) -> dict[str, tuple[list[str], dict[str, str]]]:
     """name → (argv, env). "plain" opentelemetry-instrument loads no distro, configurator or instrumentor of ours."""
     instrument = str(BIN / "opentelemetry-instrument")
@@ -76,9 +88,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--peer", action="store_true", help="measure only this environment's own auto-instrumentation")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as store:
-        cmds = commands(store)
+        cmds = peer_commands() if args.peer else commands(store)
         times: dict[str, list[float]] = {name: [] for name in cmds}
         for name, (argv, env) in cmds.items():  # warm the file cache once
             run(argv, env)
@@ -86,7 +99,8 @@ def main() -> None:
             for name, (argv, env) in cmds.items():
                 times[name].append(run(argv, env))
     result = {name: round(statistics.median(samples) * 1e3, 1) for name, samples in times.items()}
-    result.update(instrument_time())
+    if not args.peer:
+        result.update(instrument_time())
     for name, value in result.items():
         print(f"{name:50s} {value:8.1f} ms")
     if args.json:

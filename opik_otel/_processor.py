@@ -9,6 +9,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from opik_otel import semconv as sc
+from opik_otel._attributes import span_attributes
 from opik_otel._pricing import PriceBook, TokenUsage
 
 logger = logging.getLogger(__name__)
@@ -100,8 +101,7 @@ def usage_and_cost(attributes: Mapping[str, Any], prices: PriceBook) -> dict[str
 
 def with_attributes(span: ReadableSpan, extra: Mapping[str, Any]) -> ReadableSpan:
     """A copy of an ended span with `extra` attributes added."""
-    attributes = dict(span.attributes or {})
-    attributes.update(extra)
+    attributes = {**span_attributes(span), **extra}
     return ReadableSpan(
         name=span.name,
         context=span.context,
@@ -135,7 +135,7 @@ class UsageCostSpanProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
-            extra = usage_and_cost(span.attributes or {}, self.prices)
+            extra = usage_and_cost(span_attributes(span), self.prices)
             if extra:
                 span = with_attributes(span, extra)
         except Exception:

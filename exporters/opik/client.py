@@ -188,7 +188,7 @@ def _encode(payload: dict[str, Any]) -> tuple[bytes, bool]:
     body = text.encode("utf-8", "replace")  # a lone surrogate must not fail the batch
     if len(body) < GZIP_MIN_BYTES:
         return body, False
-    return gzip.compress(body, compresslevel=6, mtime=0), True
+    return gzip.compress(body, compresslevel=1, mtime=0), True
 
 
 def _retry_delay(headers: Mapping[str, str], attempt: int) -> float:

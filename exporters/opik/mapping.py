@@ -11,6 +11,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -18,6 +19,7 @@ from opentelemetry.semconv.attributes import exception_attributes as _exception
 from opentelemetry.trace import StatusCode
 
 from opik_otel import semconv as sc
+from opik_otel._attributes import span_attributes
 from opik_otel._ids import OpikIdMapper
 
 __all__ = [
@@ -147,7 +149,7 @@ def span_to_opik(span: ReadableSpan, ids: OpikIdMapper, default_project: str) ->
     """
     if span.context is None or span.start_time is None:
         raise ValueError("span has no context or start time")
-    attrs = _attributes(span.attributes)
+    attrs = _attributes(span_attributes(span))
     trace_id = ids.trace_id(span.context.trace_id, span.start_time)
     kind = _safe(span_type, attrs) or "general"
     common = {
@@ -332,7 +334,11 @@ def _safe(extract: Callable[..., _T], *args: Any) -> _T | None:
 
 
 def _attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {key: _plain(value) for key, value in (attributes or {}).items()}
+    scalars = _JSON_SCALARS
+    return {
+        key: value if type(value) in scalars else _plain(value)
+        for key, value in (attributes or {}).items()
+    }
 
 
 _JSON_SCALARS = (str, int, bool)
@@ -380,7 +386,13 @@ def _first_count(attrs: Mapping[str, Any], keys: Iterable[str]) -> int | None:
 def _iso(time_ns: int) -> str:
     """ISO-8601 UTC with microseconds and `Z`."""
     seconds, nanos = divmod(time_ns, 1_000_000_000)
-    return f"{datetime.fromtimestamp(seconds, timezone.utc):%Y-%m-%dT%H:%M:%S}.{nanos // 1000:06d}Z"
+    return f"{_iso_seconds(seconds)}.{nanos // 1000:06d}Z"
+
+
+@lru_cache(maxsize=1024)
+def _iso_seconds(seconds: int) -> str:
+    """The date-and-time part; spans of one batch share their seconds, so it is cached."""
+    return f"{datetime.fromtimestamp(seconds, timezone.utc):%Y-%m-%dT%H:%M:%S}"
 
 
 def _compact(fields: dict[str, Any]) -> dict[str, Any]:

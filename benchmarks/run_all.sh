@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every benchmark, one run: environments, per-call overhead against the peers, start-up,
+# pipeline throughput and memory. Results land in benchmarks/results/ (JSON + Markdown);
+# benchmarks/README.md quotes the tables of one such run.
+#   bash benchmarks/run_all.sh            # ~20 min on 2 cores
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENVS="$HERE/.venvs"
+OUT="$HERE/results"
+DAY="$(date +%Y-%m-%d)"
+mkdir -p "$OUT"
+
+bash "$HERE/setup.sh"
+bash "$HERE/run_overhead.sh" --out "$OUT/overhead-$DAY.json"
+
+echo "== start-up (opik-otel environment)"
+"$VENVS/opik-otel/bin/python" "$HERE/startup.py" --json "$OUT/startup-$DAY.json"
+for peer in official openllmetry openinference; do
+  echo "== start-up ($peer environment: its own auto-instrumentation)"
+  "$VENVS/$peer/bin/python" "$HERE/startup.py" --peer --json "$OUT/startup-$peer-$DAY.json" || echo "($peer: failed)"
+done
+
+echo "== pipeline throughput and memory"
+"$VENVS/opik-otel/bin/python" "$HERE/pipeline.py" --json "$OUT/pipeline-$DAY.json"

@@ -74,3 +74,18 @@ def requires(path: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(
         resolve(_PROBE, path) is None, reason=f"openai {openai.__version__} has no client.{path}"
     )
+
+
+def assert_span_ends_at_with_exit(open_stream, exporter) -> None:
+    """Break out of a stream helper's `with` block: the span must end at exit, not at GC."""
+    import gc
+
+    with open_stream() as stream:
+        for _ in stream:
+            break
+        assert spans(exporter) == []
+
+    ended_at_exit = len(spans(exporter))
+    del stream
+    gc.collect()
+    assert ended_at_exit == 1, "the span must end when the `with` block exits, not when `stream` is garbage collected"

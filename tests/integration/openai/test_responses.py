@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import openai
 import pydantic
 import pytest
@@ -10,7 +9,7 @@ from genai_prices import Usage, calc_price
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.fakes.openai_server import RESPONSES_TEXT
-from tests.integration.openai.helpers import attrs, exception_events, json_attr, one_span, output_text, requires, spans, text_message
+from tests.integration.openai.helpers import assert_span_ends_at_with_exit, attrs, exception_events, json_attr, one_span, output_text, requires, spans, text_message
 
 pytestmark = requires("responses")
 
@@ -201,12 +200,4 @@ async def test_responses_parse_async(aclient, exporter):
 
 @requires("responses.stream")
 def test_responses_stream_helper_ends_the_span_at_with_exit(client, exporter):
-    with client.responses.stream(**REQUEST) as stream:
-        for _ in stream:
-            break
-        assert spans(exporter) == []
-
-    ended_at_exit = len(spans(exporter))
-    del stream
-    gc.collect()
-    assert ended_at_exit == 1, "the span must end when the `with` block exits, not when `stream` is garbage collected"
+    assert_span_ends_at_with_exit(lambda: client.responses.stream(**REQUEST), exporter)

@@ -11,7 +11,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.fakes.openai_server import CHAT_TEXT
-from tests.integration.openai.helpers import attrs, exception_events, json_attr, one_span, output_text, spans, text_message, user
+from tests.integration.openai.helpers import assert_span_ends_at_with_exit, attrs, exception_events, json_attr, one_span, output_text, spans, text_message, user
 
 STREAM = dict(model="gpt-4o-mini", messages=user("Say hello."), stream=True, stream_options={"include_usage": True})
 TWENTY = "".join(f"tok{i} " for i in range(20))
@@ -222,12 +222,4 @@ def test_chat_stream_helper_sync(client, exporter):
 def test_chat_stream_helper_ends_the_span_at_with_exit(client, exporter):
     """The helper's `__exit__` closes `raw_stream.response` directly, not the stream object."""
     helper = getattr(client.chat.completions, "stream", None) or client.beta.chat.completions.stream
-    with helper(model="gpt-4o-mini", messages=user("Say hello.")) as stream:
-        for _ in stream:
-            break
-        assert spans(exporter) == []
-
-    ended_at_exit = len(spans(exporter))
-    del stream
-    gc.collect()
-    assert ended_at_exit == 1, "the span must end when the `with` block exits, not when `stream` is garbage collected"
+    assert_span_ends_at_with_exit(lambda: helper(model="gpt-4o-mini", messages=user("Say hello.")), exporter)

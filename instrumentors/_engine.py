@@ -13,11 +13,12 @@ for a span that is not recording.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import inspect
 import logging
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import wrapt
 from opentelemetry import context as otel_context
@@ -52,6 +53,9 @@ class StreamState:
         """The response attributes, computed once when the stream ends."""
         return {}
 
+    def on_end(self, stream: Any) -> None:
+        """Called once with the library's stream object as the stream ends, before `attributes()`."""
+
 
 class Operation:
     """How to read one kind of API call. Subclass per provider operation."""
@@ -72,6 +76,10 @@ class Operation:
     def stream_state(self, capture_content: bool) -> StreamState | None:
         """A fresh accumulator for a streamed response, or None if the call never streams."""
         return None
+
+    #: True when the call returns a context manager whose `__enter__` gives the stream
+    #: (Anthropic's `messages.stream()`); the span then ends at that `with` block's exit.
+    returns_stream_manager: bool = False
 
 
 class ContentPolicy:
@@ -103,6 +111,11 @@ def _safe(read: Callable[..., Attributes], *args: Any) -> Attributes:
     except Exception:
         logger.debug("opik-otel: could not read %s; attributes dropped", getattr(read, "__qualname__", read), exc_info=True)
         return {}
+
+
+def inside_instrumented_call() -> bool:
+    """True while one of our instrumented library calls is running on this context."""
+    return _INSIDE_CALL.get()
 
 
 def _should_skip() -> bool:
@@ -165,6 +178,8 @@ def _finish(call: _Call, kwargs: dict[str, Any], result: Any, proxy: type) -> An
         if operation.is_stream(kwargs, result):
             state = operation.stream_state(call.capture)
             if state is not None:
+                if operation.returns_stream_manager:
+                    return StreamManagerProxy(result, call, state)
                 return proxy(result, call, state)
         call.succeed(_safe(operation.response, result, call.capture))
     except Exception:  # pragma: no cover - defensive: the result must reach the user
@@ -302,11 +317,12 @@ def async_wrapper(
 class _StreamRun:
     """One stream's bookkeeping, in a plain slotted object: per-chunk work stays cheap."""
 
-    __slots__ = ("call", "state", "waiting_first")
+    __slots__ = ("call", "state", "stream", "waiting_first")
 
-    def __init__(self, call: _Call, state: StreamState) -> None:
+    def __init__(self, call: _Call, state: StreamState, stream: Any) -> None:
         self.call = call
         self.state = state
+        self.stream = stream
         self.waiting_first = True
 
     def on_chunk(self, chunk: Any) -> None:
@@ -324,8 +340,12 @@ class _StreamRun:
             return
         if exc is not None:
             call.fail(exc)
-        else:
-            call.succeed(_safe(self.state.attributes))
+            return
+        try:
+            self.state.on_end(self.stream)
+        except Exception:
+            logger.debug("opik-otel: could not read the end of a stream", exc_info=True)
+        call.succeed(_safe(self.state.attributes))
 
 
 class _StreamProxyBase(wrapt.ObjectProxy):
@@ -333,7 +353,7 @@ class _StreamProxyBase(wrapt.ObjectProxy):
 
     def __init__(self, wrapped: Any, call: _Call, state: StreamState) -> None:
         super().__init__(wrapped)
-        self._self_run = _StreamRun(call, state)
+        self._self_run = _StreamRun(call, state, wrapped)
 
     def _self_end(self, exc: BaseException | None = None) -> None:
         self._self_run.end(exc)
@@ -346,6 +366,74 @@ class _StreamProxyBase(wrapt.ObjectProxy):
     def __del__(self) -> None:  # garbage collection of an abandoned stream
         try:
             self._self_run.end()
+        except Exception:  # pragma: no cover
+            pass
+
+
+@contextlib.contextmanager
+def _running(call: _Call) -> Iterator[None]:
+    """The library works for `call` (its request is sent here): the span is current, nested calls add none."""
+    token = otel_context.attach(trace.set_span_in_context(call.span))
+    inside = _INSIDE_CALL.set(True)
+    try:
+        yield
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+    finally:
+        _INSIDE_CALL.reset(inside)
+        otel_context.detach(token)
+
+
+class StreamManagerProxy(wrapt.ObjectProxy):
+    """A library's stream manager (`with client.messages.stream(...) as stream:`), sync or async.
+
+    Entering gives the library's stream wrapped in a stream proxy; the span ends at exit
+    (or with the stream, whichever comes first), or on garbage collection if never entered.
+    """
+
+    def __init__(self, wrapped: Any, call: _Call, state: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_state = state
+        self._self_stream: Any = None
+
+    def _self_wrap(self, stream: Any) -> Any:
+        proxy = AsyncStreamProxy if hasattr(stream, "__anext__") else SyncStreamProxy
+        self._self_stream = proxy(stream, self._self_call, self._self_state)
+        return self._self_stream
+
+    def _self_end(self) -> None:
+        if self._self_stream is not None:
+            self._self_stream._self_end()
+        else:
+            self._self_call.succeed({})
+
+    def __enter__(self) -> Any:
+        with _running(self._self_call):
+            stream = self.__wrapped__.__enter__()
+        return self._self_wrap(stream)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_end()
+
+    async def __aenter__(self) -> Any:
+        with _running(self._self_call):
+            stream = await self.__wrapped__.__aenter__()
+        return self._self_wrap(stream)
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_end()
+
+    def __del__(self) -> None:
+        try:
+            self._self_end()
         except Exception:  # pragma: no cover
             pass
 

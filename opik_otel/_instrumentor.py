@@ -23,6 +23,7 @@ class Integration(NamedTuple):
 
 INTEGRATIONS: tuple[Integration, ...] = (
     Integration("opik_openai", "openai", "opik_otel.instrumentors.openai", "OpenAIInstrumentor"),
+    Integration("opik_anthropic", "anthropic", "opik_otel.instrumentors.anthropic", "AnthropicInstrumentor"),
 )
 
 

@@ -27,14 +27,14 @@ run_group() {  # run_group NAME PYTEST-ARGS...
 for group in $groups; do
   case "$group" in
     latest)
-      make_env latest -e "$root[openai,otlp,test]"
+      make_env latest -e "$root[openai,anthropic,otlp,test]"
       run_group latest tests "${@}"
       ;;
     oldest)
       # The opik package (REST models for the fake back end) needs a newer openai, so this
       # group skips the tests of the Opik exporter, which do not depend on the openai version.
       make_env oldest -e "$root[otlp]" "pytest>=8" "pytest-asyncio>=0.23" "pytest-timeout>=2.3" \
-        "openai==1.40.0" "httpx<0.28" \
+        "openai==1.40.0" "anthropic==0.40.0" "httpx<0.28" \
         "opentelemetry-api==1.30.0" "opentelemetry-sdk==1.30.0" \
         "opentelemetry-semantic-conventions==0.51b0" "opentelemetry-instrumentation==0.51b0" \
         "opentelemetry-exporter-otlp-proto-http==1.30.0" "opentelemetry-exporter-otlp-proto-grpc==1.30.0" \

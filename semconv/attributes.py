@@ -65,6 +65,8 @@ GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = _official(
 GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = _official(
     _gen_ai, "GEN_AI_USAGE_REASONING_OUTPUT_TOKENS", "gen_ai.usage.reasoning.output_tokens"
 )
+# The anthropic SDK's own spans (anthropic >= 2) name cache writes this way; read, never written.
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"
 # Deprecated names other instrumentations (OpenLLMetry) still write; read, never written.
 GEN_AI_USAGE_PROMPT_TOKENS = "gen_ai.usage.prompt_tokens"
 GEN_AI_USAGE_COMPLETION_TOKENS = "gen_ai.usage.completion_tokens"

@@ -3,6 +3,7 @@ interpreter, against the fake OpenAI server and the fake Opik back end."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from datetime import datetime, timezone
@@ -250,10 +251,11 @@ def test_instrument_and_uninstrument_restore_openai(env):
         """,
         env,
     )
+    installed = importlib.util.find_spec("anthropic") is not None
     assert values == {
         "patched": True,
         "wrapped": True,
-        "libraries": ["OpenAIInstrumentor"],
+        "libraries": ["OpenAIInstrumentor", "AnthropicInstrumentor"] if installed else ["OpenAIInstrumentor"],
         "restored": True,
         "instrumented_after": False,
     }

@@ -1,0 +1,3 @@
+"""The anthropic versions this instrumentor supports."""
+
+_instruments = ("anthropic >= 0.40.0, < 3",)

@@ -232,3 +232,20 @@ def test_track_anthropic_traces_that_client_only(srv, provider, exporter):
     tracked.messages.create(**REQUEST)
     (span,) = ours(exporter)
     assert span.attributes["opik.project_name"] == "proj-a"
+
+
+def test_parse_structured_output_is_one_span(client, exporter):
+    import pydantic
+
+    if not hasattr(anthropic.resources.messages.Messages, "parse"):
+        pytest.skip(f"anthropic {anthropic.__version__} has no messages.parse")
+
+    class Weather(pydantic.BaseModel):
+        city: str
+        sunny: bool
+
+    parsed = client.messages.parse(**REQUEST, output_format=Weather)
+    assert isinstance(parsed.parsed_output, Weather)
+    span = one_span(exporter)
+    assert span.attributes["gen_ai.output.type"] == "json"
+    assert span.attributes["gen_ai.usage.input_tokens"] == 16

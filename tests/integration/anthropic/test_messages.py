@@ -249,3 +249,54 @@ def test_parse_structured_output_is_one_span(client, exporter):
     span = one_span(exporter)
     assert span.attributes["gen_ai.output.type"] == "json"
     assert span.attributes["gen_ai.usage.input_tokens"] == 16
+
+
+def test_content_off_records_no_text(srv, provider, exporter):
+    instrumentor = __import__("opik_otel.instrumentors.anthropic", fromlist=["AnthropicInstrumentor"]).AnthropicInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, capture_content=False)
+    try:
+        with anthropic.Anthropic(base_url=srv.url, api_key=API_KEY, max_retries=0) as client:
+            client.messages.create(**{**REQUEST, "tools": [WEATHER_TOOL]})
+            with client.messages.stream(**REQUEST) as stream:
+                stream.until_done()
+    finally:
+        instrumentor.uninstrument()
+    for span in ours(exporter):
+        attributes = dict(span.attributes)
+        for key in ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.tool.definitions"):
+            assert key not in attributes
+        assert "Be brief." not in json.dumps(attributes, default=str) and TEXT not in json.dumps(attributes, default=str)
+        assert attributes["gen_ai.usage.input_tokens"] == 16
+
+
+def test_timeout_and_connection_errors(client, exporter, srv):
+    with pytest.raises(anthropic.APITimeoutError):
+        client.messages.create(**{**REQUEST, "model": "slow-2000"}, timeout=0.2)
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    with anthropic.Anthropic(base_url=f"http://127.0.0.1:{closed_port}", api_key=API_KEY, max_retries=0) as dead:
+        with pytest.raises(anthropic.APIConnectionError):
+            dead.messages.create(**REQUEST)
+    errors = [s.attributes["error.type"] for s in ours(exporter)]
+    assert errors == ["APITimeoutError", "APIConnectionError"]
+    assert all(s.status.status_code is StatusCode.ERROR for s in ours(exporter))
+
+
+def test_mid_stream_error_ends_the_span_with_the_error(client, exporter):
+    with pytest.raises(anthropic.APIError):
+        for _ in client.messages.create(**{**REQUEST, "model": "stream-error"}, stream=True):
+            pass
+    (span,) = ours(exporter)
+    assert span.status.status_code is StatusCode.ERROR
+    assert [e.name for e in span.events] == ["exception"]
+
+
+async def test_async_stream_helper_early_exit(aclient, exporter):
+    async with aclient.messages.stream(**REQUEST) as stream:
+        async for _ in stream:
+            break
+        assert ours(exporter) == []
+    assert len(ours(exporter)) == 1

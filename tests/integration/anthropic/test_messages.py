@@ -300,3 +300,9 @@ async def test_async_stream_helper_early_exit(aclient, exporter):
             break
         assert ours(exporter) == []
     assert len(ours(exporter)) == 1
+
+
+def test_with_raw_response(client, exporter, srv):
+    raw = client.messages.with_raw_response.create(**REQUEST)
+    assert raw.parse().content[0].text == TEXT
+    assert_chat_span(one_span(exporter), srv)

@@ -36,9 +36,9 @@ Attributes = dict[str, Any]
 _INSIDE_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("opik_otel_inside_call", default=False)
 
 try:  # the key moved between opentelemetry versions
-    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS_KEY
+    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as SUPPRESS_INSTRUMENTATION_KEY
 except ImportError:  # pragma: no cover
-    from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS_KEY
+    from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY as SUPPRESS_INSTRUMENTATION_KEY
 
 
 class StreamState:
@@ -76,6 +76,14 @@ class Operation:
     def stream_state(self, capture_content: bool) -> StreamState | None:
         """A fresh accumulator for a streamed response, or None if the call never streams."""
         return None
+
+    def stream_of(self, result: Any) -> Any:
+        """The stream inside a streamed call's result (the result itself, unless it is a container)."""
+        return result
+
+    def with_stream(self, result: Any, stream: Any) -> Any:
+        """The result to hand back, holding the wrapped `stream` in place of the library's."""
+        return stream
 
     #: True when the call returns a context manager whose `__enter__` gives the stream
     #: (Anthropic's `messages.stream()`); the span then ends at that `with` block's exit.
@@ -119,7 +127,7 @@ def inside_instrumented_call() -> bool:
 
 
 def _should_skip() -> bool:
-    return _INSIDE_CALL.get() or bool(otel_context.get_value(_SUPPRESS_KEY))
+    return _INSIDE_CALL.get() or bool(otel_context.get_value(SUPPRESS_INSTRUMENTATION_KEY))
 
 
 class _Call:
@@ -180,7 +188,7 @@ def _finish(call: _Call, kwargs: dict[str, Any], result: Any, proxy: type) -> An
             if state is not None:
                 if operation.returns_stream_manager:
                     return StreamManagerProxy(result, call, state)
-                return proxy(result, call, state)
+                return operation.with_stream(result, proxy(operation.stream_of(result), call, state))
         call.succeed(_safe(operation.response, result, call.capture))
     except Exception:  # pragma: no cover - defensive: the result must reach the user
         logger.debug("opik-otel: could not finish a span", exc_info=True)
@@ -317,13 +325,14 @@ def async_wrapper(
 class _StreamRun:
     """One stream's bookkeeping, in a plain slotted object: per-chunk work stays cheap."""
 
-    __slots__ = ("call", "state", "stream", "waiting_first")
+    __slots__ = ("call", "state", "stream", "waiting_first", "advance")
 
     def __init__(self, call: _Call, state: StreamState, stream: Any) -> None:
         self.call = call
         self.state = state
         self.stream = stream
         self.waiting_first = True
+        self.advance = _advancer(stream)
 
     def on_chunk(self, chunk: Any) -> None:
         if self.waiting_first:
@@ -346,6 +355,24 @@ class _StreamRun:
         except Exception:
             logger.debug("opik-otel: could not read the end of a stream", exc_info=True)
         call.succeed(_safe(self.state.attributes))
+
+
+def _advancer(stream: Any) -> Callable[[], Any]:
+    """The stream's `__next__` / `__anext__`, bound once; for an iterable that is not its own
+    iterator (botocore's `EventStream`), that of the iterator it makes on first use."""
+    for name in ("__next__", "__anext__"):
+        bound = getattr(stream, name, None)
+        if bound is not None:
+            return bound
+    is_async = hasattr(stream, "__aiter__")
+    iterator: list[Any] = []
+
+    def advance() -> Any:
+        if not iterator:
+            iterator.append(stream.__aiter__() if is_async else iter(stream))
+        return iterator[0].__anext__() if is_async else next(iterator[0])
+
+    return advance
 
 
 class _StreamProxyBase(wrapt.ObjectProxy):
@@ -466,7 +493,7 @@ class SyncStreamProxy(_StreamProxyBase):
 
     def __next__(self) -> Any:
         try:
-            chunk = self.__wrapped__.__next__()
+            chunk = self._self_run.advance()
         except StopIteration:
             self._self_run.end()
             raise
@@ -501,7 +528,7 @@ class AsyncStreamProxy(_StreamProxyBase):
 
     async def __anext__(self) -> Any:
         try:
-            chunk = await self.__wrapped__.__anext__()
+            chunk = await self._self_run.advance()
         except StopAsyncIteration:
             self._self_run.end()
             raise

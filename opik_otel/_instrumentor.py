@@ -24,6 +24,7 @@ class Integration(NamedTuple):
 INTEGRATIONS: tuple[Integration, ...] = (
     Integration("opik_openai", "openai", "opik_otel.instrumentors.openai", "OpenAIInstrumentor"),
     Integration("opik_anthropic", "anthropic", "opik_otel.instrumentors.anthropic", "AnthropicInstrumentor"),
+    Integration("opik_bedrock", "botocore", "opik_otel.instrumentors.bedrock", "BedrockInstrumentor"),
 )
 
 

@@ -6,6 +6,10 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _g
 from opentelemetry.semconv.attributes import error_attributes as _error
 from opentelemetry.semconv.attributes import server_attributes as _server
 
+try:
+    from opentelemetry.semconv._incubating.attributes import aws_attributes as _aws
+except ImportError:  # pragma: no cover - depends on the installed version
+    _aws = None
 try:  # openai_attributes arrived in semantic-conventions 0.62b0
     from opentelemetry.semconv._incubating.attributes import openai_attributes as _openai
 except ImportError:  # pragma: no cover - depends on the installed version
@@ -94,6 +98,8 @@ OPENAI_RESPONSE_SERVICE_TIER = _official(
 OPENAI_RESPONSE_SYSTEM_FINGERPRINT = _official(
     _openai, "OPENAI_RESPONSE_SYSTEM_FINGERPRINT", "openai.response.system_fingerprint"
 )
+
+AWS_BEDROCK_GUARDRAIL_ID = _official(_aws, "AWS_BEDROCK_GUARDRAIL_ID", "aws.bedrock.guardrail.id")
 
 SERVER_ADDRESS = _server.SERVER_ADDRESS
 SERVER_PORT = _server.SERVER_PORT

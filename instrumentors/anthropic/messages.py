@@ -157,19 +157,20 @@ class MessageStreamState(StreamState):
         self.snapshot: Any = None
 
     def on_chunk(self, event: Any) -> None:
-        kind = event.type
+        """One stream event: an SDK event object, or the same event as a dict (Bedrock `invoke_model`)."""
+        kind = field(event, "type")
         if kind == "message_start":
-            self.message = event.message
+            self.message = field(event, "message")
         elif kind == "message_delta":
-            self.stop_reason = event.delta.stop_reason
-            self.output_tokens = event.usage
+            self.stop_reason = field(field(event, "delta"), "stop_reason")
+            self.output_tokens = field(event, "usage")
         elif self.capture:
             if kind == "content_block_start":
-                self.blocks[event.index] = [event.content_block, []]
+                self.blocks[field(event, "index")] = [field(event, "content_block"), []]
             elif kind == "content_block_delta":
-                delta = event.delta
-                pieces = self.blocks.setdefault(event.index, [None, []])[1]
-                piece = getattr(delta, "text", None) or getattr(delta, "partial_json", None) or getattr(delta, "thinking", None)
+                delta = field(event, "delta")
+                pieces = self.blocks.setdefault(field(event, "index"), [None, []])[1]
+                piece = field(delta, "text") or field(delta, "partial_json") or field(delta, "thinking")
                 if piece:
                     pieces.append(piece)
 
@@ -192,7 +193,7 @@ class MessageStreamState(StreamState):
         attributes = message_attributes(self.message, False)
         usage = self.output_tokens
         if usage is not None:
-            merged = {k: field(usage, k) if field(usage, k) is not None else field(self.message.usage, k)
+            merged = {k: field(usage, k) if field(usage, k) is not None else field(field(self.message, "usage"), k)
                       for k in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")}
             attributes.update(usage_attributes(merged))
         if isinstance(self.stop_reason, str):

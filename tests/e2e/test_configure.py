@@ -251,11 +251,12 @@ def test_instrument_and_uninstrument_restore_openai(env):
         """,
         env,
     )
-    installed = importlib.util.find_spec("anthropic") is not None
+    optional = {"anthropic": "AnthropicInstrumentor", "botocore": "BedrockInstrumentor"}
+    expected = ["OpenAIInstrumentor"] + [name for lib, name in optional.items() if importlib.util.find_spec(lib)]
     assert values == {
         "patched": True,
         "wrapped": True,
-        "libraries": ["OpenAIInstrumentor", "AnthropicInstrumentor"] if installed else ["OpenAIInstrumentor"],
+        "libraries": expected,
         "restored": True,
         "instrumented_after": False,
     }

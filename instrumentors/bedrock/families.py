@@ -1,0 +1,274 @@
+"""How each model family's `invoke_model` bodies read.
+
+A `Family` reads a decoded request body, a decoded response body and a decoded stream
+chunk. Claude bodies are Anthropic Messages bodies and Nova bodies are Converse-shaped,
+so those two reuse the Anthropic and Converse readers; the text-completion families
+(Llama, Titan, Mistral, Cohere) only say where their text, stop reason and token counts are.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from opik_otel import semconv as sc
+from opik_otel.instrumentors._engine import Attributes, StreamState
+from opik_otel.instrumentors._read import field, integer, number, put, strings, text
+
+# Each family's stop reason → the conventions' finish_reason.
+_FINISH_REASONS = {
+    "stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "finish": "stop", "complete": "stop",
+    "length": "length", "max_tokens": "length", "model_length": "length",
+    "tool_use": "tool_call", "tool_calls": "tool_call", "tool_call": "tool_call",
+    "content_filtered": "content_filter", "error_toxic": "content_filter", "guardrail_intervened": "content_filter",
+}
+
+
+def finish_reason(reason: Any) -> str:
+    return _FINISH_REASONS.get(reason.lower(), reason) if isinstance(reason, str) else "stop"
+
+
+class Family:
+    """A model family whose bodies we cannot read: the span keeps the model id, no content."""
+
+    operation_name = sc.GenAiOperation.CHAT
+
+    def request(self, body: dict[str, Any], capture_content: bool) -> Attributes:
+        return {}
+
+    def response(self, body: Any, capture_content: bool) -> Attributes:
+        return {}
+
+    def stream_state(self, capture_content: bool) -> StreamState:
+        return StreamState()
+
+
+class Claude(Family):
+    """Anthropic Messages bodies (`anthropic_version`, `messages`, …), read by the Anthropic adapter."""
+
+
+    def request(self, body: dict[str, Any], capture_content: bool) -> Attributes:
+        from opik_otel.instrumentors.anthropic.messages import Messages
+
+        _, attributes = Messages(lambda _: {}).request(None, body, capture_content)
+        del attributes[sc.GEN_AI_REQUEST_MODEL], attributes[sc.GEN_AI_OPERATION_NAME]
+        return attributes
+
+    def response(self, body: Any, capture_content: bool) -> Attributes:
+        from opik_otel.instrumentors.anthropic.messages import message_attributes
+
+        return message_attributes(body, capture_content)
+
+    def stream_state(self, capture_content: bool) -> StreamState:
+        from opik_otel.instrumentors.anthropic.messages import MessageStreamState
+
+        return MessageStreamState(capture_content)
+
+
+class Nova(Family):
+    """Amazon Nova: Converse-shaped bodies (`messages`, `inferenceConfig`, `output.message`)."""
+
+
+    def request(self, body: dict[str, Any], capture_content: bool) -> Attributes:
+        from opik_otel.instrumentors.bedrock.converse import converse_request
+
+        config = body.get("inferenceConfig") or {}
+        config = {"maxTokens": config.get("maxTokens", config.get("max_new_tokens")), "topP": config.get("topP", config.get("top_p")),
+                  "temperature": config.get("temperature"), "stopSequences": config.get("stopSequences")}
+        return converse_request({**body, "inferenceConfig": config}, capture_content)
+
+    def response(self, body: Any, capture_content: bool) -> Attributes:
+        from opik_otel.instrumentors.bedrock.converse import converse_response
+
+        return converse_response(body, capture_content)
+
+    def stream_state(self, capture_content: bool) -> StreamState:
+        from opik_otel.instrumentors.bedrock.converse import ConverseStreamState
+
+        return ConverseStreamState(capture_content)
+
+
+class Reply(NamedTuple):
+    """What a text-completion body or chunk says (None: not in this one)."""
+
+    text: str | None = None
+    stop_reason: Any = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+class TextFamily(Family):
+    """A text-completion family: subclasses map request parameters and say where a reply is."""
+
+    #: body key → request attribute
+    parameters: dict[str, str] = {}
+
+    def input_messages(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        prompt = text(body.get("prompt")) or text(body.get("inputText"))
+        return [sc.message("user", [sc.text_part(prompt)])] if prompt is not None else []
+
+    def system(self, body: dict[str, Any]) -> str | None:
+        return None
+
+    def read(self, body: Any) -> Reply:
+        raise NotImplementedError
+
+    def read_chunk(self, chunk: Any) -> Reply:
+        return self.read(chunk)
+
+    def request(self, body: dict[str, Any], capture_content: bool) -> Attributes:
+        attributes: Attributes = {}
+        for key, name in self.parameters.items():
+            value = _lookup(body, key)
+            put(attributes, name, strings(value) if name == sc.GEN_AI_REQUEST_STOP_SEQUENCES else number(value))
+        if capture_content:
+            attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.to_json(self.input_messages(body))
+            system = self.system(body)
+            if system:
+                attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = sc.to_json([sc.text_part(system)])
+        return attributes
+
+    def response(self, body: Any, capture_content: bool) -> Attributes:
+        return reply_attributes(self.read(body), capture_content)
+
+    def stream_state(self, capture_content: bool) -> StreamState:
+        return TextStreamState(self, capture_content)
+
+
+def _lookup(body: dict[str, Any], dotted: str) -> Any:
+    value: Any = body
+    for key in dotted.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def reply_attributes(reply: Reply, capture_content: bool) -> Attributes:
+    attributes: Attributes = {}
+    put(attributes, sc.GEN_AI_USAGE_INPUT_TOKENS, integer(reply.input_tokens))
+    put(attributes, sc.GEN_AI_USAGE_OUTPUT_TOKENS, integer(reply.output_tokens))
+    if isinstance(reply.stop_reason, str):
+        attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reply.stop_reason]
+    if capture_content and reply.text is not None:
+        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.to_json([sc.output_message([sc.text_part(reply.text)], finish_reason(reply.stop_reason))])
+    return attributes
+
+
+class TextStreamState(StreamState):
+    """Joins the text pieces of a text-completion stream; the last stop reason and counts win."""
+
+    __slots__ = ("family", "capture", "pieces", "stop_reason", "input_tokens", "output_tokens")
+
+    def __init__(self, family: TextFamily, capture: bool) -> None:
+        self.family = family
+        self.capture = capture
+        self.pieces: list[str] = []
+        self.stop_reason: Any = None
+        self.input_tokens: Any = None
+        self.output_tokens: Any = None
+
+    def on_chunk(self, chunk: Any) -> None:
+        reply = self.family.read_chunk(chunk)
+        if reply.text and self.capture:
+            self.pieces.append(reply.text)
+        if reply.stop_reason is not None:
+            self.stop_reason = reply.stop_reason
+        if reply.input_tokens is not None:
+            self.input_tokens = reply.input_tokens
+        if reply.output_tokens is not None:
+            self.output_tokens = reply.output_tokens
+
+    def attributes(self) -> Attributes:
+        joined = "".join(self.pieces) if self.capture else None
+        return reply_attributes(Reply(joined, self.stop_reason, self.input_tokens, self.output_tokens), self.capture)
+
+
+class Llama(TextFamily):
+    operation_name = sc.GenAiOperation.TEXT_COMPLETION
+    parameters = {"max_gen_len": sc.GEN_AI_REQUEST_MAX_TOKENS, "temperature": sc.GEN_AI_REQUEST_TEMPERATURE, "top_p": sc.GEN_AI_REQUEST_TOP_P}
+
+    def read(self, body: Any) -> Reply:
+        return Reply(text(body.get("generation")), body.get("stop_reason"), body.get("prompt_token_count"), body.get("generation_token_count"))
+
+
+class Titan(TextFamily):
+    operation_name = sc.GenAiOperation.TEXT_COMPLETION
+    parameters = {
+        "textGenerationConfig.maxTokenCount": sc.GEN_AI_REQUEST_MAX_TOKENS, "textGenerationConfig.temperature": sc.GEN_AI_REQUEST_TEMPERATURE,
+        "textGenerationConfig.topP": sc.GEN_AI_REQUEST_TOP_P, "textGenerationConfig.stopSequences": sc.GEN_AI_REQUEST_STOP_SEQUENCES,
+    }
+
+    def read(self, body: Any) -> Reply:
+        result = (body.get("results") or [{}])[0]
+        return Reply(text(result.get("outputText")), result.get("completionReason"), body.get("inputTextTokenCount"), result.get("tokenCount"))
+
+    def read_chunk(self, chunk: Any) -> Reply:
+        return Reply(text(chunk.get("outputText")), chunk.get("completionReason"), chunk.get("inputTextTokenCount"), chunk.get("totalOutputTextTokenCount"))
+
+
+class Mistral(TextFamily):
+    """Mistral text completion (`prompt` → `outputs`) and chat (`messages` → `choices`)."""
+
+    parameters = {"max_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS, "temperature": sc.GEN_AI_REQUEST_TEMPERATURE,
+                  "top_p": sc.GEN_AI_REQUEST_TOP_P, "top_k": sc.GEN_AI_REQUEST_TOP_K, "stop": sc.GEN_AI_REQUEST_STOP_SEQUENCES}
+
+    def input_messages(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        if "messages" not in body:
+            return super().input_messages(body)
+        return [sc.message(field(m, "role") or "user", [sc.text_part(content)] if isinstance(content := field(m, "content"), str) else [])
+                for m in body["messages"] or ()]
+
+    def read(self, body: Any) -> Reply:
+        usage = body.get("usage") or {}
+        if "choices" in body:
+            choice = (body.get("choices") or [{}])[0]
+            message = choice.get("message") or choice.get("delta") or {}
+            return Reply(text(message.get("content")), choice.get("stop_reason") or choice.get("finish_reason"),
+                         usage.get("prompt_tokens"), usage.get("completion_tokens"))
+        output = (body.get("outputs") or [{}])[0]
+        return Reply(text(output.get("text")), output.get("stop_reason"))
+
+
+_COHERE_ROLES = {"USER": "user", "CHATBOT": "assistant", "SYSTEM": "system", "TOOL": "tool"}
+
+
+class Cohere(TextFamily):
+    """Cohere Command R chat: `message` + `chat_history` + `preamble` → `text`."""
+
+    parameters = {"max_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS, "temperature": sc.GEN_AI_REQUEST_TEMPERATURE, "p": sc.GEN_AI_REQUEST_TOP_P,
+                  "k": sc.GEN_AI_REQUEST_TOP_K, "stop_sequences": sc.GEN_AI_REQUEST_STOP_SEQUENCES}
+
+    def input_messages(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        messages = [sc.message(_COHERE_ROLES.get(turn.get("role"), "user"), [sc.text_part(turn.get("message") or "")])
+                    for turn in body.get("chat_history") or () if isinstance(turn, dict)]
+        if isinstance(body.get("message"), str):
+            messages.append(sc.message("user", [sc.text_part(body["message"])]))
+        return messages or super().input_messages(body)
+
+    def system(self, body: dict[str, Any]) -> str | None:
+        return text(body.get("preamble"))
+
+    def read(self, body: Any) -> Reply:
+        units = (body.get("meta") or {}).get("billed_units") or {}
+        if "generations" in body:  # the older Command models
+            generation = (body.get("generations") or [{}])[0]
+            return Reply(text(generation.get("text")), generation.get("finish_reason"))
+        return Reply(text(body.get("text")), body.get("finish_reason"), units.get("input_tokens"), units.get("output_tokens"))
+
+    def read_chunk(self, chunk: Any) -> Reply:
+        if chunk.get("event_type") == "stream-end":
+            return self.read({**(chunk.get("response") or {}), "text": None, "finish_reason": chunk.get("finish_reason")})
+        return Reply(text(chunk.get("text")), chunk.get("finish_reason"))
+
+
+_FAMILIES: tuple[tuple[str, Family], ...] = (
+    ("anthropic.", Claude()), ("amazon.nova", Nova()), ("amazon.titan-text", Titan()), ("meta.", Llama()),
+    ("mistral.", Mistral()), ("cohere.command", Cohere()),
+)
+UNKNOWN = Family()
+
+
+def family_of(model: str) -> Family:
+    """The family of a model name (prefix- and ARN-free: `meta.llama3-…`)."""
+    for prefix, family in _FAMILIES:
+        if model.startswith(prefix):
+            return family
+    return UNKNOWN

@@ -5,14 +5,21 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+import uuid
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import Sampler, SamplingResult
+from opentelemetry.trace import TraceState
 
-from opik_otel._ids import UuidV7IdGenerator
+from opik_otel._context import OpikContextSpanProcessor, propagate_context_to_threads
+from opik_otel._distributed import add_opik_propagator
+from opik_otel._ids import OPIK_TRACE_STATE_KEY, OpikIdMapper, UuidV7IdGenerator
 from opik_otel._pricing import PriceBook, warm_up
 from opik_otel._processor import UsageCostSpanProcessor
 from opik_otel._settings import Settings, resolve_settings
@@ -24,19 +31,24 @@ logger = logging.getLogger(__name__)
 class _SwitchablePipeline(SpanProcessor):
     """The one processor `configure()` adds to a provider; a later `configure()` swaps what is inside.
 
+    It stamps `tracing_context()` on starting spans first, then hands them to the pipeline.
+
     A TracerProvider cannot remove processors, so this indirection is what makes
     `configure()` idempotent and re-configurable without duplicating spans.
     """
 
     def __init__(self, inner: SpanProcessor | None) -> None:
         self.inner = inner
+        self.context = OpikContextSpanProcessor()  # `tracing_context()`, one project per trace
 
     def on_start(self, span: Span, parent_context: Any = None) -> None:
+        self.context.on_start(span, parent_context=parent_context)
         inner = self.inner
         if inner is not None:
             inner.on_start(span, parent_context=parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
+        self.context.on_end(span)
         inner = self.inner
         if inner is not None:
             inner.on_end(span)
@@ -56,6 +68,36 @@ class _State:
     settings: Settings | None = None
     provider: TracerProvider | None = None
     pipeline: _SwitchablePipeline | None = None
+    marks_opik_traces = False  # our traces carry `opik=<trace id>` in their trace state
+
+
+def marks_opik_traces() -> bool:
+    """Whether this process's traces reach Opik with our ids (native exporter or local store)."""
+    return _State.marks_opik_traces
+
+
+class OpikTraceStateSampler(Sampler):
+    """Wraps the configured sampler; a new sampled trace gets `opik=<Opik trace id>` in its trace
+    state while the spans go to Opik natively, so a process continuing it knows its parent is in Opik."""
+
+    def __init__(self, inner: Sampler) -> None:
+        self.inner = inner
+
+    def should_sample(self, parent_context: Any, trace_id: int, name: str, kind: Any = None, attributes: Any = None,
+                      links: Any = None, trace_state: Any = None) -> SamplingResult:
+        result = self.inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+        if not _State.marks_opik_traces or not result.decision.is_sampled():
+            return result
+        if trace.get_current_span(parent_context).get_span_context().is_valid:
+            return result  # a child: the trace state is the parent's
+        state = result.trace_state or TraceState()
+        if OPIK_TRACE_STATE_KEY in state:
+            return result
+        opik_trace_id = OpikIdMapper().trace_id(trace_id, time.time_ns(), state)
+        return SamplingResult(result.decision, result.attributes, state.add(OPIK_TRACE_STATE_KEY, uuid.UUID(opik_trace_id).hex))
+
+    def get_description(self) -> str:
+        return f"OpikTraceState{{{self.inner.get_description()}}}"
 
 
 def build_exporter(settings: Settings) -> SpanExporter | None:
@@ -117,9 +159,17 @@ def _provider(settings: Settings) -> TracerProvider | None:
     provider = TracerProvider(
         resource=Resource.create(),
         id_generator=None if ratio_sampler else UuidV7IdGenerator(),
+        sampler=OpikTraceStateSampler(_sampler_from_env()),
     )
     trace.set_tracer_provider(provider)
     return trace.get_tracer_provider() if isinstance(trace.get_tracer_provider(), TracerProvider) else provider
+
+
+def _sampler_from_env() -> Sampler:
+    try:
+        return sampling._get_from_env_or_default()
+    except Exception:  # pragma: no cover - a private helper of the SDK
+        return sampling.ParentBased(sampling.ALWAYS_ON)
 
 
 def configure(
@@ -147,6 +197,7 @@ def configure(
         if _State.settings == resolved and _State.pipeline is not None:
             return _State.provider
         content_policy.enabled = resolved.capture_content
+        _State.marks_opik_traces = not resolved.track_disable and resolved.resolved_exporter in ("opik", "local")
         if resolved.track_disable:
             if _State.pipeline is not None:
                 _State.pipeline.shutdown()
@@ -160,6 +211,8 @@ def configure(
         if _State.pipeline is None:
             _State.pipeline = _SwitchablePipeline(processor)
             provider.add_span_processor(_State.pipeline)
+            add_opik_propagator()
+            propagate_context_to_threads()
         else:
             old, _State.pipeline.inner = _State.pipeline.inner, processor
             if old is not None:

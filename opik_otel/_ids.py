@@ -14,11 +14,12 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 
-__all__ = ["OpikIdMapper", "UuidV7IdGenerator", "is_uuid7_int", "otel_to_opik_id", "uuid7_timestamp_ms"]
+__all__ = ["OPIK_PARENT_TRACE_STATE_KEY", "OPIK_TRACE_STATE_KEY", "OpikIdMapper", "opik_id_from_hex", "synthetic_span_id", "UuidV7IdGenerator", "is_uuid7_int", "otel_to_opik_id", "uuid7_timestamp_ms"]
 
 _TIMESTAMP_MASK = (1 << 48) - 1
 _RAND_B_BITS = 62
@@ -78,34 +79,65 @@ def otel_to_opik_id(raw: bytes, timestamp_ms: int) -> str:
     return f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
 
 
+# Trace-state entry that a process exporting to Opik puts on its traces: the Opik trace id
+# (32 hex digits). A process continuing the trace uses it, and knows the parent is in Opik.
+OPIK_TRACE_STATE_KEY = "opik"
+# Set only on a parent extracted from the Opik SDK's headers: the Opik id of that parent span.
+OPIK_PARENT_TRACE_STATE_KEY = "opikparent"
+
+
+def opik_id_from_hex(value: str | None) -> str | None:
+    """A trace-state or header value (UUID v7, with or without dashes) as a canonical UUID string."""
+    if not value:
+        return None
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        return None
+    return str(parsed) if is_uuid7_int(parsed.int) else None
+
+
+def synthetic_span_id(opik_span_id: str) -> int:
+    """The OTel span id standing for an Opik span id received from the Opik SDK (never 0)."""
+    return int.from_bytes(hashlib.sha256(opik_span_id.encode()).digest()[:8], "big") or 1
+
+
 class OpikIdMapper:
     """Maps OTel trace and span ids to Opik ids, deterministically and thread-safely.
 
-    A trace id that is a UUID v7 whose timestamp is within a day of the span's start is
-    used verbatim. Any other trace id goes through `otel_to_opik_id` with the start of
-    the first span of that trace this mapper sees (remembered for `max_traces` traces),
-    so every span of a trace gets one trace id. Span ids use the trace id's timestamp.
+    An Opik trace id in the span's trace state (`opik=…`) wins. Else a trace id that is a
+    UUID v7 whose timestamp is within a day of the span's start is used verbatim. Any
+    other trace id goes through `otel_to_opik_id` with the start of the first span of that
+    trace seen in this process (remembered for `max_traces` traces, shared by every
+    mapper: `OpikContextSpanProcessor` shows it each local root as it starts), so every
+    span of a trace gets one trace id. Span ids use the trace id's timestamp.
     """
+
+    _foreign: OrderedDict[int, str] = OrderedDict()
+    _lock = threading.Lock()
 
     def __init__(self, max_traces: int = 100_000) -> None:
         self._max_traces = max_traces
-        self._foreign: OrderedDict[int, str] = OrderedDict()
-        self._lock = threading.Lock()
 
-    def trace_id(self, otel_trace_id: int, start_time_ns: int) -> str:
+    def trace_id(self, otel_trace_id: int, start_time_ns: int, trace_state: Any = None) -> str:
         """The Opik trace id of an OTel trace id, seen on a span that started then."""
+        if trace_state is not None:
+            stated = opik_id_from_hex(trace_state.get(OPIK_TRACE_STATE_KEY))
+            if stated is not None:
+                return stated
         start_ms = start_time_ns // 1_000_000
         if _is_plausible_uuid7(otel_trace_id, start_ms):
             return str(uuid.UUID(int=otel_trace_id))
         with self._lock:
-            opik_id = self._foreign.get(otel_trace_id)
+            foreign = self._foreign
+            opik_id = foreign.get(otel_trace_id)
             if opik_id is None:
                 opik_id = otel_to_opik_id(otel_trace_id.to_bytes(16, "big"), start_ms)
-                self._foreign[otel_trace_id] = opik_id
-                if len(self._foreign) > self._max_traces:
-                    self._foreign.popitem(last=False)
+                foreign[otel_trace_id] = opik_id
+                if len(foreign) > self._max_traces:
+                    foreign.popitem(last=False)
             else:
-                self._foreign.move_to_end(otel_trace_id)
+                foreign.move_to_end(otel_trace_id)
             return opik_id
 
     def span_id(self, otel_span_id: int, opik_trace_id: str) -> str:

@@ -149,6 +149,13 @@ OPIK_TAGS = "opik.tags"  # string array
 OPIK_METADATA_PREFIX = "opik.metadata."  # opik.metadata.<key>
 OPIK_PROJECT_NAME = "opik.project_name"  # routes a span (and its trace) to an Opik project
 OPIK_SPAN_TYPE = "opik.span.type"  # explicit Opik span type: general | tool | llm | guardrail
+# Set on a trace's root span by `update_current_trace()`: the Opik trace's own fields.
+OPIK_TRACE_PREFIX = "opik.trace."
+OPIK_TRACE_NAME = "opik.trace.name"
+OPIK_TRACE_INPUT = "opik.trace.input"  # JSON
+OPIK_TRACE_OUTPUT = "opik.trace.output"  # JSON
+OPIK_TRACE_TAGS = "opik.trace.tags"  # string array
+OPIK_TRACE_METADATA_PREFIX = "opik.trace.metadata."  # opik.trace.metadata.<key>
 
 # -- Other instrumentations' names, read by the usage/cost processor -------------------
 LLM_MODEL_NAME = "llm.model_name"  # OpenInference

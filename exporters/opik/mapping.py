@@ -20,7 +20,7 @@ from opentelemetry.trace import StatusCode
 
 from opik_otel import semconv as sc
 from opik_otel._attributes import span_attributes
-from opik_otel._ids import OpikIdMapper
+from opik_otel._ids import OPIK_PARENT_TRACE_STATE_KEY, OPIK_TRACE_STATE_KEY, OpikIdMapper, opik_id_from_hex, synthetic_span_id
 
 __all__ = [
     "CREATED_FROM",
@@ -34,7 +34,6 @@ __all__ = [
 _logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-OPIK_TRACE_STATE_KEY = "opik"  # trace-state key of a process that exports to Opik
 CREATED_FROM = "opik-otel"
 _EXCEPTION_EVENT = "exception"
 _EVENTS_METADATA_KEY = "opentelemetry.events"
@@ -150,7 +149,7 @@ def span_to_opik(span: ReadableSpan, ids: OpikIdMapper, default_project: str) ->
     if span.context is None or span.start_time is None:
         raise ValueError("span has no context or start time")
     attrs = _attributes(span_attributes(span))
-    trace_id = ids.trace_id(span.context.trace_id, span.start_time)
+    trace_id = ids.trace_id(span.context.trace_id, span.start_time, span.context.trace_state)
     kind = _safe(span_type, attrs) or "general"
     common = {
         "project_name": _safe(_project_name, span, attrs) or default_project,
@@ -167,13 +166,40 @@ def span_to_opik(span: ReadableSpan, ids: OpikIdMapper, default_project: str) ->
     opik_span = {
         "id": ids.span_id(span.context.span_id, trace_id),
         "trace_id": trace_id,
-        "parent_span_id": None if root else ids.span_id(span.parent.span_id, trace_id),
+        "parent_span_id": None if root else _parent_id(span.parent, ids, trace_id),
         "type": kind,
         **common,
         **(_llm_fields(attrs) if kind == "llm" else {}),
     }
-    trace = {"id": trace_id, **common, "thread_id": _safe(_thread_id, attrs)} if root else None
+    trace = {"id": trace_id, **common, "thread_id": _safe(_thread_id, attrs), **_trace_overrides(attrs, common)} if root else None
     return _compact(opik_span), (_compact(trace) if trace else None)
+
+
+def _parent_id(parent: Any, ids: OpikIdMapper, trace_id: str) -> str:
+    """The Opik id of the parent span; for a parent received as Opik SDK headers, the id it sent."""
+    if parent.is_remote:
+        sent = opik_id_from_hex((parent.trace_state or {}).get(OPIK_PARENT_TRACE_STATE_KEY))
+        if sent is not None and parent.span_id == synthetic_span_id(sent):
+            return sent
+    return ids.span_id(parent.span_id, trace_id)
+
+
+def _trace_overrides(attrs: Mapping[str, Any], common: Mapping[str, Any]) -> dict[str, Any]:
+    """What `update_current_trace()` set on the root span (`opik.trace.*`): the trace's own fields."""
+    overrides: dict[str, Any] = {}
+    if sc.OPIK_TRACE_NAME in attrs:
+        overrides["name"] = str(attrs[sc.OPIK_TRACE_NAME])
+    for field_name, key in (("input", sc.OPIK_TRACE_INPUT), ("output", sc.OPIK_TRACE_OUTPUT)):
+        if key in attrs:
+            value = _loads(attrs[key])
+            overrides[field_name] = value if isinstance(value, dict) else {field_name: value}
+    if sc.OPIK_TRACE_TAGS in attrs:
+        overrides["tags"] = list(dict.fromkeys([*(common.get("tags") or ()), *(_safe(_tags, attrs[sc.OPIK_TRACE_TAGS]) or ())]))
+    prefix = sc.OPIK_TRACE_METADATA_PREFIX
+    extra = {key[len(prefix):]: _loads(value) for key, value in attrs.items() if key.startswith(prefix)}
+    if extra:
+        overrides["metadata"] = {**(common.get("metadata") or {}), **extra}
+    return overrides
 
 
 def is_root(span: ReadableSpan) -> bool:
@@ -268,7 +294,7 @@ def _metadata(span: ReadableSpan, attrs: Mapping[str, Any], kind: str) -> dict[s
     for key, value in attrs.items():
         if key.startswith(prefix):
             metadata[key[len(prefix):]] = _loads(value)
-        elif key not in mapped_keys:
+        elif key not in mapped_keys and not key.startswith(sc.OPIK_TRACE_PREFIX):
             metadata[key] = value
     events = [
         {"name": event.name, "attributes": _attributes(event.attributes)}

@@ -49,6 +49,7 @@ def test_entry_points_are_registered() -> None:
     assert _entry_point_names("opentelemetry_distro") == {"opik_otel"}
     assert _entry_point_names("opentelemetry_configurator") == {"opik_otel"}
     assert _entry_point_names("opentelemetry_traces_exporter") == {"opik"}
+    assert _entry_point_names("opentelemetry_propagator") >= {"opik"}
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts") if ep.value.startswith("opik_otel")}
     assert scripts == {"opik-otel": "opik_otel.cli:main"}
 

@@ -122,6 +122,7 @@ def test_span_id_uses_timestamp_of_opik_trace_id():
 
 
 def test_mapper_is_bounded_and_thread_safe():
+    OpikIdMapper._foreign.clear()  # shared by every mapper in the process
     mapper = OpikIdMapper(max_traces=100)
     start_ns = time.time_ns()
     results: dict[int, set[str]] = {}

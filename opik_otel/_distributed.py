@@ -122,10 +122,25 @@ def _marks_traces() -> bool:
 
 
 def extract_distributed_context(headers: Mapping[str, Any], context: otel_context.Context | None = None) -> otel_context.Context:
-    """The context that continues the trace the headers carry (W3C first, else the Opik SDK's)."""
-    plain = {str(k).lower(): v for k, v in headers.items()} if isinstance(headers, Mapping) else {}
+    """The context that continues the trace the headers carry (W3C first, else the Opik SDK's).
+
+    `headers` is a dict or any headers object with `.items()` (http.server's and email's
+    `Message`, Werkzeug's `Headers`, ...: not all of them are `Mapping`s).
+    """
+    plain = _plain_headers(headers)
     extracted = _w3c().extract(plain, context)
     return OpikPropagator().extract(plain, extracted)
+
+
+def _plain_headers(headers: Any) -> dict[str, Any]:
+    """Header names lower-cased, to their values (the last one of a repeated header)."""
+    items = getattr(headers, "items", None)
+    if not callable(items):
+        return {}
+    try:
+        return {str(key).lower(): value for key, value in items()}
+    except Exception:  # a strange headers object: continue no trace rather than fail the request
+        return {}
 
 
 @contextlib.contextmanager

@@ -88,7 +88,7 @@ class _Spec:
             self.signature = None
         parameters = list(self.signature.parameters) if self.signature else []
         self.skip_first = bool(parameters) and parameters[0] in ("self", "cls")
-        attributes: dict[str, Any] = {sc.OPIK_SPAN_TYPE: span_type}
+        attributes: dict[str, Any] = {sc.OPIK_SPAN_TYPE: span_type, sc.INPUT_MIME_TYPE: sc.JSON_MIME_TYPE, sc.OUTPUT_MIME_TYPE: sc.JSON_MIME_TYPE}
         if project_name:
             attributes[sc.OPIK_PROJECT_NAME] = project_name
         if tags:

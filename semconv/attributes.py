@@ -142,6 +142,9 @@ class GenAiProvider:
 # -- Names with no convention, read by Opik's OTLP ingestion and other GenAI back ends --
 INPUT_VALUE = "input.value"
 OUTPUT_VALUE = "output.value"
+INPUT_MIME_TYPE = "input.mime_type"  # "application/json": the value is JSON, whatever its type
+OUTPUT_MIME_TYPE = "output.mime_type"
+JSON_MIME_TYPE = "application/json"
 
 # -- Opik extras (not in the conventions) -----------------------------------------------
 GEN_AI_USAGE_COST = "gen_ai.usage.cost"  # USD, float, only on the span that made the billed call

@@ -84,9 +84,10 @@ class _ContentSpec(NamedTuple):
     genai_fields: tuple[tuple[str, str], ...]  # (Opik field, attribute) pairs of GenAI content
     plain_keys: tuple[str, ...]  # else the first present: tool attribute, then generic value
     wrap_key: str  # wraps a plain value that is not a JSON object
+    mime_type_key: str  # says the generic value is JSON ("application/json")
 
     def attribute_keys(self) -> frozenset[str]:
-        return frozenset(key for _, key in self.genai_fields) | frozenset(self.plain_keys)
+        return frozenset(key for _, key in self.genai_fields) | frozenset(self.plain_keys) | {self.mime_type_key}
 
 
 _INPUT = _ContentSpec(
@@ -97,9 +98,10 @@ _INPUT = _ContentSpec(
     ),
     (sc.GEN_AI_TOOL_CALL_ARGUMENTS, sc.INPUT_VALUE),
     "input",
+    sc.INPUT_MIME_TYPE,
 )
 _OUTPUT = _ContentSpec(
-    (("messages", sc.GEN_AI_OUTPUT_MESSAGES),), (sc.GEN_AI_TOOL_CALL_RESULT, sc.OUTPUT_VALUE), "output"
+    (("messages", sc.GEN_AI_OUTPUT_MESSAGES),), (sc.GEN_AI_TOOL_CALL_RESULT, sc.OUTPUT_VALUE), "output", sc.OUTPUT_MIME_TYPE
 )
 
 _USAGE_KEYS = frozenset(key for _, keys in _USAGE_SOURCES for key in keys) | set(_TOTAL_TOKENS_KEYS)
@@ -191,7 +193,7 @@ def _trace_overrides(attrs: Mapping[str, Any], common: Mapping[str, Any]) -> dic
         overrides["name"] = str(attrs[sc.OPIK_TRACE_NAME])
     for field_name, key in (("input", sc.OPIK_TRACE_INPUT), ("output", sc.OPIK_TRACE_OUTPUT)):
         if key in attrs:
-            value = _loads(attrs[key])
+            value = _loads(attrs[key], True)
             overrides[field_name] = value if isinstance(value, dict) else {field_name: value}
     if sc.OPIK_TRACE_TAGS in attrs:
         overrides["tags"] = list(dict.fromkeys([*(common.get("tags") or ()), *(_safe(_tags, attrs[sc.OPIK_TRACE_TAGS]) or ())]))
@@ -281,7 +283,7 @@ def _content(attrs: Mapping[str, Any], spec: _ContentSpec) -> dict[str, Any] | N
         return genai
     for key in spec.plain_keys:
         if key in attrs:
-            value = _loads(attrs[key])
+            value = _loads(attrs[key], attrs.get(spec.mime_type_key) == sc.JSON_MIME_TYPE and key == spec.plain_keys[-1])
             return value if isinstance(value, dict) else {spec.wrap_key: value}
     return None
 
@@ -381,9 +383,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _loads(value: Any) -> Any:
-    """A string that looks like JSON (object, array or string) parsed; anything else as is."""
-    if isinstance(value, str) and value.lstrip()[:1] in ("{", "[", '"'):
+def _loads(value: Any, is_json: bool = False) -> Any:
+    """A string that looks like JSON (object, array or string), or is declared JSON, parsed; else as is."""
+    if isinstance(value, str) and (is_json or value.lstrip()[:1] in ("{", "[", '"')):
         try:
             return _JSON.decode(value)
         except ValueError:

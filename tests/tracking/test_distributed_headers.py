@@ -123,3 +123,15 @@ def test_traces_are_marked_for_opik_when_exported_natively(monkeypatch):
     assert root.context.trace_state.get("opik") == f"{root.context.trace_id:032x}"
     assert child.context.trace_state.get("opik") == root.context.trace_state.get("opik")
     assert "opik" not in unmarked.context.trace_state
+
+
+def test_scalar_results_reach_opik_as_json_values(exporter):
+    @opik_otel.track
+    def answer(flag):
+        return 42
+
+    answer(True)
+    opik_span, opik_trace = opik_view(exporter.get_finished_spans()[0])
+    assert opik_span["output"] == {"output": 42} and opik_trace["output"] == {"output": 42}
+    assert opik_span["input"] == {"flag": True}
+    assert "input.mime_type" not in opik_span["metadata"]

@@ -30,7 +30,7 @@ def test_function_records_bound_arguments_and_result(exporter):
     assert span.kind is SpanKind.INTERNAL
     assert span.instrumentation_scope.name == "opik_otel.track"
     assert attributes(span) == {
-        "opik.span.type": "general",
+        "opik.span.type": "general", "input.mime_type": "application/json", "output.mime_type": "application/json",
         "input.value": json.dumps({"x": 1, "y": 3, "rest": [4], "options": {"flag": True}}, separators=(",", ":")),
         "output.value": '{"sum":4}',
     }
@@ -43,7 +43,7 @@ def test_options(exporter):
 
     find("Paris")
     assert attributes(exporter.get_finished_spans()[0]) == {
-        "opik.span.type": "tool", "opik.project_name": "proj", "opik.tags": ("a", "b"),
+        "opik.span.type": "tool", "input.mime_type": "application/json", "output.mime_type": "application/json", "opik.project_name": "proj", "opik.tags": ("a", "b"),
         "opik.metadata.k": '{"n":1}', "opik.metadata.v": 2, "input.value": '{"city":"Paris"}',
     }
 
@@ -288,7 +288,7 @@ def test_update_current_span(exporter):
     (span,) = exporter.get_finished_spans()
     assert span.name == "renamed"
     assert attributes(span) == {
-        "opik.span.type": "general", "input.value": '{"q":1}', "output.value": '{"a":2}', "opik.metadata.m": "x",
+        "opik.span.type": "general", "input.mime_type": "application/json", "output.mime_type": "application/json", "input.value": '{"q":1}', "output.value": '{"a":2}', "opik.metadata.m": "x",
         "opik.tags": ("t",), "gen_ai.conversation.id": "th",
     }
 

@@ -27,14 +27,30 @@ def test_converse(client, exporter, srv):
     assert attributes["server.address"] == "127.0.0.1"
     assert attributes["gen_ai.request.max_tokens"] == 100
     assert attributes["gen_ai.request.temperature"] == 0.5
-    assert attributes["gen_ai.usage.input_tokens"] == 11 + 3 + 2  # uncached + cache read + cache write
     assert attributes["gen_ai.usage.output_tokens"] == 7
-    assert attributes["gen_ai.usage.cache_read.input_tokens"] == 3
-    assert attributes["gen_ai.usage.cache_creation.input_tokens"] == 2
+    if reports_cache_usage(client):
+        assert attributes["gen_ai.usage.input_tokens"] == 11 + 3 + 2  # uncached + cache read + cache write
+        assert attributes["gen_ai.usage.cache_read.input_tokens"] == 3
+        assert attributes["gen_ai.usage.cache_creation.input_tokens"] == 2
+    else:  # older botocore drops the cache counts it has no model for
+        assert attributes["gen_ai.usage.input_tokens"] == 11
     assert attributes["gen_ai.response.finish_reasons"] == ("end_turn",)
     assert json.loads(attributes["gen_ai.system_instructions"]) == [{"type": "text", "content": "Be brief."}]
     assert json.loads(attributes["gen_ai.output.messages"]) == [{"role": "assistant", "parts": [{"type": "text", "content": TEXT}], "finish_reason": "stop"}]
-    assert attributes["gen_ai.usage.cost"] > 0
+    if genai_prices_knows(MODEL):
+        assert attributes["gen_ai.usage.cost"] > 0
+
+
+def genai_prices_knows(model):
+    """Whether the installed genai-prices prices this Bedrock model (old releases lack some)."""
+    from opik_otel._pricing import PriceBook, TokenUsage
+
+    return PriceBook().cost("aws.bedrock", model, TokenUsage(input=10, output=10)) is not None
+
+
+def reports_cache_usage(client):
+    """Whether this botocore's Converse model has the cache counts (added after 1.34)."""
+    return "cacheReadInputTokens" in client.meta.service_model.shape_for("TokenUsage").members
 
 
 def test_converse_stream(client, exporter):
@@ -71,6 +87,8 @@ def test_converse_stream_early_exit_then_gc(client, exporter):
 
 
 def test_guardrail_id(client, exporter):
+    if "guardrailConfig" not in client.meta.service_model.operation_model("Converse").input_shape.members:
+        pytest.skip("this botocore's Converse has no guardrailConfig")
     client.converse(modelId=MODEL_ID, messages=MESSAGES, guardrailConfig={"guardrailIdentifier": "gr-123", "guardrailVersion": "1"})
     assert one_span(exporter).attributes["aws.bedrock.guardrail.id"] == "gr-123"
 

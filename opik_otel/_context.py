@@ -5,7 +5,8 @@ OpenTelemetry context; `OpikContextSpanProcessor` stamps it on each span as it s
 any instrumentation. asyncio tasks inherit the context by themselves; threads started (and
 pool tasks submitted) inside it get it from `propagate_context_to_threads()`.
 
-A trace lives in one Opik project: a span whose local parent has a project takes that one.
+A trace lives in one Opik project: a span with a local parent takes the parent's project
+(an empty one, meaning the exporter's default, when the parent has none).
 """
 
 from __future__ import annotations
@@ -99,9 +100,12 @@ class OpikContextSpanProcessor(SpanProcessor):
                 OpikIdMapper().trace_id(span.context.trace_id, span.start_time or 0, span.context.trace_state)
         scope: Scope | None = otel_context.get_value(_SCOPE_KEY, parent_context)
         attributes = span.attributes or {}
-        inherited = (getattr(parent, "attributes", None) or {}).get(sc.OPIK_PROJECT_NAME) if local_parent else None
-        project = inherited or attributes.get(sc.OPIK_PROJECT_NAME) or (scope.project_name if scope else None)
-        if project and project != attributes.get(sc.OPIK_PROJECT_NAME):
+        parent_attributes = getattr(parent, "attributes", None) if local_parent else None
+        if parent_attributes is not None:  # the trace's project, "" for the exporter's default
+            project = parent_attributes.get(sc.OPIK_PROJECT_NAME) or ""
+        else:
+            project = attributes.get(sc.OPIK_PROJECT_NAME) or (scope.project_name if scope else None)
+        if project is not None and project != attributes.get(sc.OPIK_PROJECT_NAME, ""):
             span.set_attribute(sc.OPIK_PROJECT_NAME, project)
         if scope is None:
             return

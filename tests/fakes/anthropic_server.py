@@ -106,25 +106,15 @@ from __future__ import annotations
 import base64
 import json
 import re
-import socket
 import struct
-import threading
-import traceback
 import zlib
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from socketserver import TCPServer
-from typing import Any, Iterable, Iterator, Union
+from dataclasses import dataclass
+from typing import Any, Iterator, Union
 from urllib.parse import unquote, urlsplit
 
-from tests.fakes.openai_server import (
-    DROP_CONNECTION,
-    JsonReply,
-    SseEvent,
-    sample_from_schema,
-    split_words,
-    stream_pieces,
-)
+from tests.fakes import _server
+from tests.fakes._server import DROP_CONNECTION, FakeRequestHandler, JsonReply, LocalFakeServer, SseEvent
+from tests.fakes.openai_server import sample_from_schema, split_words, stream_pieces
 
 TEXT = "Hello from the fake Anthropic server."
 TOOL_RESULT_TEXT = "The weather is sunny."
@@ -180,60 +170,32 @@ BEDROCK_ERROR_TYPES: dict[int, str] = {
 # --- the server -----------------------------------------------------------------------
 
 
-class FakeAnthropicServer:
+@dataclass
+class StreamReply(_server.StreamReply):
+    """A chunked reply (see tests/fakes/_server.py); SSE streams name their charset, as Anthropic's do."""
+
+    content_type: str = "text/event-stream; charset=utf-8"
+
+
+Reply = Union[JsonReply, StreamReply]
+
+
+class _Handler(FakeRequestHandler):
+    def answer(self, headers: dict[str, str], body: Any) -> Reply:
+        return route(self.server.fake, self.command, parse_target(self.path), headers, body)
+
+    def bug_reply(self, message: str) -> JsonReply:
+        return error_reply(500, message, parse_target(self.path).platform)
+
+    def id_header(self) -> str:
+        return "x-amzn-requestid" if parse_target(self.path).platform == "bedrock" else "request-id"
+
+
+class FakeAnthropicServer(LocalFakeServer):
     """A fake Anthropic API (with Bedrock and Vertex routes) on 127.0.0.1, from a daemon thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._address = (host, port)
-        self.requests: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._counters: dict[str, int] = {}
-        self._stopping = threading.Event()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._port: int | None = None
-
-    def start(self) -> FakeAnthropicServer:
-        if self._httpd is not None:
-            raise RuntimeError("FakeAnthropicServer is already running")
-        self._stopping.clear()
-        self._httpd = _HTTPServer(self._address, self)
-        self._port = self._httpd.server_address[1]
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"fake-anthropic-{self._port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._stopping.set()  # wakes handlers sleeping for slow-<ms>
-        self._httpd.shutdown()
-        self._httpd.close_open_connections()  # ends idle keep-alive handler threads
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = self._thread = None
-
-    def __enter__(self) -> FakeAnthropicServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FakeAnthropicServer has not been started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._address[0]}:{self.port}"
+    handler_class = _Handler
+    thread_name = "fake-anthropic"
 
     @property
     def base_url(self) -> str:
@@ -247,170 +209,6 @@ class FakeAnthropicServer:
     @property
     def vertex_url(self) -> str:
         return f"{self.url}/vertex"
-
-    # Used by the request handlers.
-
-    def _record(self, entry: dict[str, Any]) -> None:
-        with self._lock:
-            self.requests.append(entry)
-
-    def _next_id(self, kind: str) -> int:
-        with self._lock:
-            self._counters[kind] = self._counters.get(kind, 0) + 1
-            return self._counters[kind]
-
-    def _sleep(self, seconds: float) -> None:
-        self._stopping.wait(seconds)
-
-
-# --- HTTP plumbing (the same as the OpenAI fake's, with binary stream frames) -----------
-
-
-@dataclass
-class StreamReply:
-    events: Iterable[Any]  # objects with .encode() -> bytes (SseEvent, EventStreamFrame), or DROP_CONNECTION
-    content_type: str = "text/event-stream; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-Reply = Union[JsonReply, StreamReply]
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeAnthropicServer) -> None:
-        self.fake = fake
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind calls socket.getfqdn(), which can stall without DNS.
-        TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_open_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients that hang up (timeouts, dropped streams) are expected
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive; every reply is length-delimited or chunked
-    disable_nagle_algorithm = True  # headers, body and stream chunks are separate small writes
-    server: _HTTPServer
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    do_GET = do_PUT = do_PATCH = do_DELETE = do_POST
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _handle(self) -> None:
-        fake = self.server.fake
-        raw_body = self._read_body()
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        body = _parse_json(raw_body)
-        fake._record({"method": self.command, "path": self.path, "headers": headers, "body": body})
-        target = parse_target(self.path)
-        try:
-            reply = route(fake, self.command, target, headers, body)
-        except Exception as exc:  # a bug in the fake: make it visible to the test
-            traceback.print_exc()
-            reply = error_reply(500, f"fake server bug: {exc!r}", target.platform)
-        request_id = f"req_fake_{fake._next_id('request')}"
-        id_header = "x-amzn-requestid" if target.platform == "bedrock" else "request-id"
-        try:
-            if isinstance(reply, StreamReply):
-                self._send_stream(reply, id_header, request_id)
-            else:
-                self._send_json(reply, id_header, request_id)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up (e.g. a client timeout)
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked_body()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _read_chunked_body(self) -> bytes:
-        parts = []
-        while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(parts)
-            parts.append(self.rfile.read(size))
-            self.rfile.readline()
-
-    def _send_json(self, reply: JsonReply, id_header: str, request_id: str) -> None:
-        payload = json.dumps(reply.body).encode()
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header(id_header, request_id)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _send_stream(self, reply: StreamReply, id_header: str, request_id: str) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header(id_header, request_id)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        for event in reply.events:
-            if event is DROP_CONNECTION:
-                self._drop_connection()
-                return
-            self._write_chunk(event.encode())
-        self._write_chunk(b"")  # last-chunk: the body ends cleanly
-
-    def _write_chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
-    def _drop_connection(self) -> None:
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-
-def _parse_json(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
 
 
 # --- AWS event-stream framing (Bedrock's invoke-with-response-stream) -------------------
@@ -606,7 +404,7 @@ def _reply_text(body: dict[str, Any]) -> str:
     return TOOL_RESULT_TEXT if _answers_tool_use(body) else TEXT
 
 
-def _message(message_id: str, model: str, content: list[Any], stop_reason: str | None, usage: Any) -> dict[str, Any]:
+def message_object(message_id: str, model: str, content: list[Any], stop_reason: str | None, usage: Any) -> dict[str, Any]:
     return {
         "id": message_id,
         "type": "message",
@@ -628,7 +426,7 @@ def messages(fake: FakeAnthropicServer, target: Target, headers: dict[str, str],
         if target.platform == "bedrock":
             reply_headers["x-amzn-bedrock-input-token-count"] = str(USAGE["input_tokens"])
             reply_headers["x-amzn-bedrock-output-token-count"] = str(USAGE["output_tokens"])
-        return JsonReply(200, _message(message_id, model, plan.content, plan.stop_reason, dict(USAGE)), reply_headers)
+        return JsonReply(200, message_object(message_id, model, plan.content, plan.stop_reason, dict(USAGE)), reply_headers)
     events = stream_events(message_id, model, plan, headers)
     if target.platform == "bedrock":
         return StreamReply(_bedrock_frames(events, model), "application/vnd.amazon.eventstream")
@@ -637,7 +435,7 @@ def messages(fake: FakeAnthropicServer, target: Target, headers: dict[str, str],
 
 def stream_events(message_id: str, model: str, plan: MessagePlan, headers: dict[str, str]) -> list[dict[str, Any]]:
     """The Messages stream events (as dicts with "type") of a reply, in order."""
-    start = _message(message_id, model, [], None, dict(STREAM_START_USAGE))
+    start = message_object(message_id, model, [], None, dict(STREAM_START_USAGE))
     events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
     for index, block in enumerate(plan.content):
         opening, deltas = _block_events(block, headers)

@@ -179,22 +179,21 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import traceback
 from dataclasses import dataclass
-from typing import Any, Iterator, Union
+from typing import Any, Iterator
 from urllib.parse import unquote, urlsplit
 
 from tests.fakes import anthropic_server as _anthropic
+from tests.fakes._server import FakeRequestHandler, JsonReply, LocalFakeServer, Reply, StreamReply
 from tests.fakes.anthropic_server import (
     EventStreamFrame,
-    StreamReply,
     bedrock_chunk,
     bedrock_exception,
+    message_object,
     plan_message,
     stream_events,
 )
-from tests.fakes.openai_server import JsonReply, split_words
+from tests.fakes.openai_server import split_words
 
 TEXT = "Hello from the fake Bedrock server."
 TOOL_RESULT_TEXT = _anthropic.TOOL_RESULT_TEXT  # "The weather is sunny."
@@ -274,108 +273,21 @@ FAMILY_PREFIXES: tuple[tuple[str, str], ...] = (
 # --- the server -----------------------------------------------------------------------
 
 
-class FakeBedrockServer:
+class _Handler(FakeRequestHandler):
+    request_id_header = "x-amzn-RequestId"
+
+    def answer(self, headers: dict[str, str], body: Any) -> Reply:
+        return route(self.server.fake, self.command, self.path, headers, body)
+
+    def bug_reply(self, message: str) -> JsonReply:
+        return error_reply(500, "InternalServerException", message)
+
+
+class FakeBedrockServer(LocalFakeServer):
     """A fake Bedrock Runtime API on 127.0.0.1, served from a daemon thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._address = (host, port)
-        self.requests: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._counters: dict[str, int] = {}
-        self._stopping = threading.Event()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._port: int | None = None
-
-    def start(self) -> FakeBedrockServer:
-        if self._httpd is not None:
-            raise RuntimeError("FakeBedrockServer is already running")
-        self._stopping.clear()
-        self._httpd = _HTTPServer(self._address, self)
-        self._port = self._httpd.server_address[1]
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"fake-bedrock-{self._port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._stopping.set()  # wakes handlers sleeping for "slow"
-        self._httpd.shutdown()
-        self._httpd.close_open_connections()  # ends idle keep-alive handler threads
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = self._thread = None
-
-    def __enter__(self) -> FakeBedrockServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FakeBedrockServer has not been started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._address[0]}:{self.port}"
-
-    # Used by the request handlers.
-
-    def _record(self, entry: dict[str, Any]) -> None:
-        with self._lock:
-            self.requests.append(entry)
-
-    def _next_id(self, kind: str) -> int:
-        with self._lock:
-            self._counters[kind] = self._counters.get(kind, 0) + 1
-            return self._counters[kind]
-
-    def _sleep(self, seconds: float) -> None:
-        self._stopping.wait(seconds)
-
-
-# --- HTTP plumbing: the Anthropic fake's, with Bedrock routing -------------------------
-
-
-Reply = Union[JsonReply, StreamReply]
-
-
-class _HTTPServer(_anthropic._HTTPServer):
-    def __init__(self, address: tuple[str, int], fake: FakeBedrockServer) -> None:
-        super().__init__(address, fake)  # type: ignore[arg-type]
-        self.RequestHandlerClass = _Handler
-
-
-class _Handler(_anthropic._Handler):
-    def _handle(self) -> None:
-        fake: FakeBedrockServer = self.server.fake  # type: ignore[assignment]
-        raw_body = self._read_body()
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        body = _anthropic._parse_json(raw_body)
-        fake._record({"method": self.command, "path": self.path, "headers": headers, "body": body})
-        try:
-            reply = route(fake, self.command, self.path, headers, body)
-        except Exception as exc:  # a bug in the fake: make it visible to the test
-            traceback.print_exc()
-            reply = error_reply(500, "InternalServerException", f"fake server bug: {exc!r}")
-        request_id = f"req_fake_{fake._next_id('request')}"
-        try:
-            if isinstance(reply, StreamReply):
-                self._send_stream(reply, "x-amzn-RequestId", request_id)
-            else:
-                self._send_json(reply, "x-amzn-RequestId", request_id)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up (e.g. a client timeout)
+    handler_class = _Handler
+    thread_name = "fake-bedrock"
 
 
 # --- routing and shared behaviour ------------------------------------------------------
@@ -568,7 +480,7 @@ def _anthropic_invoke(fake: FakeBedrockServer, body: dict[str, Any], model_id: s
         if block["type"] == "text" and block["text"] == _anthropic.TEXT:
             block["text"] = TEXT
     message_id = f"msg_fake_{fake._next_id('message')}"
-    reply = _anthropic._message(message_id, model_id, plan.content, plan.stop_reason, dict(ANTHROPIC_USAGE))
+    reply = message_object(message_id, model_id, plan.content, plan.stop_reason, dict(ANTHROPIC_USAGE))
     chunks: Chunks = []
     for event in stream_events(message_id, model_id, plan, {}):
         if event["type"] == "ping":

@@ -80,15 +80,20 @@ import base64
 import itertools
 import json
 import re
-import socket
 import struct
-import threading
-import traceback
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from socketserver import TCPServer
-from typing import Any, Callable, Iterable, Iterator, Union
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 from urllib.parse import unquote, urlsplit
+
+from tests.fakes._server import (
+    DROP_CONNECTION,
+    FakeRequestHandler,
+    JsonReply,
+    LocalFakeServer,
+    Reply,
+    SseEvent,
+    StreamReply,
+)
 
 CREATED = 1700000000
 SYSTEM_FINGERPRINT = "fp_fake"
@@ -130,81 +135,27 @@ _MAX_SCHEMA_DEPTH = 12
 # --- the server -----------------------------------------------------------------------
 
 
-class FakeOpenAIServer:
+class _Handler(FakeRequestHandler):
+    def answer(self, headers: dict[str, str], body: Any) -> Reply:
+        endpoint, deployment = _split_path(self.path)
+        return route(self.server.fake, _Request(self.command, endpoint, deployment, headers, body))
+
+    def bug_reply(self, message: str) -> JsonReply:
+        return error_reply(500, message, "server_error", "fake_bug")
+
+
+class FakeOpenAIServer(LocalFakeServer):
     """A fake OpenAI API on 127.0.0.1 (a free port), served from a daemon thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._address = (host, port)
-        self.requests: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._counters: dict[str, int] = {}
-        self._stopping = threading.Event()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._port: int | None = None
-
-    def start(self) -> FakeOpenAIServer:
-        if self._httpd is not None:
-            raise RuntimeError("FakeOpenAIServer is already running")
-        self._stopping.clear()
-        self._httpd = _HTTPServer(self._address, self)
-        self._port = self._httpd.server_address[1]
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"fake-openai-{self._port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._stopping.set()  # wakes handlers sleeping for slow-<ms>
-        self._httpd.shutdown()
-        self._httpd.close_open_connections()  # ends idle keep-alive handler threads
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = self._thread = None
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FakeOpenAIServer has not been started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._address[0]}:{self.port}"
+    handler_class = _Handler
+    thread_name = "fake-openai"
 
     @property
     def base_url(self) -> str:
         return f"{self.url}/v1"
 
-    # Used by the request handlers.
 
-    def _record(self, entry: dict[str, Any]) -> None:
-        with self._lock:
-            self.requests.append(entry)
-
-    def _next_id(self, kind: str) -> int:
-        with self._lock:
-            self._counters[kind] = self._counters.get(kind, 0) + 1
-            return self._counters[kind]
-
-    def _sleep(self, seconds: float) -> None:
-        self._stopping.wait(seconds)
-
-
-# --- HTTP plumbing ----------------------------------------------------------------------
+# --- HTTP plumbing (tests/fakes/_server.py) and the request path ------------------------
 
 
 @dataclass
@@ -214,170 +165,6 @@ class _Request:
     deployment: str | None  # Azure deployment name from the path
     headers: dict[str, str]  # lower-case keys
     body: Any  # parsed JSON or None
-
-
-@dataclass
-class JsonReply:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class SseEvent:
-    data: Any  # JSON-serialisable, or a str sent verbatim (e.g. "[DONE]")
-    event: str | None = None
-
-    def encode(self) -> bytes:
-        data = self.data if isinstance(self.data, str) else json.dumps(self.data)
-        event_line = f"event: {self.event}\n" if self.event else ""
-        return f"{event_line}data: {data}\n\n".encode()
-
-
-DROP_CONNECTION = object()  # in a stream: close the socket here, mid-body
-
-
-@dataclass
-class StreamReply:
-    events: Iterable[Any]  # SseEvent or DROP_CONNECTION
-
-
-Reply = Union[JsonReply, StreamReply]
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeOpenAIServer) -> None:
-        self.fake = fake
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind calls socket.getfqdn(), which can stall without DNS.
-        TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_open_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients that hang up (timeouts, dropped streams) are expected
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive; every reply is length-delimited or chunked
-    disable_nagle_algorithm = True  # headers, body and SSE chunks are separate small writes
-    server: _HTTPServer
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    do_GET = do_PUT = do_PATCH = do_DELETE = do_POST
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _handle(self) -> None:
-        fake = self.server.fake
-        raw_body = self._read_body()
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        body = _parse_json(raw_body)
-        fake._record({"method": self.command, "path": self.path, "headers": headers, "body": body})
-        endpoint, deployment = _split_path(self.path)
-        request = _Request(self.command, endpoint, deployment, headers, body)
-        try:
-            reply = route(fake, request)
-        except Exception as exc:  # a bug in the fake: make it visible to the test
-            traceback.print_exc()
-            reply = error_reply(500, f"fake server bug: {exc!r}", "server_error", "fake_bug")
-        request_id = f"req_fake_{fake._next_id('request')}"
-        try:
-            if isinstance(reply, StreamReply):
-                self._send_stream(reply, request_id)
-            else:
-                self._send_json(reply, request_id)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up (e.g. a client timeout)
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked_body()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _read_chunked_body(self) -> bytes:
-        parts = []
-        while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(parts)
-            parts.append(self.rfile.read(size))
-            self.rfile.readline()
-
-    def _send_json(self, reply: JsonReply, request_id: str) -> None:
-        payload = json.dumps(reply.body).encode()
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("x-request-id", request_id)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _send_stream(self, reply: StreamReply, request_id: str) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("x-request-id", request_id)
-        self.end_headers()
-        for event in reply.events:
-            if event is DROP_CONNECTION:
-                self._drop_connection()
-                return
-            self._write_chunk(event.encode())
-        self._write_chunk(b"")  # last-chunk: the body ends cleanly
-
-    def _write_chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
-    def _drop_connection(self) -> None:
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-
-def _parse_json(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
 
 
 def _split_path(target: str) -> tuple[str, str | None]:

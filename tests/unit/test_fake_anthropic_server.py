@@ -40,6 +40,7 @@ from tests.fakes.anthropic_server import (  # noqa: E402
     FakeAnthropicServer,
     encode_event_stream_frame,
 )
+from tests.unit.fake_server_checks import started_then_stopped  # noqa: E402
 
 API_KEY = "sk-ant-test-fake"
 MODEL = "claude-haiku-4-5"
@@ -173,18 +174,10 @@ async def aclient(srv):
 
 
 def test_start_stop_and_urls():
-    server = FakeAnthropicServer().start()
-    try:
-        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", server.url)
+    with started_then_stopped(FakeAnthropicServer) as server:
         assert server.base_url == server.url
         assert server.bedrock_url == server.url + "/bedrock"
         assert server.vertex_url == server.url + "/vertex"
-        assert server.requests == []
-    finally:
-        server.stop()
-    with pytest.raises(OSError):
-        http.client.HTTPConnection("127.0.0.1", server.port, timeout=2).request("GET", "/")
-    server.stop()  # a second stop is harmless
 
 
 def test_requests_are_recorded(srv, client):

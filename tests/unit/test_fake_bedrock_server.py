@@ -40,6 +40,7 @@ from tests.fakes.bedrock_server import (  # noqa: E402
     base_model_id,
     model_family,
 )
+from tests.unit.fake_server_checks import started_then_stopped  # noqa: E402
 
 MODEL_ID = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -116,15 +117,8 @@ def stream_chunks(client, model_id, body):
 
 
 def test_start_stop_and_url():
-    server = FakeBedrockServer().start()
-    try:
-        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", server.url)
-        assert server.requests == []
-    finally:
-        server.stop()
-    with pytest.raises(OSError):
-        http.client.HTTPConnection("127.0.0.1", server.port, timeout=2).request("GET", "/")
-    server.stop()  # a second stop is harmless
+    with started_then_stopped(FakeBedrockServer):
+        pass
 
 
 def test_requests_are_recorded(srv, client):

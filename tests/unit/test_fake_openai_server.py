@@ -27,6 +27,7 @@ from tests.fakes.openai_server import (
     FakeOpenAIServer,
     embedding_vector,
 )
+from tests.unit.fake_server_checks import started_then_stopped
 
 API_KEY = "sk-test-fake"
 MESSAGES = [{"role": "user", "content": "Say hello"}]
@@ -138,16 +139,8 @@ async def aclient(srv):
 
 
 def test_start_stop_and_urls():
-    server = FakeOpenAIServer().start()
-    try:
-        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", server.url)
+    with started_then_stopped(FakeOpenAIServer) as server:
         assert server.base_url == server.url + "/v1"
-        assert server.requests == []
-    finally:
-        server.stop()
-    with pytest.raises(OSError):
-        http.client.HTTPConnection("127.0.0.1", server.port, timeout=2).request("GET", "/")
-    server.stop()  # a second stop is harmless
 
 
 def test_requests_are_recorded(srv, client):

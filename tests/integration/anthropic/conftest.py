@@ -1,5 +1,6 @@
-"""Fixtures: the fake Anthropic server, a TracerProvider (also set globally: the anthropic SDK's
-own tracing reads the global one) behind the usage/cost processor, the instrumentor, clients."""
+"""Fixtures: the fake Anthropic server, the TracerProvider of tests/integration/conftest.py (behind
+the usage/cost processor; here also set globally: the anthropic SDK's own tracing reads the global
+one), the instrumentor, clients."""
 
 from __future__ import annotations
 
@@ -7,15 +8,9 @@ import pytest
 
 anthropic = pytest.importorskip("anthropic")
 
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-from opentelemetry.util._once import Once  # noqa: E402
-
-from opik_otel import UsageCostSpanProcessor  # noqa: E402
 from opik_otel.instrumentors.anthropic import AnthropicInstrumentor  # noqa: E402
 from tests.fakes.anthropic_server import FakeAnthropicServer  # noqa: E402
+from tests.integration.conftest import global_tracer_provider  # noqa: E402
 
 API_KEY = "sk-ant-test-fake"
 
@@ -27,24 +22,10 @@ def srv():
 
 
 @pytest.fixture
-def exporter():
-    return InMemorySpanExporter()
-
-
-@pytest.fixture
-def provider(exporter, monkeypatch):
-    import opik_otel._configure
-
-    provider = TracerProvider()
-    provider.add_span_processor(UsageCostSpanProcessor(SimpleSpanProcessor(exporter)))
-    monkeypatch.setattr(opik_otel._configure, "ensure_configured", lambda: None)
-    saved = trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE
-    trace._TRACER_PROVIDER_SET_ONCE = Once()
-    trace._TRACER_PROVIDER = None
-    trace.set_tracer_provider(provider)
-    yield provider
-    trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE = saved
-    provider.shutdown()
+def provider(monkeypatch, provider):
+    """The shared provider, also set as the global one for the test."""
+    with global_tracer_provider(provider, monkeypatch):
+        yield provider
 
 
 @pytest.fixture

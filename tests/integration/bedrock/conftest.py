@@ -1,5 +1,6 @@
-"""Fixtures: the fake Bedrock server, a TracerProvider behind the usage/cost processor,
-the instrumentor, and boto3 `bedrock-runtime` clients (no retries, fake credentials)."""
+"""Fixtures: the fake Bedrock server, the instrumentor on the TracerProvider of
+tests/integration/conftest.py (behind the usage/cost processor), and boto3 `bedrock-runtime`
+clients (no retries, fake credentials)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,7 @@ import pytest
 boto3 = pytest.importorskip("boto3")
 
 from botocore.config import Config  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 
-from opik_otel import UsageCostSpanProcessor  # noqa: E402
 from opik_otel.instrumentors.bedrock import BedrockInstrumentor  # noqa: E402
 from tests.fakes.bedrock_server import FakeBedrockServer  # noqa: E402
 
@@ -28,18 +25,6 @@ AWS_KEY_ID, AWS_SECRET = "AKIDFAKEFAKE", "fake-secret-key-bedrock"
 def srv():
     with FakeBedrockServer() as server:
         yield server
-
-
-@pytest.fixture
-def exporter():
-    return InMemorySpanExporter()
-
-
-@pytest.fixture
-def provider(exporter):
-    provider = TracerProvider()
-    provider.add_span_processor(UsageCostSpanProcessor(SimpleSpanProcessor(exporter)))
-    return provider
 
 
 @pytest.fixture

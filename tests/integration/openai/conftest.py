@@ -1,5 +1,6 @@
-"""Fixtures: one fake OpenAI server per session; per test a TracerProvider with the usage/cost
-processor in front of an in-memory exporter, the instrumentor applied to it, and clients."""
+"""Fixtures: one fake OpenAI server per session; per test the instrumentor applied to the
+TracerProvider of tests/integration/conftest.py (the usage/cost processor in front of an
+in-memory exporter; `global_provider` also sets it globally), and clients."""
 
 from __future__ import annotations
 
@@ -7,13 +8,7 @@ import logging
 
 import openai
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.util._once import Once
 
-from opik_otel import UsageCostSpanProcessor
 from opik_otel.instrumentors.openai import OpenAIInstrumentor
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.integration.openai.helpers import API_KEY
@@ -23,19 +18,6 @@ from tests.integration.openai.helpers import API_KEY
 def srv():
     with FakeOpenAIServer() as server:
         yield server
-
-
-@pytest.fixture
-def exporter():
-    return InMemorySpanExporter()
-
-
-@pytest.fixture
-def provider(exporter):
-    provider = TracerProvider()
-    provider.add_span_processor(UsageCostSpanProcessor(SimpleSpanProcessor(exporter)))
-    yield provider
-    provider.shutdown()
 
 
 @pytest.fixture
@@ -63,20 +45,6 @@ async def aclient(srv, instrumentor):
     client = openai.AsyncOpenAI(base_url=srv.base_url, api_key=API_KEY, max_retries=0)
     yield client
     await client.close()
-
-
-@pytest.fixture
-def global_provider(provider, monkeypatch):
-    """`provider` as the global TracerProvider for this test only (track_openai reads the global one)."""
-    import opik_otel._configure
-
-    monkeypatch.setattr(opik_otel._configure, "ensure_configured", lambda: None)
-    saved = trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE
-    trace._TRACER_PROVIDER_SET_ONCE = Once()
-    trace._TRACER_PROVIDER = None
-    trace.set_tracer_provider(provider)
-    yield provider
-    trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE = saved
 
 
 class _EndedTwice(logging.Handler):

@@ -13,10 +13,12 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import sampling
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler, SamplingResult
 from opentelemetry.trace import TraceState
 
+from opik_otel import semconv as sc
+from opik_otel._batch import OpikBatchSpanProcessor
 from opik_otel._context import OpikContextSpanProcessor, propagate_context_to_threads
 from opik_otel._distributed import add_opik_propagator
 from opik_otel._ids import OPIK_TRACE_STATE_KEY, OpikIdMapper, UuidV7IdGenerator
@@ -112,6 +114,9 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
             workspace=settings.opik_workspace,
             project_name=settings.project_name,
             check_tls=settings.check_tls_certificate,
+            spool_dir=str(settings.spool_dir),
+            spool_max_mb=settings.spool_max_mb,
+            max_payload_size_mb=settings.max_payload_size_mb,
         )
     if name == "otlp":
         from opik_otel.exporters.otlp import collector_exporter
@@ -131,16 +136,16 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
 
 
 def build_processor(settings: Settings) -> SpanProcessor | None:
-    """`UsageCostSpanProcessor` in front of a `BatchSpanProcessor` with the configured exporter."""
+    """`UsageCostSpanProcessor` in front of an `OpikBatchSpanProcessor` with the configured exporter."""
     exporter = build_exporter(settings)
     if exporter is None:
         return None
-    batch = BatchSpanProcessor(
+    batch = OpikBatchSpanProcessor(
         exporter,
         max_queue_size=settings.max_queue_size,
-        max_export_batch_size=min(settings.max_export_batch_size, settings.max_queue_size),
+        max_export_batch_size=settings.max_export_batch_size,
         schedule_delay_millis=settings.schedule_delay_millis,
-        export_timeout_millis=settings.export_timeout_millis,
+        shutdown_timeout_millis=settings.shutdown_timeout_millis,
     )
     return UsageCostSpanProcessor(batch, PriceBook(settings.price_overrides))
 
@@ -197,6 +202,7 @@ def configure(
         if _State.settings == resolved and _State.pipeline is not None:
             return _State.provider
         content_policy.enabled = resolved.capture_content
+        sc.set_content_hook(resolved.redact)
         _State.marks_opik_traces = not resolved.track_disable and resolved.resolved_exporter in ("opik", "local")
         if resolved.track_disable:
             if _State.pipeline is not None:

@@ -119,12 +119,25 @@ def with_attributes(span: ReadableSpan, extra: Mapping[str, Any]) -> ReadableSpa
     )
 
 
+def _enriched(span: ReadableSpan, extra: Mapping[str, Any]) -> ReadableSpan:
+    """The span with `extra` attributes: added in place to the SDK's attribute dict of the
+    ended span when there is room (a copy of a span costs more than the rest of this
+    processor), else on a copy."""
+    bounded = getattr(span, "_attributes", None)
+    inner = getattr(bounded, "_dict", None)
+    limit = getattr(bounded, "maxlen", None)
+    if isinstance(inner, dict) and (limit is None or len(inner) + len(extra) <= limit):
+        inner.update(extra)
+        return span
+    return with_attributes(span, extra)
+
+
 class UsageCostSpanProcessor(SpanProcessor):
     """Wraps the next processor; hands it each ended span with usage normalised and cost added.
 
     Reads our attributes and other instrumentations' (OpenLLMetry, OpenInference), prices
     offline with `genai-prices` (or `price_overrides`, USD per million tokens), never raises,
-    never prices a span twice. Spans without usage pass through untouched (no copy).
+    never prices a span twice. The attributes are added to the ended span itself (no copy).
     """
 
     def __init__(self, next_processor: SpanProcessor, prices: PriceBook | None = None) -> None:
@@ -138,7 +151,7 @@ class UsageCostSpanProcessor(SpanProcessor):
         try:
             extra = usage_and_cost(span_attributes(span), self.prices)
             if extra:
-                span = with_attributes(span, extra)
+                span = _enriched(span, extra)
         except Exception:
             logger.debug("opik-otel: could not add usage/cost to span %r", span.name, exc_info=True)
         self.next_processor.on_end(span)

@@ -10,7 +10,7 @@ import configparser
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -38,6 +38,11 @@ ENV_VARS = {
     "export_timeout_millis": "OTEL_BSP_EXPORT_TIMEOUT",
     "local_store_dir": "OPIK_OTEL_LOCAL_STORE_DIR",
     "price_overrides": "OPIK_OTEL_PRICE_OVERRIDES",
+    "spool_dir": "OPIK_OTEL_SPOOL_DIR",
+    "spool_max_mb": "OPIK_OTEL_SPOOL_MAX_MB",
+    "max_payload_size_mb": "OPIK_MAX_PAYLOAD_SIZE_MB",
+    "shutdown_timeout_millis": "OPIK_OTEL_SHUTDOWN_TIMEOUT",
+    "redact": "-",
 }
 # keys of the Opik SDK's config file section [opik]
 _CONFIG_FILE_KEYS = {"url_override": "url", "api_key": "api_key", "workspace": "workspace", "project_name": "project_name"}
@@ -53,6 +58,10 @@ class ConfigurationError(ValueError):
 def default_local_store_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
     return Path(base) / "opik-otel"
+
+
+def default_spool_dir() -> Path:
+    return default_local_store_dir() / "spool"
 
 
 class Settings(BaseModel):
@@ -74,6 +83,11 @@ class Settings(BaseModel):
     export_timeout_millis: int = Field(30000, gt=0)
     local_store_dir: Path = Field(default_factory=default_local_store_dir)
     price_overrides: dict[str, ModelPrices] = Field(default_factory=dict)
+    spool_dir: Path = Field(default_factory=default_spool_dir)
+    spool_max_mb: float = Field(100.0, ge=0)  # 0: no spool
+    max_payload_size_mb: float = Field(20.0, ge=0)  # per span input / output; 0: no limit
+    shutdown_timeout_millis: int = Field(5000, gt=0)
+    redact: Optional[Callable[[Any], Any]] = None
     sources: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     @field_validator("url")
@@ -85,6 +99,13 @@ class Settings(BaseModel):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"must be an http(s) URL with a host, got {value!r}")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("redact")
+    @classmethod
+    def _callable(cls, value: Any) -> Any:
+        if value is not None and not callable(value):
+            raise ValueError(f"must be a callable taking and returning the content, got {type(value).__name__}")
+        return value
 
     @field_validator("project_name")
     @classmethod
@@ -158,7 +179,7 @@ def resolve_settings(**explicit: Any) -> Settings:
     for key, value in _config_file().items():
         values[key], sources[key] = value, "config file"
     for name, var in ENV_VARS.items():
-        raw = os.environ.get(var)
+        raw = os.environ.get(var) if var != "-" else None
         if raw is not None and raw != "":
             values[name], sources[name] = _parse_env(name, raw), f"env {var}"
     for name, value in explicit.items():
@@ -178,6 +199,11 @@ def _describe(exc: ValidationError, sources: dict[str, str]) -> str:
         name = str(error["loc"][0]) if error["loc"] else "?"
         where = sources.get(name, "default")
         problems.append(
-            f"invalid setting '{name}' (argument {name}= or env {ENV_VARS.get(name, '?')}; value from {where}): {error['msg']}"
+            f"invalid setting '{name}' (argument {name}={_env_hint(name)}; value from {where}): {error['msg']}"
         )
     return "opik_otel.configure(): " + "; ".join(problems)
+
+
+def _env_hint(name: str) -> str:
+    var = ENV_VARS.get(name, "-")
+    return "" if var == "-" else f" or env {var}"

@@ -362,7 +362,7 @@ def _update(span: Any, name: str | None, input: Any, output: Any, metadata: Mapp
 def safe_json(value: Any) -> str:
     """JSON of any value: unserialisable parts as `str()`, a circular structure as its `repr()`."""
     try:
-        return sc.to_json(value)
+        return sc.content_json(value)
     except (ValueError, TypeError, RecursionError):
         try:
             return sc.to_json(repr(value))

@@ -9,9 +9,11 @@ from opik_otel.semconv.attributes import *  # noqa: F401,F403
 from opik_otel.semconv.attributes import __all__ as _attribute_names
 from opik_otel.semconv.messages import (
     blob_part,
+    content_json,
     message,
     output_message,
     reasoning_part,
+    set_content_hook,
     text_part,
     tool_call_part,
     tool_call_response_part,
@@ -23,9 +25,11 @@ from opik_otel.semconv.messages import (
 __all__ = [
     *_attribute_names,
     "blob_part",
+    "content_json",
     "message",
     "output_message",
     "reasoning_part",
+    "set_content_hook",
     "text_part",
     "tool_call_part",
     "tool_call_response_part",

@@ -7,7 +7,8 @@ and serialise the list once with `to_json`.
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+from typing import Any, Callable
 
 Part = dict[str, Any]
 
@@ -75,3 +76,29 @@ def tool_definition(
 def to_json(value: Any) -> str:
     """Compact JSON; anything not serialisable becomes its `str()` rather than an error."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class _ContentHook:
+    redact: Callable[[Any], Any] | None = None
+    warned = False
+
+
+def set_content_hook(redact: Callable[[Any], Any] | None) -> None:
+    """Install the user's redaction hook: it gets each content value (messages, tool calls,
+    inputs, outputs) before it becomes an attribute, and returns what to record instead."""
+    _ContentHook.redact = redact
+
+
+def content_json(value: Any) -> str:
+    """`to_json` of content, after the redaction hook; a hook that fails records a placeholder,
+    never the unredacted content."""
+    redact = _ContentHook.redact
+    if redact is not None:
+        try:
+            value = redact(value)
+        except Exception:
+            if not _ContentHook.warned:
+                _ContentHook.warned = True
+                logging.getLogger(__name__).warning("opik-otel: the redaction hook raised; content replaced by a placeholder", exc_info=True)
+            value = "[redaction failed]"
+    return to_json(value)

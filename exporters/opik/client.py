@@ -1,12 +1,16 @@
 """HTTP client for Opik's REST batch endpoints, on the standard library only.
 
-Batches of at most 1000 items, gzip'd JSON, retries with backoff on transient failures,
-`Retry-After` / `RateLimit-Reset` honoured. The API key goes into one request header and
+Batches of at most 1000 items, gzip'd JSON, retries with capped exponential backoff and
+jitter on 429, 5xx, connection errors and timeouts, `Retry-After` / `RateLimit-Reset`
+honoured, 409 counted as delivered, a 413 split (one item: its content cut). Each batch
+ends DELIVERED, REJECTED (the content is refused: dropped) or UNDELIVERED (kept by the
+exporter's spool for later). The API key goes into one request header and
 nowhere else: not into a log line, an exception message or a `repr`.
 """
 
 from __future__ import annotations
 
+import enum
 import gzip
 import http.client
 import json
@@ -15,27 +19,29 @@ import math
 import random
 import ssl
 import threading
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["OpikRestClient", "MAX_BATCH_ITEMS"]
+__all__ = ["MAX_BATCH_ITEMS", "OpikRestClient", "Outcome", "encode"]
 
 _logger = logging.getLogger(__name__)
 
 MAX_BATCH_ITEMS = 1000
 GZIP_MIN_BYTES = 256
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 4
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 10.0
 MAX_SERVER_DELAY_S = 60.0
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _AUTH_STATUSES = frozenset({401, 403})
 _DELAY_HEADERS = ("Retry-After", "RateLimit-Reset")
-_TRACES_PATH = "v1/private/traces/batch"
-_SPANS_PATH = "v1/private/spans/batch"
+_PATHS = {"traces": "v1/private/traces/batch", "spans": "v1/private/spans/batch"}
+_TOO_LARGE = object()  # a 413 answer: split the batch, or cut the item's content
+_MAX_SHRINKS = 3
 _MAX_DETAIL_CHARS = 300
 
 
@@ -57,8 +63,16 @@ class _Response:
         return self.status is None or self.status in _RETRY_STATUSES
 
 
+class Outcome(enum.Enum):
+    """What became of a batch."""
+
+    DELIVERED = "delivered"  # stored (2xx, or 409: already stored)
+    REJECTED = "rejected"  # the back end refuses this content (400, 422 …): retrying cannot help
+    UNDELIVERED = "undelivered"  # not now (outage, auth, out of time): keep it and send it later
+
+
 class OpikRestClient:
-    """Posts traces and spans to an Opik back end; `send_*` return True when delivered, never raise."""
+    """Posts traces and spans to an Opik back end. Never raises; says what became of each batch."""
 
     def __init__(
         self,
@@ -67,15 +81,20 @@ class OpikRestClient:
         workspace: str | None,
         check_tls: bool = True,
         timeout: float = 10.0,
+        max_attempts: int = MAX_ATTEMPTS,
+        shrink: Callable[[dict, int], bool] | None = None,
     ) -> None:
         self._url = url if url.endswith("/") else url + "/"
         self._headers = _headers(api_key, workspace)
         self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._shrink = shrink  # shrink(item, factor): cut an item's content for a 413; False if it cannot
         self._opener = urllib.request.build_opener(
             _NoRedirect(), urllib.request.HTTPSHandler(context=_ssl_context(check_tls))
         )
         self._closed = threading.Event()
         self._warned: set[object] = set()
+        self.deadline: float | None = None  # time.monotonic() after which no retry is started
 
     @property
     def url(self) -> str:
@@ -83,48 +102,92 @@ class OpikRestClient:
 
     def send_traces(self, traces: Sequence[dict]) -> bool:
         """POST `{"traces": [...]}` in batches; True when every batch was delivered."""
-        return self._send(_TRACES_PATH, "traces", traces)
+        return all(outcome is Outcome.DELIVERED for _, _, outcome in self.send("traces", traces))
 
     def send_spans(self, spans: Sequence[dict]) -> bool:
         """POST `{"spans": [...]}` in batches; True when every batch was delivered."""
-        return self._send(_SPANS_PATH, "spans", spans)
+        return all(outcome is Outcome.DELIVERED for _, _, outcome in self.send("spans", spans))
+
+    def send(self, kind: str, items: Sequence[dict]) -> list[tuple[list[dict], bytes, Outcome]]:
+        """POST items of one kind ("traces" or "spans") in batches: (batch, body, outcome) for each
+        batch sent. A 413 splits the batch (one item: its content is cut) and sends the parts."""
+        results: list[tuple[list[dict], bytes, Outcome]] = []
+        try:
+            for batch in _batches(items):
+                self._send_batch(kind, batch, results, 0)
+        except Exception as error:  # noqa: BLE001 - exporting must never raise into the SDK
+            # Only the type: a message (an invalid header value, say) could quote the API key.
+            self._warn_once(type(error), "Opik export to %s failed: %s", self._url, type(error).__name__)
+        return results
+
+    def send_body(self, kind: str, body: bytes) -> Outcome:
+        """POST a body as encoded by `encode` (a spooled batch). A 413 is split as in `send`."""
+        outcome, _ = self._post(_PATHS[kind], body, body[:2] == b"\x1f\x8b")
+        if outcome is _TOO_LARGE:
+            try:
+                items = json.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)[kind]
+            except (ValueError, KeyError, OSError, TypeError):
+                return Outcome.REJECTED
+            results = self.send(kind, items)
+            return Outcome.DELIVERED if all(o is Outcome.DELIVERED for _, _, o in results) else Outcome.UNDELIVERED
+        return outcome
 
     def close(self) -> None:
         """Stop waiting between retries; later sends make a single attempt."""
         self._closed.set()
 
-    def _send(self, path: str, key: str, items: Sequence[dict]) -> bool:
-        try:
-            return all([self._post(path, {key: batch}) for batch in _batches(items)])
-        except Exception as error:  # noqa: BLE001 - exporting must never raise into the SDK
-            # Only the type: a message (an invalid header value, say) could quote the API key.
-            self._warn_once(type(error), "Opik export to %s failed: %s", self._url, type(error).__name__)
-            return False
+    def _send_batch(self, kind: str, batch: list[dict], results: list, shrunk: int) -> None:
+        body = encode(kind, batch)
+        outcome, _ = self._post(_PATHS[kind], body, body[:2] == b"\x1f\x8b")
+        if outcome is not _TOO_LARGE:
+            results.append((batch, body, outcome))
+            return
+        if len(batch) > 1:  # split in halves and send each
+            middle = len(batch) // 2
+            self._send_batch(kind, batch[:middle], results, shrunk)
+            self._send_batch(kind, batch[middle:], results, shrunk)
+        elif shrunk < _MAX_SHRINKS and self._shrink is not None and self._shrink(batch[0], 4 ** (shrunk + 1)):
+            self._send_batch(kind, batch, results, shrunk + 1)
+        else:
+            self._warn_once(413, "Opik refused a %s item as too large even after cutting its content; dropped", kind)
+            results.append((batch, body, Outcome.REJECTED))
 
-    def _post(self, path: str, payload: dict[str, Any]) -> bool:
-        """One batch, with retries; True when delivered."""
-        body, gzipped = _encode(payload)
+    def _post(self, path: str, body: bytes, gzipped: bool) -> tuple[Any, _Response | None]:
+        """One batch, with retries within the attempt budget and the deadline."""
         url = self._url + path
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        response: _Response | None = None
+        for attempt in range(1, self._max_attempts + 1):
             response = self._request(url, body, gzipped)
             if response.delivered:
-                return True
+                return Outcome.DELIVERED, response
+            if response.status == 413:
+                return _TOO_LARGE, response
+            if response.status in _AUTH_STATUSES:
+                self._warn_rejected(url, response)
+                return Outcome.UNDELIVERED, response  # kept: it goes through once the key is fixed
             if not response.retryable:
                 self._warn_rejected(url, response)
-                return False
-            if attempt == MAX_ATTEMPTS or self._closed.wait(_retry_delay(response.headers, attempt)):
+                return Outcome.REJECTED, response
+            delay = _retry_delay(response.headers, attempt)
+            if attempt == self._max_attempts or self._out_of_time(delay) or self._closed.wait(delay):
                 break
         self._warn_once(
-            "retries", "Opik export to %s failed after %d attempts (%s); batch dropped",
-            url, attempt, response.detail,
+            "retries", "Opik export to %s failed after %d attempt(s) (%s); the batch is kept for later",
+            url, attempt, response.detail if response else "",
         )
-        return False
+        return Outcome.UNDELIVERED, response
+
+    def _out_of_time(self, delay: float) -> bool:
+        return self.deadline is not None and time.monotonic() + delay >= self.deadline
 
     def _request(self, url: str, body: bytes, gzipped: bool) -> _Response:
         headers = {**self._headers, "Content-Encoding": "gzip"} if gzipped else self._headers
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        timeout = self._timeout
+        if self.deadline is not None:
+            timeout = max(0.05, min(timeout, self.deadline - time.monotonic()))
         try:
-            with self._opener.open(request, timeout=self._timeout) as response:
+            with self._opener.open(request, timeout=timeout) as response:
                 response.read()
                 return _Response(response.status, response.headers)
         except urllib.error.HTTPError as error:
@@ -138,7 +201,7 @@ class OpikRestClient:
             self._warn_once(
                 response.status,
                 "Opik rejected the credentials (%s) at %s: check the API key (OPIK_API_KEY or api_key=) "
-                "and the workspace (OPIK_WORKSPACE or workspace=)",
+                "and the workspace (OPIK_WORKSPACE or workspace=); batches are kept in the spool meanwhile",
                 response.detail, url,
             )
         else:
@@ -182,13 +245,14 @@ def _batches(items: Sequence[dict]) -> Iterator[list[dict]]:
         yield list(items[start : start + MAX_BATCH_ITEMS])
 
 
-def _encode(payload: dict[str, Any]) -> tuple[bytes, bool]:
-    """Compact UTF-8 JSON, gzip'd when at least `GZIP_MIN_BYTES` long; (body, gzipped)."""
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str)
+def encode(kind: str, items: Sequence[dict]) -> bytes:
+    """The request body of a batch: `{kind: items}` as compact UTF-8 JSON, gzip'd when at least
+    `GZIP_MIN_BYTES` long (a gzip body starts with its magic bytes, so it needs no flag)."""
+    text = json.dumps({kind: list(items)}, separators=(",", ":"), ensure_ascii=False, default=str)
     body = text.encode("utf-8", "replace")  # a lone surrogate must not fail the batch
     if len(body) < GZIP_MIN_BYTES:
-        return body, False
-    return gzip.compress(body, compresslevel=1, mtime=0), True
+        return body
+    return gzip.compress(body, compresslevel=1, mtime=0)
 
 
 def _retry_delay(headers: Mapping[str, str], attempt: int) -> float:

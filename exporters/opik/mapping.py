@@ -20,6 +20,7 @@ from opentelemetry.trace import StatusCode
 
 from opik_otel import semconv as sc
 from opik_otel._attributes import span_attributes
+from opik_otel.exporters.opik.payload import MEDIA_THRESHOLD_BYTES, fit
 from opik_otel._ids import OPIK_PARENT_TRACE_STATE_KEY, OPIK_TRACE_STATE_KEY, OpikIdMapper, opik_id_from_hex, synthetic_span_id
 
 __all__ = [
@@ -143,10 +144,14 @@ _OPIK_PROVIDERS = {
 }
 
 
-def span_to_opik(span: ReadableSpan, ids: OpikIdMapper, default_project: str) -> tuple[dict, dict | None]:
+def span_to_opik(
+    span: ReadableSpan, ids: OpikIdMapper, default_project: str, max_field_bytes: int | None = None
+) -> tuple[dict, dict | None]:
     """The `SpanWrite` dict of a finished span and, for a root span, its `TraceWrite` dict.
 
-    Raises only for a span with no context or start time; attribute trouble loses a field.
+    Input and output are each kept within `max_field_bytes` of JSON (large base64 media
+    become placeholders, long strings are cut with a marker). Raises only for a span with
+    no context or start time; attribute trouble loses a field.
     """
     if span.context is None or span.start_time is None:
         raise ValueError("span has no context or start time")
@@ -158,8 +163,8 @@ def span_to_opik(span: ReadableSpan, ids: OpikIdMapper, default_project: str) ->
         "name": span.name,
         "start_time": _iso(span.start_time),
         "end_time": _iso(span.end_time) if span.end_time is not None else None,
-        "input": _safe(_content, attrs, _INPUT),
-        "output": _safe(_content, attrs, _OUTPUT),
+        "input": _safe(_content, attrs, _INPUT, max_field_bytes),
+        "output": _safe(_content, attrs, _OUTPUT, max_field_bytes),
         "metadata": _safe(_metadata, span, attrs, kind) or {"created_from": CREATED_FROM},
         "tags": _safe(_tags, attrs.get(sc.OPIK_TAGS)),
         "error_info": _safe(_error_info, span, attrs),
@@ -276,8 +281,20 @@ def _cost(value: Any) -> float | None:
     return float(value) if math.isfinite(value) and value >= 0 else None
 
 
-def _content(attrs: Mapping[str, Any], spec: _ContentSpec) -> dict[str, Any] | None:
-    """GenAI content as `{field: parsed JSON}`, else the first plain attribute as an object."""
+def _content(attrs: Mapping[str, Any], spec: _ContentSpec, max_bytes: int | None = None) -> dict[str, Any] | None:
+    """GenAI content as `{field: parsed JSON}`, else the first plain attribute as an object;
+    within `max_bytes` of JSON when given."""
+    value = _read_content(attrs, spec)
+    if value is None or max_bytes is None:
+        return value
+    raw = sum(len(v) for k in spec.attribute_keys() if isinstance(v := attrs.get(k), str))
+    if raw <= min(max_bytes, MEDIA_THRESHOLD_BYTES):  # cannot hold large media, cannot be over the limit
+        return value
+    fitted, _ = fit(value, max_bytes)
+    return fitted
+
+
+def _read_content(attrs: Mapping[str, Any], spec: _ContentSpec) -> dict[str, Any] | None:
     genai = {field: _loads(attrs[key]) for field, key in spec.genai_fields if key in attrs}
     if genai:
         return genai

@@ -84,7 +84,7 @@ def message_attributes(message: Any, capture_content: bool) -> Attributes:
         attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [stop_reason]
     if capture_content:
         finish = _FINISH_REASONS.get(stop_reason, stop_reason) if isinstance(stop_reason, str) else "stop"
-        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.to_json([sc.output_message(content_parts(field(message, "content")), finish)])
+        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message(content_parts(field(message, "content")), finish)])
     return attributes
 
 
@@ -112,15 +112,15 @@ class Messages(Operation):
         if get("output_format") or field(get("output_config"), "format"):
             attributes[sc.GEN_AI_OUTPUT_TYPE] = "json"
         if capture_content:
-            attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.to_json(
+            attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.content_json(
                 [sc.message(field(m, "role") or "user", content_parts(field(m, "content"))) for m in get("messages") or ()]
             )
             system = get("system")
             if system:
-                attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = sc.to_json(content_parts(system))
+                attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = sc.content_json(content_parts(system))
             tools = get("tools")
             if tools:
-                attributes[sc.GEN_AI_TOOL_DEFINITIONS] = sc.to_json(tool_definitions(tools))
+                attributes[sc.GEN_AI_TOOL_DEFINITIONS] = sc.content_json(tool_definitions(tools))
         return f"{self.operation_name} {model}".rstrip(), attributes
 
     streams = False
@@ -199,7 +199,7 @@ class MessageStreamState(StreamState):
         if isinstance(self.stop_reason, str):
             attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [self.stop_reason]
         if self.capture:
-            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.to_json([sc.output_message(self._parts(), _FINISH_REASONS.get(self.stop_reason, "stop"))])
+            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message(self._parts(), _FINISH_REASONS.get(self.stop_reason, "stop"))])
         return attributes
 
     def _parts(self) -> list[dict[str, Any]]:

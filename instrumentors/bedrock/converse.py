@@ -66,16 +66,16 @@ def converse_request(kwargs: dict[str, Any], capture_content: bool) -> Attribute
     put(attributes, sc.GEN_AI_REQUEST_TOP_P, number(config.get("topP")))
     put(attributes, sc.GEN_AI_REQUEST_STOP_SEQUENCES, strings(config.get("stopSequences")))
     if capture_content:
-        attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.to_json(
+        attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.content_json(
             [sc.message(m.get("role") or "user", content_parts(m.get("content"))) for m in kwargs.get("messages") or ()]
         )
         system = kwargs.get("system")
         if system:
-            attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = sc.to_json(content_parts(system))
+            attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = sc.content_json(content_parts(system))
         tools = (kwargs.get("toolConfig") or {}).get("tools")
         if tools:
             specs = [t.get("toolSpec") or t for t in tools]
-            attributes[sc.GEN_AI_TOOL_DEFINITIONS] = sc.to_json(
+            attributes[sc.GEN_AI_TOOL_DEFINITIONS] = sc.content_json(
                 [sc.tool_definition(s.get("name") or "", s.get("description"), (s.get("inputSchema") or {}).get("json")) for s in specs]
             )
     return attributes
@@ -89,7 +89,7 @@ def converse_response(response: Any, capture_content: bool) -> Attributes:
         attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
     if capture_content:
         message = (response.get("output") or {}).get("message") or {}
-        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.to_json([sc.output_message(content_parts(message.get("content")), finish_reason(reason))])
+        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message(content_parts(message.get("content")), finish_reason(reason))])
     return attributes
 
 
@@ -183,7 +183,7 @@ class ConverseStreamState(StreamState):
                     parts.append(sc.tool_call_part(tool_use.get("name") or "", maybe_json(joined) if joined else None, tool_use.get("toolUseId")))
                 else:
                     parts.append(sc.text_part(joined))
-            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.to_json([sc.output_message(parts, finish_reason(self.stop_reason))])
+            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message(parts, finish_reason(self.stop_reason))])
         return attributes
 
 

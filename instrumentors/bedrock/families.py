@@ -121,10 +121,10 @@ class TextFamily(Family):
             value = _lookup(body, key)
             put(attributes, name, strings(value) if name == sc.GEN_AI_REQUEST_STOP_SEQUENCES else number(value))
         if capture_content:
-            attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.to_json(self.input_messages(body))
+            attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.content_json(self.input_messages(body))
             system = self.system(body)
             if system:
-                attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = sc.to_json([sc.text_part(system)])
+                attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = sc.content_json([sc.text_part(system)])
         return attributes
 
     def response(self, body: Any, capture_content: bool) -> Attributes:
@@ -148,7 +148,7 @@ def reply_attributes(reply: Reply, capture_content: bool) -> Attributes:
     if isinstance(reply.stop_reason, str):
         attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reply.stop_reason]
     if capture_content and reply.text is not None:
-        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.to_json([sc.output_message([sc.text_part(reply.text)], finish_reason(reply.stop_reason))])
+        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message([sc.text_part(reply.text)], finish_reason(reply.stop_reason))])
     return attributes
 
 

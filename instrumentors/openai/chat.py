@@ -98,10 +98,10 @@ class ChatCompletions(Operation):
         if kind:
             attributes[sc.GEN_AI_OUTPUT_TYPE] = kind
         if capture_content:
-            attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.to_json(input_messages(kwargs.get("messages")))
+            attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.content_json(input_messages(kwargs.get("messages")))
             tools = kwargs.get("tools")
             if tools:
-                attributes[sc.GEN_AI_TOOL_DEFINITIONS] = sc.to_json(tool_definitions(tools))
+                attributes[sc.GEN_AI_TOOL_DEFINITIONS] = sc.content_json(tool_definitions(tools))
         return f"{self.operation_name} {model}".rstrip(), attributes
 
     def response(self, response: Any, capture_content: bool) -> Attributes:
@@ -118,7 +118,7 @@ class ChatCompletions(Operation):
                 if refusal:
                     parts.append(sc.text_part(refusal))
                 outputs.append(sc.output_message(parts, _finish_reason(field(choice, "finish_reason"))))
-            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.to_json(outputs)
+            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json(outputs)
         return attributes
 
     def stream_state(self, capture_content: bool) -> StreamState:
@@ -177,5 +177,5 @@ class ChatStreamState(StreamState):
                 for call_id, name, pieces in self.tools.get(i, {}).values():
                     parts.append(sc.tool_call_part(name, maybe_json("".join(pieces)), call_id))
                 outputs.append(sc.output_message(parts, _finish_reason(self.finish.get(i))))
-            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.to_json(outputs)
+            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json(outputs)
         return attributes

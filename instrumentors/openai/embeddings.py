@@ -25,7 +25,7 @@ class Embeddings(Operation):
         if capture_content:
             value = kwargs.get("input")
             if isinstance(value, (str, list)):
-                attributes[sc.INPUT_VALUE] = sc.to_json({"input": value})
+                attributes[sc.INPUT_VALUE] = sc.content_json({"input": value})
         return f"{self.operation_name} {model}".rstrip(), attributes
 
     def response(self, response: Any, capture_content: bool) -> Attributes:

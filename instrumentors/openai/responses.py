@@ -99,7 +99,7 @@ def response_attributes(response: Any, capture_content: bool) -> Attributes:
                     parts.append(sc.reasoning_part(summary))
             else:
                 parts.append({"type": "server_tool_call", "name": kind, "content": as_plain(item)})
-        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.to_json([sc.output_message(parts, reason)])
+        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message(parts, reason)])
     return attributes
 
 
@@ -120,13 +120,13 @@ class Responses(Operation):
         conversation_id = conversation if isinstance(conversation, str) else text(field(conversation, "id"))
         put(attributes, sc.GEN_AI_CONVERSATION_ID, conversation_id)
         if capture_content:
-            attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.to_json(input_messages(kwargs.get("input")))
+            attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.content_json(input_messages(kwargs.get("input")))
             instructions = text(kwargs.get("instructions"))
             if instructions:
-                attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = sc.to_json([sc.text_part(instructions)])
+                attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = sc.content_json([sc.text_part(instructions)])
             tools = kwargs.get("tools")
             if tools:
-                attributes[sc.GEN_AI_TOOL_DEFINITIONS] = sc.to_json(tool_definitions(tools))
+                attributes[sc.GEN_AI_TOOL_DEFINITIONS] = sc.content_json(tool_definitions(tools))
         return f"{self.operation_name} {model}".rstrip(), attributes
 
     def response(self, response: Any, capture_content: bool) -> Attributes:

@@ -169,15 +169,16 @@ def test_retrying_the_same_spans_reuses_the_ids(backend):
     assert backend.spans.keys() == first.keys() and len(backend.traces) == 1
 
 
-def test_401_gives_up_at_once_and_warns_once_without_the_key(backend, caplog):
+def test_401_gives_up_at_once_warns_once_without_the_key_and_keeps_the_batches(backend, caplog):
     backend.fail_next(401, times=4)
     exporter = make_exporter(backend)
 
     with caplog.at_level(logging.DEBUG, logger="opik_otel"):
         result = exporter.export(record_spans())
 
-    assert result is SpanExportResult.FAILURE
-    assert [request.status for request in backend.requests] == [401, 401]  # no retries
+    assert result is SpanExportResult.SUCCESS  # nothing lost: spooled
+    assert [request.status for request in backend.requests] == [401]  # no retries; spans spooled at once
+    assert [(batch.kind, batch.items) for batch in exporter.spool.batches()] == [("traces", 1), ("spans", 3)]
     warnings = [record for record in caplog.records if record.levelno >= logging.WARNING]
     assert len(warnings) == 1
     assert "OPIK_API_KEY" in warnings[0].getMessage() and "api_key" in warnings[0].getMessage()
@@ -199,7 +200,7 @@ def unreachable_exporter() -> OpikSpanExporter:
     return OpikSpanExporter(url=url, api_key=API_KEY, timeout=1.0)
 
 
-def test_unreachable_back_end_fails_after_three_attempts_per_batch(monkeypatch, caplog):
+def test_unreachable_back_end_spools_after_the_retry_budget(monkeypatch, caplog):
     monkeypatch.setattr(client_module, "_retry_delay", lambda headers, attempt: 0.0)
     exporter = unreachable_exporter()
     attempts = []
@@ -207,10 +208,12 @@ def test_unreachable_back_end_fails_after_three_attempts_per_batch(monkeypatch, 
     monkeypatch.setattr(exporter._client, "_request", lambda *args: attempts.append(args[0]) or request(*args))
 
     with caplog.at_level(logging.DEBUG, logger="opik_otel"):
-        assert exporter.export(record_spans()) is SpanExportResult.FAILURE
+        assert exporter.export(record_spans()) is SpanExportResult.SUCCESS
 
-    assert [url.rsplit("/", 2)[-2] for url in attempts] == ["traces"] * 3 + ["spans"] * 3
-    assert "after 3 attempts" in caplog.text
+    # the traces batch used the whole budget; the back end is then known down: spans go straight to the spool
+    assert [url.rsplit("/", 2)[-2] for url in attempts] == ["traces"] * client_module.MAX_ATTEMPTS
+    assert "after 4 attempt(s)" in caplog.text
+    assert [batch.kind for batch in exporter.spool.batches()] == ["traces", "spans"]
     assert API_KEY not in caplog.text
 
 
@@ -241,11 +244,12 @@ def test_an_unmappable_span_is_skipped(backend):
     assert len(backend.spans) == 2 and backend.errors == []
 
 
-def test_export_after_shutdown_fails_without_sending(backend):
+def test_export_after_shutdown_spools_without_sending(backend):
     exporter = make_exporter(backend)
     exporter.shutdown()
-    assert exporter.export(record_spans()) is SpanExportResult.FAILURE
+    assert exporter.export(record_spans()) is SpanExportResult.SUCCESS
     assert backend.requests == []
+    assert len(exporter.spool.batches()) == 2
     assert exporter.force_flush()
 
 

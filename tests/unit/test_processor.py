@@ -142,13 +142,12 @@ def test_openllmetry_attributes_are_normalised_and_priced(pipeline):
     assert attributes["gen_ai.usage.prompt_tokens"] == 1200  # the original names are kept
     assert attributes["gen_ai.usage.completion_tokens"] == 300
     assert attributes[COST] == pytest.approx(exact_price("gpt-4o-mini", "openai", input_tokens=1200, output_tokens=300), rel=1e-9)
-    # an enriched copy: same identity, name, timing and parentage
-    assert exported is not span
+    # enriched in place: the span the processor received carries the new attributes
+    assert exported is span
     assert exported.name == "openai.chat"
     assert exported.context == span.context
     assert exported.start_time == span.start_time and exported.end_time == span.end_time
     assert exported.kind == span.kind
-    assert COST not in span.attributes  # the original span is not modified
 
 
 def test_openinference_attributes_with_a_claude_model(pipeline):
@@ -505,3 +504,16 @@ def test_unknown_model_price_is_none_and_cached():
     book = PriceBook()
     assert book.cost("openai", "definitely-not-a-model", TokenUsage(input=1, output=1)) is None
     assert book.cost("openai", "definitely-not-a-model", TokenUsage(input=1, output=1)) is None
+
+
+def test_a_span_at_its_attribute_limit_is_enriched_on_a_copy():
+    from opentelemetry.sdk.trace import SpanLimits
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=4))
+    provider.add_span_processor(UsageCostSpanProcessor(SimpleSpanProcessor(exporter)))
+    span = provider.get_tracer("t").start_span("chat", attributes=ours("gpt-4o-mini", "openai", input=100, output=10) | {"x": 1})
+    span.end()
+    (exported,) = exporter.get_finished_spans()
+    assert exported.attributes[COST] > 0
+    assert COST not in span.attributes  # the ended span itself is untouched: it had no room

@@ -114,6 +114,7 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
             workspace=settings.opik_workspace,
             project_name=settings.project_name,
             check_tls=settings.check_tls_certificate,
+            timeout=min(10.0, settings.export_timeout_millis / 1000),
             spool_dir=str(settings.spool_dir),
             spool_max_mb=settings.spool_max_mb,
             max_payload_size_mb=settings.max_payload_size_mb,

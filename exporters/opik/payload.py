@@ -68,11 +68,15 @@ def _media_placeholder(text: str, mime_type: str | None) -> str | None:
         return None
     match = _DATA_URL.match(text)
     if match:
-        data = len(text) - match.end()
-        return f"<{match.group('mime')} base64, {data * 3 // 4} bytes omitted>"
+        return f"<{match.group('mime')} base64, {_decoded_size(text[match.end():])} bytes omitted>"
     if mime_type and _BASE64.match(text[:256]):
-        return f"<{mime_type} base64, {len(text) * 3 // 4} bytes omitted>"
+        return f"<{mime_type} base64, {_decoded_size(text)} bytes omitted>"
     return None
+
+
+def _decoded_size(data: str) -> int:
+    data = data.rstrip()
+    return len(data) * 3 // 4 - (len(data) - len(data.rstrip("=")))
 
 
 def _cut_strings(value: Any, excess: int) -> Any:

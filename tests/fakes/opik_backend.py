@@ -8,32 +8,99 @@ port) in a daemon thread and serves, under the base URL ``http://127.0.0.1:PORT/
 * ``GET is-alive/ping`` answering ``{"healthy": true}``
 * anything else: 404.
 
-Bodies may be gzip'd (``Content-Encoding: gzip``). Each item is validated with the
-``opik`` package's own REST models (``opik.rest_api.types.TraceWrite`` / ``SpanWrite``),
-plus the checks where the real (Java) back end is stricter than those lax pydantic
-models: no unknown keys, UUID v7 ids, integer-only ``usage``, a known span ``type``,
-``total_estimated_cost >= 0``, time-zone-aware timestamps and 1..1000 items per batch.
-A batch with any invalid item is answered 400 and nothing of it is stored; every
-failure message is appended to ``errors``.
+Bodies may be gzip'd (``Content-Encoding: gzip``) and sent with ``Content-Length`` or
+chunked. Each item is validated with the ``opik`` package's own REST models
+(``opik.rest_api.types.TraceWrite`` / ``SpanWrite``), plus the checks where the real
+(Java) back end is stricter than those lax pydantic models: no unknown keys, UUID v7 ids,
+integer-only ``usage``, a known span ``type``, ``total_estimated_cost >= 0``,
+time-zone-aware timestamps and 1..1000 items per batch. A batch with any invalid item (or
+a body that is not gzip / JSON as declared) is answered 400 ``{"errors": [...]}`` and
+nothing of it is stored; every such failure message is appended to ``errors``.
 
 Deliberately stricter than the real back end: ``id`` is required (the fake stores items
 by id; the real one would generate a missing id).
 
 Valid items are stored as ``model.model_dump(mode="json", exclude_none=True)`` with the
 id strings kept exactly as sent; an id sent again upserts (its fields are merged into
-the stored item) and counts in ``duplicates``.
+the stored item) and counts in ``duplicates``. A batch answered 204 was stored whole.
+
+Every request is appended to ``requests`` (a ``Recorded``) once the fake has decided its
+status. ``status`` is what the fake answers, sent after any ``slow`` delay, even when
+the client has gone by then; it is ``NO_RESPONSE`` (0) when the connection was closed
+without an answer (``drop_next``, or ``stop()`` during a ``slow`` delay).
+
+Fault injection. The controls below act only on batch requests (``POST`` to one of the
+two batch paths; never on the ping or 404s), each control counting those requests in
+the order they arrive. A batch request goes through these steps:
+
+1. ``drop_next(times=1, after_bytes=None)``: the connection is closed without any
+   response (``socket.shutdown(SHUT_RDWR)`` then ``close``) for the next ``times`` batch
+   requests: with ``after_bytes=None`` after reading the whole body, otherwise after
+   reading only the first ``after_bytes`` bytes of the body as sent (still compressed;
+   without the chunk framing when chunked; the whole body when it is not longer). The
+   client sees a connection reset / remote disconnected. Nothing is stored; the request
+   is recorded with status 0, and with ``body=None`` when dropped mid-body. A dropped
+   request skips the steps below and uses up none of the other controls.
+2. The whole body is read (and decompressed / parsed).
+3. ``slow(seconds, times=None, store_first=True)``: the next ``times`` batch requests
+   (``None``: every one until ``slow(0)``) are answered ``seconds`` late. With
+   ``store_first=True`` the batch is checked and stored (and recorded) before the delay,
+   like a back end that stored it but answers late: a client that times out and retries
+   writes it again, which upserts and counts in ``duplicates``. With
+   ``store_first=False`` the delay comes first and the batch is checked and stored after
+   it (also when the client has given up meanwhile). A new ``slow`` call replaces the
+   previous one. ``stop()`` ends a delay early: the connection is closed unanswered
+   (and, with ``store_first=False``, nothing is stored; recorded with status 0).
+4. The answer, the first that applies:
+
+   a. ``fail_next(status, times=1, headers=None, store=False)``: the next ``times``
+      batch requests are answered ``status`` with ``{"code": status, "message":
+      "injected failure"}`` and ``headers`` (e.g. ``{"Retry-After": "1"}`` or
+      ``{"RateLimit-Reset": "1"}``), for any status (500, 502, 503, 504, 429, 401, 403,
+      413, 409, ...), storing nothing. With ``store=True`` the batch is first handled as
+      usual (b to d below); only when it was stored is the 204 replaced by the injected
+      answer (e.g. 409: "stored, but answered conflict", as the real back end answers
+      items that already exist); a batch answered 413 / 400 by b / c keeps that answer.
+      Queued failures are used one per batch request, in the order they were queued.
+   b. ``max_body_bytes`` (constructor keyword and attribute, default ``None``: no
+      limit): a batch whose DECOMPRESSED body (the JSON bytes after undoing any gzip;
+      the raw bytes when not gzip'd) is longer than ``max_body_bytes`` bytes is answered
+      413 ``{"code": 413, "message": "payload too large"}``, storing nothing (not added
+      to ``errors``). Checked before the JSON is parsed; a body that is not valid gzip
+      is a 400.
+   c. 400 for an invalid body or item (see above).
+   d. 204: stored.
+
+The server: ``start(port=None)`` listens on ``port``, by default on the port of the
+previous run (so ``stop()`` then ``start()`` comes back on the same address; a free port
+on the first start; ``start(port=0)`` picks a new free one; ``RuntimeError`` when
+already running); the server sets ``allow_reuse_address``. ``stop()`` (a no-op when
+stopped) ends any ``slow`` delay and closes the listening socket and every open
+(keep-alive) connection, so while stopped clients get "connection refused" (``url``
+raises while stopped; ``port`` keeps the last port). Stopping does not forget anything:
+``traces``, ``spans``, ``duplicates``, ``requests``, ``errors``, ``max_body_bytes`` and
+pending controls survive a restart; only ``reset()`` clears them (all but
+``max_body_bytes``).
+
+Helpers: ``wait_for(predicate, timeout)``, ``trace_count`` / ``span_count``,
+``stored_trace_ids()`` / ``stored_span_ids()`` (sets), ``stats()`` (recorded requests per
+status, e.g. ``{0: 1, 204: 3, 503: 2}``).
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import gzip
 import json
+import socket
+import sys
 import threading
 import time
 import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
 from typing import Any, Callable
 
 import pydantic
@@ -44,6 +111,7 @@ PING_PATH = API_PREFIX + "is-alive/ping"
 MAX_BATCH_SIZE = 1000
 SPAN_TYPES = frozenset({"general", "tool", "llm", "guardrail"})
 TIMESTAMP_FIELDS = ("start_time", "end_time", "last_updated_at")
+NO_RESPONSE = 0  # Recorded.status of a request whose connection was closed unanswered
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,9 +120,9 @@ class Recorded:
 
     path: str  # the full request path, e.g. "/api/v1/private/spans/batch"
     headers: dict[str, str]  # lower-case keys
-    body: Any  # decoded JSON, or None when empty or undecodable
+    body: Any  # decoded JSON, or None when empty, undecodable or dropped mid-body
     gzipped: bool
-    status: int
+    status: int  # NO_RESPONSE (0): the connection was closed without an answer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +130,34 @@ class _Response:
     status: int
     body: Any = None  # JSON-serialisable, or None for an empty body
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Failure:
+    """One pending ``fail_next`` answer."""
+
+    status: int
+    headers: dict[str, str]
+    store: bool  # handle (and store) the batch as usual, then answer this instead of 204
+
+    def response(self) -> _Response:
+        return _Response(self.status, {"code": self.status, "message": "injected failure"}, self.headers)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Drop:
+    """One pending ``drop_next``: close after ``after_bytes`` body bytes (None: all)."""
+
+    after_bytes: int | None
+
+
+@dataclasses.dataclass
+class _Slowness:
+    """The ``slow`` setting: delay ``remaining`` (None: unlimited) more batch answers."""
+
+    seconds: float
+    remaining: int | None
+    store_first: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,12 +307,18 @@ def to_stored(item: dict, model: pydantic.BaseModel, kind: _BatchKind) -> dict:
 # --- HTTP plumbing ------------------------------------------------------------------
 
 
-def _decode_body(raw: bytes, gzipped: bool) -> Any:
-    """Decompress (if needed) and parse a JSON body; raise ``BadRequest`` if impossible."""
+def _decompress(raw: bytes, gzipped: bool) -> bytes:
+    """The body bytes after undoing gzip (if declared); raise ``BadRequest`` if impossible."""
+    if not gzipped:
+        return raw
     try:
-        data = gzip.decompress(raw) if gzipped else raw
+        return gzip.decompress(raw)
     except (OSError, EOFError) as exc:
         raise BadRequest([f"body is not valid gzip: {exc}"]) from None
+
+
+def _parse_json(data: bytes) -> Any:
+    """Parse a (decompressed) JSON body, None when empty; raise ``BadRequest`` if invalid."""
     if not data:
         return None
     try:
@@ -225,23 +327,37 @@ def _decode_body(raw: bytes, gzipped: bool) -> Any:
         raise BadRequest([f"body is not valid JSON: {exc}"]) from None
 
 
-def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
-    """Read a request body sent with Content-Length or chunked transfer encoding."""
+def _decode_body(raw: bytes, gzipped: bool) -> Any:
+    """Decompress (if needed) and parse a JSON body; raise ``BadRequest`` if impossible."""
+    return _parse_json(_decompress(raw, gzipped))
+
+
+def _read_body(handler: BaseHTTPRequestHandler, limit: int | None = None) -> bytes:
+    """Read a request body sent with Content-Length or chunked transfer encoding;
+    with ``limit``, read only its first ``limit`` bytes (without chunk framing)."""
     if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
-        return _read_chunked(handler.rfile)
+        return _read_chunked(handler.rfile, limit)
     length = int(handler.headers.get("Content-Length") or 0)
-    return handler.rfile.read(length) if length else b""
+    if limit is not None:
+        length = min(length, limit)
+    return handler.rfile.read(length) if length > 0 else b""
 
 
-def _read_chunked(stream) -> bytes:
-    chunks = []
+def _read_chunked(stream, limit: int | None = None) -> bytes:
+    chunks, total = [], 0
     while True:
+        if limit is not None and total >= limit:
+            return b"".join(chunks)  # stopped between chunks (drop_next)
         size = int(stream.readline().split(b";")[0].strip() or b"0", 16)
         if size == 0:
             while stream.readline().strip():  # skip trailers up to the blank line
                 pass
             return b"".join(chunks)
-        chunks.append(stream.read(size))
+        wanted = size if limit is None else min(size, limit - total)
+        chunks.append(stream.read(wanted))
+        total += wanted
+        if wanted < size:
+            return b"".join(chunks)  # stopped mid-chunk (drop_next)
         stream.readline()  # the CRLF closing the chunk
 
 
@@ -252,34 +368,94 @@ class _Handler(BaseHTTPRequestHandler):
     server: "_Server"
 
     def _handle(self) -> None:
-        response = self.server.backend._dispatch(
-            method=self.command,
-            path=urllib.parse.urlsplit(self.path).path,
-            headers={key.lower(): value for key, value in self.headers.items()},
-            raw_body=_read_body(self),
+        backend = self.server.backend
+        path = urllib.parse.urlsplit(self.path).path
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        drop = backend._take_drop(self.command, path)
+        if drop is not None:
+            raw_body = _read_body(self, drop.after_bytes)
+            backend._record_dropped(path, headers, raw_body if drop.after_bytes is None else None)
+            self._drop_connection()
+            return
+        response = backend._dispatch(
+            method=self.command, path=path, headers=headers, raw_body=_read_body(self)
         )
-        self._send(response)
+        if response is None:
+            self._drop_connection()
+        else:
+            self._send(response)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
     def _send(self, response: _Response) -> None:
         payload = b"" if response.body is None else json.dumps(response.body).encode()
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        if payload:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            if payload:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:  # the client has gone (e.g. it timed out during a slow answer)
+            self.close_connection = True
+
+    def _drop_connection(self) -> None:
+        """Close the connection without an answer: the client sees a reset / disconnect."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.connection.close()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
         pass  # keep test output quiet
 
 
 class _Server(ThreadingHTTPServer):
+    """Serves one ``FakeOpikBackend``; tracks open connections so ``stop()`` can end them."""
+
     daemon_threads = True
+    allow_reuse_address = True  # so that a restart can bind the previous port at once
     backend: "FakeOpikBackend"
+
+    def __init__(self, address: tuple[str, int], backend: "FakeOpikBackend") -> None:
+        self.backend = backend
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn(), which can stall without DNS.
+        TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_open_connections(self) -> None:
+        """Shut down every open connection: ends idle keep-alive handler threads."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # clients that hang up, connections ended by drop_next / stop()
+        super().handle_error(request, client_address)  # a bug in the fake: show it
 
 
 # --- the fake -----------------------------------------------------------------------
@@ -288,11 +464,16 @@ class _Server(ThreadingHTTPServer):
 class FakeOpikBackend:
     """An in-process Opik REST back end; see the module docstring for what it checks."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_body_bytes: int | None = None) -> None:
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._failures: list[tuple[int, dict[str, str]]] = []
+        self._port: int | None = None
+        self._stopping = threading.Event()  # set by stop(): ends slow delays early
+        self._failures: list[_Failure] = []
+        self._drops: list[_Drop] = []
+        self._slowness: _Slowness | None = None
+        self.max_body_bytes = max_body_bytes
         self.traces: dict[str, dict] = {}
         self.spans: dict[str, dict] = {}
         self.requests: list[Recorded] = []
@@ -301,22 +482,31 @@ class FakeOpikBackend:
 
     # lifecycle
 
-    def start(self) -> "FakeOpikBackend":
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.backend = self
+    def start(self, port: int | None = None) -> "FakeOpikBackend":
+        """Listen on ``port`` (None: the previous run's port, or a free one the first time)."""
+        if self._server is not None:
+            raise RuntimeError("FakeOpikBackend is already running")
+        if port is None:
+            port = self._port or 0
+        self._stopping.clear()
+        self._server = _Server(("127.0.0.1", port), self)
+        self._port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},  # so that stop() returns quickly
-            name="fake-opik-backend",
+            kwargs={"poll_interval": 0.01},  # so that stop() returns quickly
+            name=f"fake-opik-backend-{self._port}",
             daemon=True,
         )
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop listening and end every open connection; stored data is kept. Idempotent."""
         if self._server is None:
             return
+        self._stopping.set()  # wakes handlers in a slow delay
         self._server.shutdown()
+        self._server.close_open_connections()
         self._server.server_close()
         self._thread.join(timeout=5)
         self._server = self._thread = None
@@ -334,6 +524,13 @@ class FakeOpikBackend:
             raise RuntimeError("FakeOpikBackend is not started")
         return f"http://127.0.0.1:{self._server.server_address[1]}{API_PREFIX}"
 
+    @property
+    def port(self) -> int:
+        """The port listened on, or last listened on while stopped."""
+        if self._port is None:
+            raise RuntimeError("FakeOpikBackend has never been started")
+        return self._port
+
     # test controls
 
     def wait_for(self, predicate: Callable[["FakeOpikBackend"], bool], timeout: float = 10.0) -> bool:
@@ -346,13 +543,34 @@ class FakeOpikBackend:
                 return False
             time.sleep(0.02)
 
-    def fail_next(self, status: int, times: int = 1, headers: dict[str, str] | None = None) -> None:
-        """Answer the next ``times`` batch requests with ``status`` (+ headers), storing nothing."""
+    def fail_next(
+        self, status: int, times: int = 1, headers: dict[str, str] | None = None, store: bool = False
+    ) -> None:
+        """Answer the next ``times`` batch requests with ``status`` (+ headers), storing
+        nothing; with ``store=True``, store a valid batch and answer ``status`` for the 204."""
         with self._lock:
-            self._failures.extend([(status, dict(headers or {}))] * times)
+            self._failures.extend([_Failure(status, dict(headers or {}), store)] * times)
+
+    def slow(self, seconds: float, times: int | None = None, store_first: bool = True) -> None:
+        """Answer the next ``times`` batch requests (None: all until ``slow(0)``) ``seconds``
+        late, storing before (``store_first``) or after the delay; replaces any previous."""
+        if seconds < 0 or (times is not None and times < 0):
+            raise ValueError("slow() needs seconds >= 0 and times >= 0 or None")
+        with self._lock:
+            active = seconds > 0 and times != 0
+            self._slowness = _Slowness(seconds, times, store_first) if active else None
+
+    def drop_next(self, times: int = 1, after_bytes: int | None = None) -> None:
+        """Close the connection unanswered for the next ``times`` batch requests, after
+        reading the whole body (None) or its first ``after_bytes`` bytes; store nothing."""
+        if after_bytes is not None and after_bytes < 0:
+            raise ValueError("after_bytes must be >= 0 or None")
+        with self._lock:
+            self._drops.extend([_Drop(after_bytes)] * times)
 
     def reset(self) -> None:
-        """Forget everything stored and recorded, and any pending ``fail_next``."""
+        """Forget everything stored and recorded, and any pending ``fail_next`` /
+        ``drop_next`` / ``slow`` (``max_body_bytes`` stays)."""
         with self._lock:
             self.traces.clear()
             self.spans.clear()
@@ -360,43 +578,125 @@ class FakeOpikBackend:
             self.errors.clear()
             self.duplicates = 0
             self._failures.clear()
+            self._drops.clear()
+            self._slowness = None
+
+    # inspection
+
+    @property
+    def trace_count(self) -> int:
+        with self._lock:
+            return len(self.traces)
+
+    @property
+    def span_count(self) -> int:
+        with self._lock:
+            return len(self.spans)
+
+    def stored_trace_ids(self) -> set[str]:
+        with self._lock:
+            return set(self.traces)
+
+    def stored_span_ids(self) -> set[str]:
+        with self._lock:
+            return set(self.spans)
+
+    def stats(self) -> dict[int, int]:
+        """How many recorded requests got each status (0: closed unanswered), by status."""
+        with self._lock:
+            counts = collections.Counter(request.status for request in self.requests)
+        return dict(sorted(counts.items()))
 
     # request handling (called from server threads)
 
-    def _dispatch(self, method: str, path: str, headers: dict[str, str], raw_body: bytes) -> _Response:
+    def _take_drop(self, method: str, path: str) -> _Drop | None:
+        if method != "POST" or path not in BATCH_ENDPOINTS:
+            return None
+        with self._lock:
+            return self._drops.pop(0) if self._drops else None
+
+    def _take_slowness(self) -> tuple[float, bool] | None:
+        """(seconds, store_first) for this batch request, or None; uses up one of ``times``."""
+        with self._lock:
+            slowness = self._slowness
+            if slowness is None:
+                return None
+            if slowness.remaining is not None:
+                slowness.remaining -= 1
+                if slowness.remaining <= 0:
+                    self._slowness = None
+            return slowness.seconds, slowness.store_first
+
+    def _record(self, path: str, headers: dict[str, str], body: Any, status: int) -> None:
         gzipped = headers.get("content-encoding", "").lower() == "gzip"
-        body, decode_error = None, None
+        with self._lock:
+            self.requests.append(Recorded(path, headers, body, gzipped, status))
+
+    def _record_dropped(self, path: str, headers: dict[str, str], raw_body: bytes | None) -> None:
+        body = None
+        if raw_body is not None:
+            gzipped = headers.get("content-encoding", "").lower() == "gzip"
+            try:
+                body = _decode_body(raw_body, gzipped)
+            except BadRequest:
+                pass
+        self._record(path, headers, body, NO_RESPONSE)
+
+    def _dispatch(self, method: str, path: str, headers: dict[str, str], raw_body: bytes) -> _Response | None:
+        """The answer to a request whose body has been read, after any ``slow`` delay;
+        None: close the connection unanswered (``stop()`` during the delay)."""
+        gzipped = headers.get("content-encoding", "").lower() == "gzip"
+        data, body, decode_error = None, None, None
         try:
-            body = _decode_body(raw_body, gzipped)
+            data = _decompress(raw_body, gzipped)
+            body = _parse_json(data)
         except BadRequest as exc:
             decode_error = exc
+        delay = self._take_slowness() if method == "POST" and path in BATCH_ENDPOINTS else None
+        if delay is not None and not delay[1] and self._stopping.wait(delay[0]):
+            self._record(path, headers, body, NO_RESPONSE)
+            return None
         try:
-            response = self._route(method, path, body, decode_error)
+            response = self._route(method, path, data, body, decode_error)
         except BadRequest as exc:
             response = self._reject(exc)
-        with self._lock:
-            self.requests.append(Recorded(path, headers, body, gzipped, response.status))
+        self._record(path, headers, body, response.status)
+        if delay is not None and delay[1] and self._stopping.wait(delay[0]):
+            return None
         return response
 
-    def _route(self, method: str, path: str, body: Any, decode_error: BadRequest | None) -> _Response:
+    def _route(
+        self, method: str, path: str, data: bytes | None, body: Any, decode_error: BadRequest | None
+    ) -> _Response:
         kind = BATCH_ENDPOINTS.get(path)
         if method == "POST" and kind is not None:
             failure = self._injected_failure()
-            if failure is not None:
-                return failure
-            if decode_error is not None:
-                raise decode_error
-            return self._write_batch(body, kind)
+            if failure is not None and not failure.store:
+                return failure.response()
+            response = self._write_checked(data, body, decode_error, kind)
+            if failure is not None and response.status == 204:
+                return failure.response()  # stored, but answered with the injected status
+            return response
         if method == "GET" and path == PING_PATH:
             return _Response(200, {"healthy": True})
         return _Response(404, {"code": 404, "message": f"no route for {method} {path}"})
 
-    def _injected_failure(self) -> _Response | None:
+    def _injected_failure(self) -> _Failure | None:
         with self._lock:
-            if not self._failures:
-                return None
-            status, headers = self._failures.pop(0)
-        return _Response(status, {"code": status, "message": "injected failure"}, headers)
+            return self._failures.pop(0) if self._failures else None
+
+    def _write_checked(
+        self, data: bytes | None, body: Any, decode_error: BadRequest | None, kind: _BatchKind
+    ) -> _Response:
+        """413 for a too large decompressed body, else validate and store (``BadRequest``)."""
+        if data is None and decode_error is not None:
+            raise decode_error  # not valid gzip
+        limit = self.max_body_bytes
+        if limit is not None and len(data) > limit:
+            return _Response(413, {"code": 413, "message": "payload too large"})
+        if decode_error is not None:
+            raise decode_error
+        return self._write_batch(body, kind)
 
     def _write_batch(self, body: Any, kind: _BatchKind) -> _Response:
         validated = validate_batch(body, kind)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 
-from tests.fakes.opik_backend import FakeOpikBackend
+from tests.fakes.opik_backend import NO_RESPONSE, FakeOpikBackend
 from tests.fakes.otlp_receiver import OtlpGrpcReceiver, OtlpHttpReceiver
 
 START = "2024-05-01T12:00:00.123456Z"
@@ -218,6 +220,224 @@ def test_wait_for_and_reset(backend):
     backend.reset()
     assert (backend.traces, backend.requests, backend.duplicates) == ({}, [], 0)
     assert post(backend.url + "v1/private/traces/batch", {"traces": [a_trace()]})[0] == 204
+
+
+# --- fake Opik back end: fault injection -------------------------------------------
+
+TRACES_PATH = "/api/v1/private/traces/batch"
+SPANS_PATH = "/api/v1/private/spans/batch"
+
+
+def raw_post(backend, path: str, body, headers: dict | None = None, timeout: float = 5):
+    """POST with http.client (``body``: bytes, or a list of byte chunks sent chunked);
+    return (status, headers, body)."""
+    connection = http.client.HTTPConnection("127.0.0.1", backend.port, timeout=timeout)
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    try:
+        if isinstance(body, list):
+            headers["Transfer-Encoding"] = "chunked"
+            connection.request("POST", path, body, headers, encode_chunked=True)
+        else:
+            connection.request("POST", path, body, headers)
+        response = connection.getresponse()
+        return response.status, dict(response.headers), response.read()
+    finally:
+        connection.close()
+
+
+def traces_body(*traces) -> bytes:
+    return json.dumps({"traces": list(traces)}).encode()
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 429, 401, 403, 413, 409])
+def test_fail_next_any_status_with_headers(backend, status):
+    backend.fail_next(status, headers={"Retry-After": "1", "RateLimit-Reset": "1"})
+    trace = a_trace()
+
+    code, headers, body = post(backend.url + "v1/private/traces/batch", {"traces": [trace]})
+    assert (code, headers["Retry-After"], headers["RateLimit-Reset"]) == (status, "1", "1")
+    assert json.loads(body) == {"code": status, "message": "injected failure"}
+    assert backend.traces == {} and backend.errors == []
+
+    assert post(backend.url + "v1/private/traces/batch", {"traces": [trace]})[0] == 204
+    assert backend.stats() == {204: 1, status: 1}
+
+
+def test_fail_next_409_with_store_stores_the_batch(backend):
+    backend.fail_next(409, store=True)
+    trace = a_trace()
+
+    assert post(backend.url + "v1/private/traces/batch", {"traces": [trace]})[0] == 409
+    assert backend.stored_trace_ids() == {trace["id"]}  # stored, but answered conflict
+    assert post(backend.url + "v1/private/traces/batch", {"traces": [trace]})[0] == 204
+    assert backend.duplicates == 1  # the retry upserted
+
+    backend.fail_next(409, store=True)  # an invalid batch keeps its 400 (and uses the 409 up)
+    assert post(backend.url + "v1/private/traces/batch", {"traces": [a_trace(usage={})]})[0] == 400
+    assert post(backend.url + "v1/private/traces/batch", {"traces": [a_trace()]})[0] == 204
+    assert backend.trace_count == 2
+
+
+def test_max_body_bytes_compares_the_decompressed_body():
+    small, big = a_trace(), a_trace(input={"text": "x" * 2000})
+    with FakeOpikBackend(max_body_bytes=1000) as fake:
+        assert fake.max_body_bytes == 1000
+        url = fake.url + "v1/private/traces/batch"
+        assert len(gzip.compress(traces_body(big))) < 1000 < len(traces_body(big))
+        for gzipped in (False, True):
+            status, _, body = post(url, {"traces": [big]}, gzipped)
+            assert status == 413
+            assert json.loads(body) == {"code": 413, "message": "payload too large"}
+        assert post(url, {"traces": [small]})[0] == 204
+        assert fake.stored_trace_ids() == {small["id"]} and fake.errors == []
+
+        fake.max_body_bytes = None  # an attribute: can be changed at run time
+        assert post(url, {"traces": [big]})[0] == 204
+        assert fake.stats() == {204: 2, 413: 2}
+
+
+def test_slow_stores_first_then_answers_late(backend):
+    backend.slow(2, times=1)
+    trace = a_trace()
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):  # the client gives up before the answer ...
+        raw_post(backend, TRACES_PATH, traces_body(trace), timeout=0.15)
+    assert time.monotonic() - started < 2
+    assert backend.stored_trace_ids() == {trace["id"]}  # ... but the batch is stored
+
+    assert raw_post(backend, TRACES_PATH, traces_body(trace))[0] == 204  # times=1: fast again
+    assert backend.duplicates == 1  # the retry is an idempotent upsert
+    assert backend.stats() == {204: 2}
+
+
+def test_slow_until_cancelled(backend):
+    backend.slow(0.1)  # times=None: every batch request
+    for _ in range(2):
+        started = time.monotonic()
+        assert raw_post(backend, TRACES_PATH, traces_body(a_trace()))[0] == 204
+        assert time.monotonic() - started >= 0.1
+    backend.slow(5)  # replaces the previous setting ...
+    backend.slow(0)  # ... and this ends it
+    assert raw_post(backend, TRACES_PATH, traces_body(a_trace()), timeout=2)[0] == 204
+    assert backend.trace_count == 3
+
+
+def test_slow_without_store_first_stores_after_the_delay(backend):
+    backend.slow(0.4, times=1, store_first=False)
+    trace = a_trace()
+    with pytest.raises(TimeoutError):
+        raw_post(backend, TRACES_PATH, traces_body(trace), timeout=0.1)
+    assert backend.traces == {} and backend.requests == []  # still in the delay
+    assert backend.wait_for(lambda b: b.span_count == 0 and b.trace_count == 1, timeout=2)
+    assert backend.requests[-1].status == 204
+
+
+@pytest.mark.parametrize("store_first", [True, False])
+def test_stop_ends_a_slow_delay_unanswered(store_first):
+    fake = FakeOpikBackend().start()
+    fake.slow(10, times=1, store_first=store_first)
+    outcome = []
+
+    def client():
+        try:
+            outcome.append(raw_post(fake, TRACES_PATH, traces_body(a_trace()), timeout=5))
+        except OSError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    assert fake.wait_for(lambda b: b._slowness is None, timeout=2)  # times=1 taken: in the delay
+    time.sleep(0.05)  # let the handler reach the delay
+    started = time.monotonic()
+    fake.stop()
+    thread.join(timeout=2)
+    assert time.monotonic() - started < 1
+    assert isinstance(outcome[0], ConnectionError)
+    if store_first:
+        assert fake.trace_count == 1 and fake.stats() == {204: 1}
+    else:
+        assert fake.trace_count == 0 and fake.stats() == {NO_RESPONSE: 1}
+
+
+def test_drop_next_after_the_whole_body(backend):
+    backend.drop_next()
+    trace = a_trace()
+    with pytest.raises(ConnectionError):  # http.client.RemoteDisconnected
+        raw_post(backend, TRACES_PATH, traces_body(trace))
+    assert backend.traces == {}
+    assert backend.requests[-1].status == NO_RESPONSE
+    assert backend.requests[-1].body == {"traces": [trace]}
+    assert raw_post(backend, TRACES_PATH, traces_body(trace))[0] == 204
+    assert backend.duplicates == 0
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_drop_next_mid_body(backend, chunked):
+    backend.drop_next(times=2, after_bytes=100)
+    body = traces_body(*(a_trace(input={"text": "x" * 1000}) for _ in range(1000)))  # ~1 MB
+    for _ in range(2):
+        with pytest.raises(ConnectionError):  # reset / broken pipe / remote disconnected
+            raw_post(backend, TRACES_PATH, [body[:5000], body[5000:]] if chunked else body)
+    assert backend.traces == {}
+    assert [(r.status, r.body) for r in backend.requests] == [(NO_RESPONSE, None)] * 2
+    assert raw_post(backend, TRACES_PATH, traces_body(a_trace()))[0] == 204  # times=2 used up
+    assert backend.stats() == {NO_RESPONSE: 2, 204: 1}
+
+
+def test_controls_act_on_batches_only(backend):
+    backend.drop_next()
+    backend.fail_next(503)
+    backend.slow(5, times=1)
+    with urllib.request.urlopen(backend.url + "is-alive/ping", timeout=1) as response:
+        assert response.status == 200
+    assert post(backend.url + "v1/private/nothing", {})[0] == 404
+    backend.reset()  # forgets the pending drop, failure and delay
+    assert raw_post(backend, SPANS_PATH, json.dumps({"spans": [a_span(uuid7())]}).encode(), timeout=1)[0] == 204
+    assert backend.span_count == 1 and len(backend.stored_span_ids()) == 1
+
+
+def test_restart_on_the_same_port_keeps_the_data(backend):
+    url, port = backend.url, backend.port
+    first = a_trace()
+    assert post(url + "v1/private/traces/batch", {"traces": [first]})[0] == 204
+    keep_alive = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    keep_alive.request("GET", "/api/is-alive/ping")
+    keep_alive.getresponse().read()
+
+    backend.stop()
+    with pytest.raises(RuntimeError):
+        backend.url
+    with pytest.raises(urllib.error.URLError) as refused:
+        post(url + "v1/private/traces/batch", {"traces": [a_trace()]})
+    assert isinstance(refused.value.reason, ConnectionRefusedError)
+    with pytest.raises(ConnectionError):  # an open keep-alive connection was ended too
+        keep_alive.request("GET", "/api/is-alive/ping")
+        keep_alive.getresponse()
+    keep_alive.close()
+    backend.stop()  # harmless
+
+    backend.start()
+    assert (backend.url, backend.port) == (url, port)
+    with pytest.raises(RuntimeError):
+        backend.start()  # already running
+    second = a_trace()
+    assert post(url + "v1/private/traces/batch", {"traces": [second]})[0] == 204
+    assert backend.stored_trace_ids() == {first["id"], second["id"]}
+    assert backend.stats() == {200: 1, 204: 2}  # the ping, and the batches
+
+
+def test_start_on_an_explicit_port():
+    fake = FakeOpikBackend()
+    with pytest.raises(RuntimeError):
+        fake.port  # never started
+    fake.start()
+    fake.stop()
+    fake.start(port=0)  # port=0: a new free port (the default would reuse the last one)
+    try:
+        assert fake.port != 0 and fake.url == f"http://127.0.0.1:{fake.port}/api/"
+        assert post(fake.url + "v1/private/traces/batch", {"traces": [a_trace()]})[0] == 204
+    finally:
+        fake.stop()
 
 
 # --- OTLP receivers -----------------------------------------------------------------

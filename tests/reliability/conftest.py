@@ -1,0 +1,5 @@
+"""The tracking tests' global TracerProvider fixtures, for the content tests."""
+
+from tests.tracking.conftest import exporter, provider
+
+__all__ = ["exporter", "provider"]

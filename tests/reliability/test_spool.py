@@ -1,0 +1,57 @@
+"""The on-disk spool: atomic private files, oldest first, bounded, claimed once across processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+
+from opik_otel.exporters.opik.spool import Spool
+
+
+def test_batches_are_private_files_replayed_oldest_first(tmp_path):
+    spool = Spool(tmp_path / "spool", max_bytes=10_000)
+    assert spool.put("traces", 1, b"first") and spool.put("spans", 3, b"second")
+    folder = tmp_path / "spool"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in folder.iterdir())
+    assert [(b.kind, b.items) for b in spool.batches()] == [("traces", 1), ("spans", 3)]
+    sent = []
+    assert spool.replay(lambda kind, body: sent.append((kind, body)) or True) == 2
+    assert sent == [("traces", b"first"), ("spans", b"second")]
+    assert list(folder.iterdir()) == []
+
+
+def test_replay_stops_at_the_first_failure_and_keeps_the_rest(tmp_path):
+    spool = Spool(tmp_path, max_bytes=10_000)
+    for body in (b"a", b"b", b"c"):
+        spool.put("spans", 1, body)
+    answers = iter([True, False])
+    assert spool.replay(lambda kind, body: next(answers)) == 1
+    assert [path.read_bytes() for path in (b.path for b in spool.batches())] == [b"b", b"c"]
+
+
+def test_a_full_spool_drops_the_oldest_and_counts_them(tmp_path, caplog):
+    spool = Spool(tmp_path, max_bytes=250)
+    with caplog.at_level(logging.WARNING):
+        for index in range(5):
+            spool.put("spans", 10, bytes([index]) * 100)
+    assert [b.path.read_bytes()[0] for b in spool.batches()] == [3, 4]
+    assert spool.dropped_items == 30
+    assert len([r for r in caplog.records if "spool" in r.getMessage()]) == 1  # at most one warning a minute
+
+
+def test_a_claimed_file_is_not_sent_twice(tmp_path):
+    spool = Spool(tmp_path, max_bytes=10_000)
+    spool.put("spans", 1, b"x")
+    (batch,) = spool.batches()
+    os.rename(batch.path, batch.path.with_name(batch.path.name + ".sending-99999"))  # another process is sending it
+    assert spool.replay(lambda kind, body: True) == 0
+
+
+def test_an_unwritable_folder_loses_the_batch_with_a_warning(tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with caplog.at_level(logging.WARNING):
+        assert Spool(blocker / "spool", 1000).put("spans", 2, b"x") is False
+    assert "could not spool" in caplog.text

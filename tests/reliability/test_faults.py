@@ -206,3 +206,31 @@ def test_zz_write_the_table(tmp_path_factory):
     table = "\n".join(lines)
     (tmp_path_factory.getbasetemp() / "reliability-faults.md").write_text(table + "\n")
     print("\n" + table)
+
+
+def test_interpreter_exit_with_a_hung_back_end_is_bounded_and_spools(backend, tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    from tests.e2e._helpers import clean_env
+
+    backend.slow(30, times=None, store_first=False)
+    spool = tmp_path / "exit-spool"
+    code = textwrap.dedent(f"""
+        import time, opik_otel
+        from opentelemetry import trace
+        opik_otel.configure(url={backend.url!r}, api_key="k", workspace="ws", shutdown_timeout_millis=1000, schedule_delay_millis=10)
+        for index in range(5):
+            trace.get_tracer("exit").start_span(f"s{{index}}").end()
+        time.sleep(0.3)  # the worker is now waiting on the hung back end
+        print("EXITING", time.monotonic(), flush=True)
+    """)
+    process = subprocess.run([sys.executable, "-c", code], env=clean_env(tmp_path, OPIK_OTEL_SPOOL_DIR=str(spool)),
+                             capture_output=True, text=True, timeout=60)
+    finished = time.monotonic()
+    assert process.returncode == 0, process.stderr
+    exiting = float(process.stdout.split("EXITING", 1)[1].split()[0])
+    assert finished - exiting < 2.5  # the 1 s shutdown timeout, plus interpreter teardown
+    files = list(spool.glob("*.json.gz"))
+    assert files and sum(int(f.name.split(".")[-3]) for f in files) >= 5 + 5  # spans and their traces

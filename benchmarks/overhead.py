@@ -1,11 +1,14 @@
-"""Per-call overhead of OpenAI chat instrumentation: opik-otel vs the peers.
+"""Per-call overhead of LLM client instrumentation: opik-otel vs the peers.
 
-    python benchmarks/overhead.py --config NAME --mode {chat,stream,async} \
-        [--blocks 20] [--block-size 100] [--warmup 200] [--json out.json]
+    python benchmarks/overhead.py [--provider {openai,anthropic,bedrock}] --config NAME \
+        --mode {chat,stream,async} [--blocks 20] [--block-size 100] [--warmup 200] [--json out.json]
 
 Runs in any of the environments that `benchmarks/setup.sh` builds: it needs only the
-standard library, `openai` and `opentelemetry-sdk` (plus, per configuration, the package
-under test). Configurations:
+standard library, the provider's client (`openai`, `anthropic` or `boto3`) and
+`opentelemetry-sdk` (plus, per configuration, the package under test). Configurations
+(anthropic and bedrock: `none`, `opik-otel-off` and `opik-otel-on` only; bedrock has no
+async mode, botocore being synchronous; an unsupported combination is skipped, and with
+--json a `{"skipped": why}` record is written):
 
   none            no instrumentation: both blocks of a pair are bare (the noise floor)
   opik-otel-off   opik_otel OpenAIInstrumentor, content capture off, production pipeline:
@@ -22,10 +25,23 @@ The openai client talks to an in-process transport (`httpx2.MockTransport` for o
 a fixed, realistic chat.completion (or, in stream mode, an SSE body of 20 content chunks,
 a usage chunk and `data: [DONE]`).
 
+--provider anthropic: `anthropic.Anthropic` / `AsyncAnthropic` on the same kind of
+in-process transport (httpx2 for anthropic >= 2), `messages.create` answered by a fixed
+Message, or in stream mode Anthropic's real SSE events (message_start, content_block_start,
+ping, 20 text_delta content_block_deltas, content_block_stop, message_delta with usage,
+message_stop). No global tracer provider is set, so anthropic >= 2's own tracing stays
+on OpenTelemetry's no-op (proxy) tracer, on the bare and the instrumented side alike.
+--provider bedrock: a boto3 `bedrock-runtime` client whose HTTP send is short-circuited in
+process by a botocore `before-send` handler returning an `AWSResponse`: signing, request
+serialisation and response parsing all run. `converse` gets a fixed Converse JSON reply;
+`converse_stream` real AWS event-stream frames (messageStart, 20 contentBlockDelta,
+contentBlockStop, messageStop, metadata with usage), one frame per read.
+
 Method (the machine is shared and noisy): after a warm-up, `--blocks` pairs of blocks run
 interleaved in this one process: `--block-size` bare calls, then (instrument) the same
 number of instrumented calls (uninstrument); per-client peers (opik-sdk) alternate a
-tracked and an untracked client instead. An instrumentor whose uninstrument() leaves its
+tracked and an untracked client instead, and so does bedrock (BedrockInstrumentor hooks
+client creation: the traced client is created while instrumented, the bare one before). An instrumentor whose uninstrument() leaves its
 wrappers in place (OpenLLMetry today) is instrumented once, and its patched attributes
 are swapped between their original and wrapped values (the result's notes say so). The order inside a pair alternates (ABBA) so
 that drift cancels. Before each block the garbage collector runs, and after each
@@ -38,7 +54,8 @@ call). Reported: the median ratio with min-max over the pairs, the median added 
 Stream mode also reports the added time to first chunk (median over pairs of the
 per-block mean TTFC difference), and splits fixed from per-chunk cost with a second kind
 of pair whose calls only create the stream, read the first chunk and close it:
-per_chunk_us = (added_full - added_first_only) / 20 (the 20 chunks after the first).
+per_chunk_us = (added_full - added_first_only) / 20 (the 20 chunks after the first;
+anthropic and bedrock: per content delta, the stream's other events amortised into it).
 """
 
 from __future__ import annotations
@@ -60,6 +77,14 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ("none", "opik-otel-off", "opik-otel-on", "official", "openllmetry", "openinference", "opik-sdk")
 MODES = ("chat", "stream", "async")
+PROVIDERS = ("openai", "anthropic", "bedrock")
+PROVIDER_CONFIGS = {
+    "openai": CONFIGS,
+    "anthropic": ("none", "opik-otel-off", "opik-otel-on"),
+    "bedrock": ("none", "opik-otel-off", "opik-otel-on"),
+}
+PROVIDER_MODES = {"openai": MODES, "anthropic": MODES, "bedrock": ("chat", "stream")}
+CLIENT_PACKAGE = {"openai": "openai", "anthropic": "anthropic", "bedrock": "botocore"}
 STREAM_CONTENT_CHUNKS = 20
 
 # Variables that switch the peers' content capture: cleared so each runs at its documented
@@ -72,6 +97,12 @@ CONTENT_ENV = (
     "OPENINFERENCE_HIDE_INPUT_MESSAGES",
     "OPENINFERENCE_HIDE_OUTPUT_MESSAGES",
     "OPIK_TRACK_DISABLE",
+    # anthropic >= 2's own tracing and anything that would give OTel a global provider
+    "ANTHROPIC_OPEN_TELEMETRY",
+    "ANTHROPIC_OPEN_TELEMETRY_TRACES_CONTENT_MODE",
+    "ANTHROPIC_OPEN_TELEMETRY_PROPAGATION",
+    "ANTHROPIC_OPEN_TELEMETRY_TRACES_MAX_CONTENT_BYTES",
+    "OTEL_PYTHON_TRACER_PROVIDER",
 )
 
 VERSION_PACKAGES = (
@@ -79,7 +110,7 @@ VERSION_PACKAGES = (
     "opentelemetry-instrumentation", "opentelemetry-util-genai",
     "opentelemetry-instrumentation-genai-openai", "opentelemetry-instrumentation-openai",
     "openinference-instrumentation-openai", "openinference-instrumentation",
-    "opik", "opik-otel", "genai-prices",
+    "opik", "opik-otel", "genai-prices", "anthropic", "boto3", "botocore",
 )
 PEER_PACKAGE = {
     "official": "opentelemetry-instrumentation-genai-openai",
@@ -189,10 +220,11 @@ def _stream_body() -> bytes:
     return "".join(lines).encode()
 
 
-def http_module():
-    """The HTTP package the installed openai uses: httpx2 for openai >= 3, else httpx."""
-    import openai._base_client as base_client
+def http_module(package: str = "openai"):
+    """The HTTP package the installed client uses: httpx2 for openai >= 3 / anthropic >= 2, else httpx."""
+    import importlib
 
+    base_client = importlib.import_module(f"{package}._base_client")
     module = getattr(base_client, "httpx2", None)
     if module is None:
         import httpx as module
@@ -226,6 +258,188 @@ def make_clients(mode: str, count: int) -> list:
                                          http_client=http.Client(transport=transport)))
     for client in clients:
         client.chat.completions  # noqa: B018 - loads the lazily imported resource modules now
+    return clients
+
+
+# --- the fake Anthropic wire ------------------------------------------------------------
+
+ANTHROPIC_MODEL = "claude-haiku-4-5"
+ANTHROPIC_RESPONSE_MODEL = "claude-haiku-4-5-20251001"
+ANTHROPIC_MAX_TOKENS = 1024
+ANTHROPIC_MESSAGE_ID = "msg_01XFDUDYJgAACzvnptvVoYEL"
+
+
+def _anthropic_usage(output_tokens: int) -> dict:
+    return {
+        "input_tokens": 48, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 64,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "output_tokens": output_tokens, "service_tier": "standard",
+    }
+
+
+def _anthropic_message_body() -> bytes:
+    return json.dumps({
+        "id": ANTHROPIC_MESSAGE_ID,
+        "type": "message",
+        "role": "assistant",
+        "model": ANTHROPIC_RESPONSE_MODEL,
+        "content": [{"type": "text", "text": " ".join(ANSWER_WORDS)}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": _anthropic_usage(71),
+    }).encode()
+
+
+def _content_pieces() -> list[str]:
+    words = ANSWER_WORDS
+    per = -(-len(words) // STREAM_CONTENT_CHUNKS)
+    pieces = [" ".join(words[i * per:(i + 1) * per]) + " " for i in range(STREAM_CONTENT_CHUNKS)]
+    pieces[-1] = pieces[-1].rstrip() or "."
+    return pieces
+
+
+def _anthropic_stream_body() -> bytes:
+    """Anthropic's SSE events: message_start, content_block_start, ping, 20 text deltas,
+    content_block_stop, message_delta (stop reason, usage), message_stop."""
+    events = [("message_start", {"type": "message_start", "message": {
+        "id": ANTHROPIC_MESSAGE_ID, "type": "message", "role": "assistant", "model": ANTHROPIC_RESPONSE_MODEL,
+        "content": [], "stop_reason": None, "stop_sequence": None, "usage": _anthropic_usage(1)}}),
+        ("content_block_start", {"type": "content_block_start", "index": 0,
+                                 "content_block": {"type": "text", "text": ""}}),
+        ("ping", {"type": "ping"})]
+    events += [("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                        "delta": {"type": "text_delta", "text": piece}})
+               for piece in _content_pieces()]
+    events += [
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                           "usage": {"input_tokens": 48, "cache_creation_input_tokens": 0,
+                                     "cache_read_input_tokens": 64, "output_tokens": 71}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events).encode()
+
+
+def make_anthropic_clients(mode: str, count: int) -> list:
+    """`count` anthropic clients (AsyncAnthropic in async mode) on their own in-process transports."""
+    import anthropic
+
+    http = http_module("anthropic")
+    stream = mode == "stream"
+    body = _anthropic_stream_body() if stream else _anthropic_message_body()
+    headers = {
+        "content-type": "text/event-stream; charset=utf-8" if stream else "application/json",
+        "request-id": "req_011CVq8sJ3kYw2nB5mX7pLtR",
+        "anthropic-organization-id": "3f0e8a62-5b7c-4d1e-9a2f-6c8b0d4e1f37",
+    }
+
+    def handler(request):
+        return http.Response(200, headers=headers, content=body)
+
+    transport = http.MockTransport(handler)
+    clients = []
+    for _ in range(count):
+        if mode == "async":
+            clients.append(anthropic.AsyncAnthropic(api_key="sk-ant-bench", max_retries=0,
+                                                    http_client=http.AsyncClient(transport=transport)))
+        else:
+            clients.append(anthropic.Anthropic(api_key="sk-ant-bench", max_retries=0,
+                                               http_client=http.Client(transport=transport)))
+    for client in clients:
+        client.messages  # noqa: B018 - loads the lazily imported resource modules now
+    return clients
+
+
+# --- the fake Bedrock wire ---------------------------------------------------------------
+
+BEDROCK_MODEL = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+BEDROCK_USAGE = {"inputTokens": 48, "outputTokens": 71, "totalTokens": 183,
+                 "cacheReadInputTokens": 64, "cacheWriteInputTokens": 0}
+
+
+def _converse_body() -> bytes:
+    return json.dumps({
+        "output": {"message": {"role": "assistant", "content": [{"text": " ".join(ANSWER_WORDS)}]}},
+        "stopReason": "end_turn",
+        "usage": BEDROCK_USAGE,
+        "metrics": {"latencyMs": 412},
+    }).encode()
+
+
+def _event_stream_frame(event_type: str, payload: dict) -> bytes:
+    """One AWS event-stream message: prelude (total and header lengths, CRC32), string headers,
+    payload, CRC32 of everything before it (big-endian)."""
+    import struct
+    import zlib
+
+    headers = b""
+    for name, value in ((":event-type", event_type), (":content-type", "application/json"),
+                        (":message-type", "event")):
+        raw_name, raw_value = name.encode(), value.encode()
+        headers += struct.pack(">B", len(raw_name)) + raw_name + struct.pack(">BH", 7, len(raw_value)) + raw_value
+    data = json.dumps(payload, separators=(",", ":")).encode()
+    prelude = struct.pack(">II", 12 + len(headers) + len(data) + 4, len(headers))
+    prelude += struct.pack(">I", zlib.crc32(prelude))
+    message = prelude + headers + data
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def _converse_stream_frames() -> list[bytes]:
+    """messageStart, 20 contentBlockDelta, contentBlockStop, messageStop, metadata (Bedrock pads
+    each payload with a random-length "p" field; a fixed one here)."""
+    pad = "abcdefghijklmnopqrstuvwxyzABCDEFGH"
+    events = [("messageStart", {"role": "assistant", "p": pad[:12]})]
+    events += [("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}, "p": pad[:8 + i % 20]})
+               for i, piece in enumerate(_content_pieces())]
+    events += [
+        ("contentBlockStop", {"contentBlockIndex": 0, "p": pad[:20]}),
+        ("messageStop", {"stopReason": "end_turn", "p": pad[:16]}),
+        ("metadata", {"usage": BEDROCK_USAGE, "metrics": {"latencyMs": 412}, "p": pad[:10]}),
+    ]
+    return [_event_stream_frame(name, payload) for name, payload in events]
+
+
+class _RawBody:
+    """What botocore reads an HTTP body from (`AWSResponse.raw`): stream() yields the chunks."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    def stream(self, *_args, **_kwargs):
+        return iter(self.chunks)
+
+    def close(self) -> None:
+        pass
+
+
+def make_bedrock_clients(count: int, session=None) -> list:
+    """`count` bedrock-runtime clients whose requests are answered in process (a `before-send` handler)."""
+    import boto3
+    from botocore.awsrequest import AWSResponse
+    from botocore.config import Config
+
+    converse = _converse_body()
+    frames = _converse_stream_frames()
+    json_headers = {"content-type": "application/json", "content-length": str(len(converse)),
+                    "x-amzn-requestid": "6f1e2b7c-9d0a-4e3f-8b5c-1d2e3f4a5b6c"}
+    stream_headers = {"content-type": "application/vnd.amazon.eventstream", "transfer-encoding": "chunked",
+                      "x-amzn-requestid": "6f1e2b7c-9d0a-4e3f-8b5c-1d2e3f4a5b6c"}
+
+    def before_send(request, **_kwargs):
+        if request.url.endswith("/converse-stream"):
+            return AWSResponse(request.url, 200, stream_headers, _RawBody(frames))
+        return AWSResponse(request.url, 200, json_headers, _RawBody([converse]))
+
+    session = session or boto3.session.Session(
+        aws_access_key_id="AKIDBENCHMARK000000", aws_secret_access_key="bench-secret", region_name="us-east-1")
+    config = Config(retries={"total_max_attempts": 1})
+    clients = []
+    for _ in range(count):
+        client = session.client("bedrock-runtime", config=config)
+        client.meta.events.register("before-send.bedrock-runtime", before_send)
+        clients.append(client)
     return clients
 
 
@@ -310,17 +524,17 @@ def _null_pipeline():
     return provider, exporter
 
 
-def _openai_attrs() -> dict:
-    """The attributes of the classes (and module globals) of openai's client and resource modules."""
+def _openai_attrs(package: str = "openai") -> dict:
+    """The attributes of the classes (and module globals) of openai's (or anthropic's) client and resource modules."""
     snap = {}
     for name, module in list(sys.modules.items()):
-        if module is None or not (name in ("openai", "openai._client", "openai._base_client")
-                                  or name.startswith("openai.resources")):
+        if module is None or not (name in (package, f"{package}._client", f"{package}._base_client")
+                                  or name.startswith(f"{package}.resources")):
             continue
         for attr, value in list(vars(module).items()):
             snap[(module, attr)] = value
             # type(value), not isinstance(): openai's lazy proxies import on any attribute access
-            if issubclass(type(value), type) and vars(value).get("__module__", "").startswith("openai"):
+            if issubclass(type(value), type) and vars(value).get("__module__", "").startswith(package):
                 for cls_attr, cls_value in list(vars(value).items()):
                     snap[(value, cls_attr)] = cls_value
     return snap
@@ -340,18 +554,19 @@ def _same(key, value, original) -> bool:
     return False
 
 
-def _toggle(setup: Setup, instrumentor, **kwargs) -> None:
-    """instrument()/uninstrument() between blocks, if uninstrument() really restores openai.
+def _toggle(setup: Setup, instrumentor, package: str = "openai", **kwargs) -> None:
+    """instrument()/uninstrument() between blocks, if uninstrument() really restores openai
+    (or `package`: anthropic).
 
     Otherwise (an instrumentor whose uninstrument() leaves its wrappers in place, so that
     instrumenting again would stack a second wrapper) instrument once and swap the patched
     attributes of openai's modules and classes between their original and wrapped values.
     """
-    before = _openai_attrs()
+    before = _openai_attrs(package)
     instrumentor.instrument(**kwargs)
-    during = _openai_attrs()
+    during = _openai_attrs(package)
     instrumentor.uninstrument()
-    after = _openai_attrs()
+    after = _openai_attrs(package)
     # attributes replaced by (or, on a class, added as) a wrapper: wrapt's or functools.wraps-style
     containers = {container for container, _ in before}
     patched = {key: before.get(key, _MISSING) for key, value in during.items()
@@ -360,7 +575,7 @@ def _toggle(setup: Setup, instrumentor, **kwargs) -> None:
                and not isinstance(value, types.ModuleType) and hasattr(value, "__wrapped__")}
     left = [key for key, original in patched.items() if not _same(key, after.get(key, _MISSING), original)]
     if not patched:
-        setup.notes.append("instrument() patched no attribute of openai's modules or classes")
+        setup.notes.append(f"instrument() patched no attribute of {package}'s modules or classes")
     if not left:
         setup.instrument = lambda: instrumentor.instrument(**kwargs)
         setup.uninstrument = instrumentor.uninstrument
@@ -379,37 +594,65 @@ def _toggle(setup: Setup, instrumentor, **kwargs) -> None:
 
     put(patched)  # back to bare
     instrumentor.instrument(**kwargs)
-    now = _openai_attrs()
+    now = _openai_attrs(package)
     wrapped = {key: now.get(key, _MISSING) for key in patched}
     put(patched)
     setup.instrument = lambda: put(wrapped)
     setup.uninstrument = lambda: put(patched)
 
 
-def build(config: str, mode: str) -> Setup:
+def _our_provider(backend: FakeOpikProcess):
+    """opik-otel's production pipeline: UsageCostSpanProcessor -> BatchSpanProcessor -> OpikSpanExporter.
+
+    The exporter gets a private, empty spool folder (removed at exit): the default one is shared
+    by every process of the user, and a batch another process left there would be replayed to
+    our fake back end at start-up (extra spans, extra work).
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from opik_otel import UsageCostSpanProcessor
+    from opik_otel._ids import UuidV7IdGenerator
+    from opik_otel.exporters.opik import OpikSpanExporter
+
+    spool = tempfile.mkdtemp(prefix="opik-otel-bench-spool-")
+    atexit.register(shutil.rmtree, spool, True)
+    provider = TracerProvider(id_generator=UuidV7IdGenerator())
+    exporter = OpikSpanExporter(url=backend.url, api_key="k", spool_dir=spool)
+    provider.add_span_processor(UsageCostSpanProcessor(BatchSpanProcessor(exporter)))
+    return provider
+
+
+def build(config: str, mode: str, provider_name: str = "openai") -> Setup:
     setup = Setup()
     if config == "opik-sdk":
         return _build_opik_sdk(setup, mode)
+    if provider_name == "bedrock":
+        return _build_bedrock(setup, config)
 
     ours = config in ("opik-otel-off", "opik-otel-on")
     backend = FakeOpikProcess() if ours else None  # its start-up overlaps ours
-    (client,) = make_clients(mode, 1)
+    if provider_name == "anthropic":
+        (client,) = make_anthropic_clients(mode, 1)
+    else:
+        (client,) = make_clients(mode, 1)
     setup.bare_client = setup.instr_client = client
     if config == "none":
         return setup
 
     if ours:
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        if provider_name == "anthropic":
+            from opik_otel.instrumentors.anthropic import AnthropicInstrumentor as Instrumentor
+        else:
+            from opik_otel.instrumentors.openai import OpenAIInstrumentor as Instrumentor
 
-        from opik_otel import UsageCostSpanProcessor
-        from opik_otel._ids import UuidV7IdGenerator
-        from opik_otel.exporters.opik import OpikSpanExporter
-        from opik_otel.instrumentors.openai import OpenAIInstrumentor
-
-        provider = TracerProvider(id_generator=UuidV7IdGenerator())
-        provider.add_span_processor(UsageCostSpanProcessor(BatchSpanProcessor(OpikSpanExporter(url=backend.url, api_key="k"))))
-        _toggle(setup, OpenAIInstrumentor(), tracer_provider=provider, capture_content=config == "opik-otel-on")
+        provider = _our_provider(backend)
+        _toggle(setup, Instrumentor(), package=CLIENT_PACKAGE[provider_name], tracer_provider=provider,
+                capture_content=config == "opik-otel-on")
         setup.flush = provider.force_flush
 
         def finish() -> dict:
@@ -436,6 +679,44 @@ def build(config: str, mode: str) -> Setup:
         return {"spans_exported": exporter.count}
 
     setup.finish = finish_null
+    return setup
+
+
+def _build_bedrock(setup: Setup, config: str) -> Setup:
+    """Two clients, alternating. BedrockInstrumentor wraps the `_make_api_call` of each
+    bedrock-runtime client created while it is instrumented (it hooks client creation), and
+    uninstrument() leaves existing clients as they are: so the bare client is created first,
+    the traced one while instrumented, and then the instrumentor is uninstrumented again.
+    Both come from the same boto3 session with the same configuration and in-process answer."""
+    if config == "none":
+        setup.bare_client, setup.instr_client = make_bedrock_clients(2)
+        setup.notes.append("per-client: two untraced clients alternate")
+        return setup
+
+    from opik_otel.instrumentors.bedrock import BedrockInstrumentor
+
+    backend = FakeOpikProcess()
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id="AKIDBENCHMARK000000", aws_secret_access_key="bench-secret", region_name="us-east-1")
+    (setup.bare_client,) = make_bedrock_clients(1, session)
+    provider = _our_provider(backend)
+    instrumentor = BedrockInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, capture_content=config == "opik-otel-on")
+    (setup.instr_client,) = make_bedrock_clients(1, session)
+    instrumentor.uninstrument()
+    if not getattr(setup.instr_client, "_opik_otel_tracked", False) or getattr(setup.bare_client, "_opik_otel_tracked", False):
+        raise SystemExit("BedrockInstrumentor did not trace exactly the client created while instrumented")
+    setup.notes.append("per-client: a client created while instrumented (traced) and one created before "
+                       "(bare) alternate; BedrockInstrumentor hooks client creation")
+    setup.flush = provider.force_flush
+
+    def finish() -> dict:
+        provider.shutdown()
+        return {"backend": backend.stop()}
+
+    setup.finish = finish
     return setup
 
 
@@ -511,19 +792,114 @@ async def _async_block(client, n: int) -> float:
     return (ns() - t0) / n / 1000
 
 
+# anthropic: the same shapes (system prompt apart, as its API takes it)
+ANTHROPIC_SYSTEM = MESSAGES[0]["content"]
+ANTHROPIC_MESSAGES = [{"role": "user", "content": MESSAGES[1]["content"]}]
+
+
+def anthropic_block_chat(client, n: int) -> float:
+    t0 = ns()
+    for _ in range(n):
+        client.messages.create(model=ANTHROPIC_MODEL, max_tokens=ANTHROPIC_MAX_TOKENS, system=ANTHROPIC_SYSTEM,
+                               messages=ANTHROPIC_MESSAGES)
+    return (ns() - t0) / n / 1000
+
+
+def anthropic_block_stream(client, n: int) -> tuple[float, float]:
+    ttfc = 0
+    t0 = ns()
+    for _ in range(n):
+        t = ns()
+        stream = client.messages.create(model=ANTHROPIC_MODEL, max_tokens=ANTHROPIC_MAX_TOKENS,
+                                        system=ANTHROPIC_SYSTEM, messages=ANTHROPIC_MESSAGES, stream=True)
+        it = iter(stream)
+        next(it)
+        ttfc += ns() - t
+        for _event in it:
+            pass
+    return (ns() - t0) / n / 1000, ttfc / n / 1000
+
+
+def anthropic_block_first_only(client, n: int) -> float:
+    t0 = ns()
+    for _ in range(n):
+        stream = client.messages.create(model=ANTHROPIC_MODEL, max_tokens=ANTHROPIC_MAX_TOKENS,
+                                        system=ANTHROPIC_SYSTEM, messages=ANTHROPIC_MESSAGES, stream=True)
+        next(iter(stream))
+        stream.close()
+    return (ns() - t0) / n / 1000
+
+
+async def _anthropic_async_block(client, n: int) -> float:
+    t0 = ns()
+    for _ in range(n):
+        await client.messages.create(model=ANTHROPIC_MODEL, max_tokens=ANTHROPIC_MAX_TOKENS, system=ANTHROPIC_SYSTEM,
+                                     messages=ANTHROPIC_MESSAGES)
+    return (ns() - t0) / n / 1000
+
+
+# bedrock: Converse's shapes
+BEDROCK_SYSTEM = [{"text": MESSAGES[0]["content"]}]
+BEDROCK_MESSAGES = [{"role": "user", "content": [{"text": MESSAGES[1]["content"]}]}]
+BEDROCK_INFERENCE = {"maxTokens": 1024}
+
+
+def bedrock_block_chat(client, n: int) -> float:
+    t0 = ns()
+    for _ in range(n):
+        client.converse(modelId=BEDROCK_MODEL, system=BEDROCK_SYSTEM, messages=BEDROCK_MESSAGES,
+                        inferenceConfig=BEDROCK_INFERENCE)
+    return (ns() - t0) / n / 1000
+
+
+def bedrock_block_stream(client, n: int) -> tuple[float, float]:
+    ttfc = 0
+    t0 = ns()
+    for _ in range(n):
+        t = ns()
+        response = client.converse_stream(modelId=BEDROCK_MODEL, system=BEDROCK_SYSTEM, messages=BEDROCK_MESSAGES,
+                                          inferenceConfig=BEDROCK_INFERENCE)
+        it = iter(response["stream"])
+        next(it)
+        ttfc += ns() - t
+        for _event in it:
+            pass
+    return (ns() - t0) / n / 1000, ttfc / n / 1000
+
+
+def bedrock_block_first_only(client, n: int) -> float:
+    t0 = ns()
+    for _ in range(n):
+        response = client.converse_stream(modelId=BEDROCK_MODEL, system=BEDROCK_SYSTEM, messages=BEDROCK_MESSAGES,
+                                          inferenceConfig=BEDROCK_INFERENCE)
+        stream = response["stream"]
+        next(iter(stream))
+        stream.close()
+    return (ns() - t0) / n / 1000
+
+
+# provider -> (chat, stream, first only, async)
+BLOCKS = {
+    "openai": (block_chat, block_stream, block_first_only, _async_block),
+    "anthropic": (anthropic_block_chat, anthropic_block_stream, anthropic_block_first_only, _anthropic_async_block),
+    "bedrock": (bedrock_block_chat, bedrock_block_stream, bedrock_block_first_only, None),
+}
+
+
 class Runner:
-    def __init__(self, setup: Setup, mode: str, loop=None, flush: bool = True) -> None:
+    def __init__(self, setup: Setup, mode: str, loop=None, flush: bool = True, provider: str = "openai") -> None:
         self.setup, self.mode, self.loop, self.flush = setup, mode, loop, flush
+        self.chat, self.stream, self.first_only, self.async_block = BLOCKS[provider]
         self.export_cpu_ns = {"full": 0, "first": 0}
         self.timed_calls = {"full": 0, "first": 0}
         self.instrumented_calls = 0  # all of them, warm-up included: the spans to expect
 
     def _run(self, kind: str, client, n: int):
         if self.mode == "async":
-            return self.loop.run_until_complete(_async_block(client, n))
+            return self.loop.run_until_complete(self.async_block(client, n))
         if kind == "full":
-            return block_stream(client, n) if self.mode == "stream" else block_chat(client, n)
-        return block_first_only(client, n)
+            return self.stream(client, n) if self.mode == "stream" else self.chat(client, n)
+        return self.first_only(client, n)
 
     def block(self, kind: str, instrumented: bool, n: int):
         gc.collect()
@@ -568,6 +944,8 @@ def _r(x: float, digits: int = 2) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--provider", choices=PROVIDERS, default="openai",
+                        help="whose client to call (default openai)")
     parser.add_argument("--config", required=True, choices=CONFIGS)
     parser.add_argument("--mode", required=True, choices=MODES)
     parser.add_argument("--blocks", type=int, default=20, help="block pairs (default 20)")
@@ -587,6 +965,20 @@ def main(argv: list[str] | None = None) -> int:
         key, _, value = item.partition("=")
         os.environ[key] = value
 
+    provider_name = args.provider
+    skip = None
+    if args.config not in PROVIDER_CONFIGS[provider_name]:
+        skip = f"config {args.config} is not measured for {provider_name}"
+    elif args.mode not in PROVIDER_MODES[provider_name]:
+        skip = f"{provider_name} has no {args.mode} mode" + (" (botocore is synchronous)" if provider_name == "bedrock" else "")
+    if skip:
+        print(f"{provider_name} {args.config} {args.mode}: skipped: {skip}", file=sys.stderr)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"provider": provider_name, "config": args.config, "mode": args.mode,
+                                             "skipped": skip}) + "\n")
+        return 0
+
     mode, n = args.mode, args.block_size
     loop = None
     if mode == "async":
@@ -594,8 +986,8 @@ def main(argv: list[str] | None = None) -> int:
 
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-    setup = build(args.config, mode)
-    runner = Runner(setup, mode, loop, flush=args.flush == "block")
+    setup = build(args.config, mode, provider_name)
+    runner = Runner(setup, mode, loop, flush=args.flush == "block", provider=provider_name)
     try:
         # warm-up: both paths, every kind, untimed
         for instrumented in (False, True):
@@ -625,10 +1017,12 @@ def main(argv: list[str] | None = None) -> int:
     ratios = [s / b for b, s in pairs]
     added = [s - b for b, s in pairs]
     result: dict[str, Any] = {
+        "provider": provider_name,
         "config": args.config,
         "mode": mode,
         "versions": versions(),
-        "peer_package": PEER_PACKAGE[args.config],
+        "client_package": CLIENT_PACKAGE[provider_name],
+        "peer_package": CLIENT_PACKAGE[provider_name] if args.config == "none" else PEER_PACKAGE[args.config],
         "capture_content": CONTENT_DEFAULT[args.config],
         "env": args.env,
         "bare_us": _r(statistics.median(b for b, _ in pairs)),
@@ -668,7 +1062,8 @@ def main(argv: list[str] | None = None) -> int:
     if spans is not None and spans != runner.instrumented_calls:
         result["notes"].append(f"{spans} spans recorded for {runner.instrumented_calls} instrumented calls")
 
-    line = (f"{args.config:14} {mode:6} bare {result['bare_us']:8.1f} µs  added {result['added_us']:+8.1f} µs  "
+    prefix = "" if provider_name == "openai" else f"{provider_name:9} "
+    line = prefix + (f"{args.config:14} {mode:6} bare {result['bare_us']:8.1f} µs  added {result['added_us']:+8.1f} µs  "
             f"ratio {result['ratio_median']:.3f} ({result['ratio_min']:.3f}–{result['ratio_max']:.3f})  "
             + (f"export cpu {result['export_cpu_us']:.1f} µs/call" if result["export_cpu_us"] is not None else ""))
     if mode == "stream":

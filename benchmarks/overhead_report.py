@@ -4,10 +4,12 @@
     python benchmarks/overhead_report.py --render results/overhead-DATE.json
 
 RUNS_DIR holds one JSON per process (written by `overhead.py --json`, or by
-`run_overhead.sh` as `{"config", "mode", "rep", "error"}` for a process that failed).
-Per configuration x mode, the pairs of all its processes are pooled: the ratio is the
-median of all per-block-pair ratios with their min-max, added µs the median of all
-per-pair differences. Standard library only.
+`run_overhead.sh` as `{"provider", "config", "mode", "rep", "error"}` for a process that
+failed; `{"skipped": why}` records, e.g. bedrock's async mode, are left out).
+Per provider x configuration x mode, the pairs of all its processes are pooled: the ratio
+is the median of all per-block-pair ratios with their min-max, added µs the median of all
+per-pair differences. One table per provider (runs without a provider are openai's).
+Standard library only.
 """
 
 from __future__ import annotations
@@ -23,6 +25,22 @@ from pathlib import Path
 
 CONFIG_ORDER = ("none", "opik-otel-off", "opik-otel-on", "official", "openllmetry", "openinference", "opik-sdk")
 MODE_ORDER = ("chat", "stream", "async")
+PROVIDER_ORDER = ("openai", "anthropic", "bedrock")
+PROVIDER_TITLE = {"openai": "OpenAI", "anthropic": "Anthropic", "bedrock": "Bedrock"}
+CLIENT_PACKAGE = {"openai": "openai", "anthropic": "anthropic", "bedrock": "botocore"}
+STREAM_SHAPE = {
+    "openai": "20 content chunks + usage chunk",
+    "anthropic": "message_start, content_block_start, ping, 20 text deltas, content_block_stop, message_delta, message_stop",
+    "bedrock": "messageStart, 20 contentBlockDelta, contentBlockStop, messageStop, metadata",
+}
+
+
+def _order(values, order):
+    return values.index(order) if order in values else 99
+
+
+def provider_of(run: dict) -> str:
+    return run.get("provider", "openai")
 
 
 def machine() -> dict:
@@ -44,15 +62,16 @@ def _med(values):
 
 
 def summarise(runs: list[dict]) -> list[dict]:
-    groups: dict[tuple[str, str], list[dict]] = {}
+    groups: dict[tuple[str, str, str], list[dict]] = {}
     for run in runs:
-        groups.setdefault((run["config"], run["mode"]), []).append(run)
+        if "skipped" in run:
+            continue
+        groups.setdefault((provider_of(run), run["config"], run["mode"]), []).append(run)
     summary = []
-    for (config, mode), group in sorted(groups.items(), key=lambda kv: (
-            MODE_ORDER.index(kv[0][1]) if kv[0][1] in MODE_ORDER else 99,
-            CONFIG_ORDER.index(kv[0][0]) if kv[0][0] in CONFIG_ORDER else 99)):
+    for (provider, config, mode), group in sorted(groups.items(), key=lambda kv: (
+            _order(PROVIDER_ORDER, kv[0][0]), _order(MODE_ORDER, kv[0][2]), _order(CONFIG_ORDER, kv[0][1]))):
         ok = [r for r in group if "error" not in r]
-        row: dict = {"config": config, "mode": mode, "processes": len(ok),
+        row: dict = {"provider": provider, "config": config, "mode": mode, "processes": len(ok),
                      "failed": [r["error"] for r in group if "error" in r]}
         if not ok:
             summary.append(row)
@@ -61,10 +80,13 @@ def summarise(runs: list[dict]) -> list[dict]:
         ratios = [s / b for b, s in pairs]
         versions = ok[0]["versions"]
         peer = ok[0].get("peer_package")
+        client = ok[0].get("client_package", CLIENT_PACKAGE.get(provider, "openai"))
         row.update({
             "peer_package": peer,
             "peer_version": versions.get(peer),
             "openai": versions.get("openai"),
+            "client_package": client,
+            "client_version": versions.get(client),
             "versions": versions,
             "capture_content": ok[0].get("capture_content"),
             "bare_us": _med(b for b, _ in pairs),
@@ -80,6 +102,7 @@ def summarise(runs: list[dict]) -> list[dict]:
             "block_size": ok[0]["block_size"],
             "spans_ok": all(r.get("spans") in (None, r.get("spans_expected")) for r in ok),
             "notes": sorted({n for r in ok for n in r.get("notes", [])}),
+            "env": sorted({e for r in ok for e in r.get("env", [])}),
         })
         if mode == "stream":
             chunks = ok[0].get("chunks", 20)
@@ -100,9 +123,11 @@ def summarise(runs: list[dict]) -> list[dict]:
 
 
 def _ver(row: dict) -> str:
-    if row["config"] == "none":
-        return f"openai {row['openai']}"
-    return f"{row['peer_package']} {row['peer_version']}; openai {row['openai']}"
+    client = row.get("client_package", "openai")
+    client_version = row.get("client_version", row.get("openai"))
+    if row["config"] == "none" or row["peer_package"] == client:
+        return f"{client} {client_version}"
+    return f"{row['peer_package']} {row['peer_version']}; {client} {client_version}"
 
 
 def _content(row: dict) -> str:
@@ -117,16 +142,34 @@ def _f(value, fmt: str = "{:.1f}") -> str:
 def render(doc: dict) -> str:
     s = doc["settings"]
     m = doc["machine"]
-    lines = [
+    header = [
         f"Per-call overhead, {doc['date']} — {m['cpus']} cores ({m['cpu'] or m['machine']}), {m['system']}; "
         f"{s['procs']} processes × {s['blocks']} block pairs × {s['block_size']} calls, warm-up {s['warmup']}, "
         f"flush {s.get('flush', 'block')}.",
+    ]
+    by_provider: dict[str, list[dict]] = {}
+    for row in doc["summary"]:
+        by_provider.setdefault(row.get("provider", "openai"), []).append(row)
+    if list(by_provider) in ([], ["openai"]):  # an OpenAI-only run: the tables as they always were
+        return "\n".join(header + _render_rows(by_provider.get("openai", []), "openai")) + "\n"
+    lines = header
+    for provider, rows in by_provider.items():
+        lines += ["", f"#### {PROVIDER_TITLE.get(provider, provider)}"] + _render_rows(rows, provider)
+    skipped = sorted({f"- {r.get('provider', 'openai')} {r['config']} ({r['mode']}): skipped: {r['skipped']}"
+                      for r in doc.get("runs", []) if "skipped" in r})
+    if skipped:
+        lines += ["", "Skipped:", *skipped]
+    return "\n".join(lines) + "\n"
+
+
+def _render_rows(summary: list[dict], provider: str) -> list[str]:
+    lines = [
         "",
         "| config | mode | versions | content | bare µs | added µs (median) | ratio median (min–max) | "
         "per-process ratios | export CPU µs/call |",
         "|---|---|---|---|---:|---:|---|---|---:|",
     ]
-    for row in doc["summary"]:
+    for row in summary:
         if not row.get("processes"):
             lines.append(f"| {row['config']} | {row['mode']} | failed: {row['failed'][0][:80]} | | | | | | |")
             continue
@@ -135,11 +178,11 @@ def render(doc: dict) -> str:
             f"| {row['config']} | {row['mode']} | {_ver(row)} | {_content(row)} | {_f(row['bare_us'])} | "
             f"{_f(row['added_us'], '{:+.1f}')} | {row['ratio_median']:.3f} ({row['ratio_min']:.3f}–"
             f"{row['ratio_max']:.3f}) | {per_proc} | {_f(row['export_cpu_us'])} |")
-    stream = [r for r in doc["summary"] if r["mode"] == "stream" and r.get("processes")]
+    stream = [r for r in summary if r["mode"] == "stream" and r.get("processes")]
     if stream:
         lines += [
             "",
-            "Streaming (20 content chunks + usage chunk): time to first chunk, and the added cost split into "
+            f"Streaming ({STREAM_SHAPE.get(provider, 'stream')}): time to first chunk, and the added cost split into "
             "fixed (create + first chunk + close) and per chunk ((added − fixed) / 20).",
             "",
             "| config | TTFC bare µs | TTFC added µs | fixed added µs | per-chunk µs | added / 20 µs |",
@@ -151,16 +194,18 @@ def render(doc: dict) -> str:
                 f"{_f(row['fixed_us'], '{:+.1f}')} | {_f(row['per_chunk_us'], '{:+.2f}')} | "
                 f"{_f(row['per_chunk_naive_us'], '{:+.2f}')} |")
     notes = []
-    for row in doc["summary"]:
+    for row in summary:
         for note in row.get("notes", []):
             notes.append(f"- {row['config']} ({row['mode']}): {note}")
+        if row.get("env"):
+            notes.append(f"- {row['config']} ({row['mode']}): environment {', '.join(row['env'])}")
         if row.get("processes") and not row.get("spans_ok"):
             notes.append(f"- {row['config']} ({row['mode']}): span count differs from the instrumented calls")
         for error in row.get("failed", []):
             notes.append(f"- {row['config']} ({row['mode']}): a process failed: {error[:300]}")
     if notes:
         lines += ["", "Notes:", *sorted(set(notes))]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

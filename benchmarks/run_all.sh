@@ -2,7 +2,7 @@
 # Every benchmark, one run: environments, per-call overhead against the peers, start-up,
 # pipeline throughput and memory. Results land in benchmarks/results/ (JSON + Markdown);
 # benchmarks/README.md quotes the tables of one such run.
-#   bash benchmarks/run_all.sh            # ~20 min on 2 cores
+#   bash benchmarks/run_all.sh            # ~25 min on 2 cores
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENVS="$HERE/.venvs"
@@ -12,6 +12,7 @@ mkdir -p "$OUT"
 
 bash "$HERE/setup.sh"
 bash "$HERE/run_overhead.sh" --out "$OUT/overhead-$DAY.json"
+bash "$HERE/run_overhead.sh" --provider "anthropic bedrock" --out "$OUT/overhead-anthropic-bedrock-$DAY.json"
 
 echo "== start-up (opik-otel environment)"
 "$VENVS/opik-otel/bin/python" "$HERE/startup.py" --json "$OUT/startup-$DAY.json"

@@ -6,10 +6,17 @@
 #   bash benchmarks/run_overhead.sh                    # the full run (~12-15 min on 2 cores)
 #   bash benchmarks/run_overhead.sh --quick            # a smoke run (~3 min)
 #   bash benchmarks/run_overhead.sh --configs "none opik-otel-off official" --modes chat --procs 5
+#   bash benchmarks/run_overhead.sh --provider "anthropic bedrock"   # ~6 min; one table per provider
 #
-# Flags: --blocks N (block pairs per process, default 8), --block-size N (calls per block,
-# default 100), --warmup N (default 50), --procs N (processes per config x mode, default 3),
-# --configs "...", --modes "...", --flush block|never, --out FILE.
+# Flags: --provider "..." (openai, anthropic, bedrock; default openai), --blocks N (block
+# pairs per process, default 8), --block-size N (calls per block, default 100), --warmup N
+# (default 50), --procs N (processes per config x mode, default 3), --configs "...",
+# --modes "...", --flush block|never, --env KEY=VALUE (passed to overhead.py; repeatable),
+# --out FILE.
+# Without --configs / --modes each provider runs what it supports: openai every config,
+# anthropic and bedrock none, opik-otel-off and opik-otel-on; bedrock no async mode.
+# The default output of a run with other providers than openai is
+# results/overhead-<providers>-<date>.json.
 # The processes of one repetition run every config x mode before the next repetition
 # starts, so that slow drifts of a shared machine spread over all configurations.
 set -uo pipefail
@@ -22,9 +29,11 @@ BLOCK_SIZE=100
 WARMUP=50
 PROCS=3
 FLUSH=block
-CONFIGS="none opik-otel-off opik-otel-on official openllmetry openinference opik-sdk"
-MODES="chat stream async"
+PROVIDERS="openai"
+CONFIGS=""
+MODES=""
 OUT=""
+ENVS=()
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -32,17 +41,23 @@ while [ $# -gt 0 ]; do
     --block-size) BLOCK_SIZE="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --procs) PROCS="$2"; shift 2 ;;
+    --provider|--providers) PROVIDERS="$2"; shift 2 ;;
     --configs) CONFIGS="$2"; shift 2 ;;
     --modes) MODES="$2"; shift 2 ;;
     --flush) FLUSH="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
+    --env) ENVS+=(--env "$2"); shift 2 ;;
     --quick) BLOCKS=3; BLOCK_SIZE=40; WARMUP=40; PROCS=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "unknown flag: $1" >&2; exit 2 ;;
   esac
 done
 
-OUT="${OUT:-$HERE/results/overhead-$(date +%Y-%m-%d).json}"
+if [ "$PROVIDERS" = "openai" ]; then
+  OUT="${OUT:-$HERE/results/overhead-$(date +%Y-%m-%d).json}"
+else
+  OUT="${OUT:-$HERE/results/overhead-$(echo $PROVIDERS | tr ' ' '-')-$(date +%Y-%m-%d).json}"
+fi
 mkdir -p "$(dirname "$OUT")" "$HERE/results"
 RUNS="$(mktemp -d "$HERE/results/.runs-XXXXXX")"
 trap 'rm -rf "$RUNS"' EXIT
@@ -54,33 +69,52 @@ venv_of() {
   esac
 }
 
+configs_of() {  # the configurations a provider runs unless --configs says otherwise
+  if [ -n "$CONFIGS" ]; then echo "$CONFIGS"; return; fi
+  case "$1" in
+    openai) echo "none opik-otel-off opik-otel-on official openllmetry openinference opik-sdk" ;;
+    *) echo "none opik-otel-off opik-otel-on" ;;
+  esac
+}
+
+modes_of() {
+  if [ -n "$MODES" ]; then echo "$MODES"; return; fi
+  case "$1" in
+    bedrock) echo "chat stream" ;;  # botocore has no async client
+    *) echo "chat stream async" ;;
+  esac
+}
+
 start=$(date +%s)
 for rep in $(seq 1 "$PROCS"); do
-  for mode in $MODES; do
-    for config in $CONFIGS; do
-      py="$VENVS/$(venv_of "$config")/bin/python"
-      out="$RUNS/$rep-$config-$mode.json"
-      err="$RUNS/$rep-$config-$mode.err"
-      if [ ! -x "$py" ]; then
-        msg="no environment $(venv_of "$config") (run benchmarks/setup.sh)"
-      else
-        "$py" "$HERE/overhead.py" --config "$config" --mode "$mode" --blocks "$BLOCKS" \
-          --block-size "$BLOCK_SIZE" --warmup "$WARMUP" --flush "$FLUSH" --json "$out" 2>"$err" \
-          | sed "s/^/[$rep] /"
-        [ -s "$out" ] && continue
-        msg="$(grep -v '^OPIK:' "$err" | tail -3 | tr '\n' ' ')"
-      fi
-      echo "[$rep] $config $mode FAILED: $msg" >&2
-      python3 -c 'import json,sys; json.dump({"config": sys.argv[1], "mode": sys.argv[2], "rep": int(sys.argv[3]), "error": sys.argv[4]}, open(sys.argv[5], "w"))' \
-        "$config" "$mode" "$rep" "$msg" "$out"
+  for provider in $PROVIDERS; do
+    for mode in $(modes_of "$provider"); do
+      for config in $(configs_of "$provider"); do
+        py="$VENVS/$(venv_of "$config")/bin/python"
+        tag="$rep-$provider-$config-$mode"
+        out="$RUNS/$tag.json"
+        err="$RUNS/$tag.err"
+        if [ ! -x "$py" ]; then
+          msg="no environment $(venv_of "$config") (run benchmarks/setup.sh)"
+        else
+          "$py" "$HERE/overhead.py" --provider "$provider" --config "$config" --mode "$mode" --blocks "$BLOCKS" \
+            --block-size "$BLOCK_SIZE" --warmup "$WARMUP" --flush "$FLUSH" ${ENVS[@]+"${ENVS[@]}"} --json "$out" 2>"$err" \
+            | sed "s/^/[$rep] /"
+          [ -s "$out" ] && continue
+          msg="$(grep -v '^OPIK:' "$err" | tail -3 | tr '\n' ' ')"
+        fi
+        echo "[$rep] $provider $config $mode FAILED: $msg" >&2
+        python3 -c 'import json,sys; json.dump({"provider": sys.argv[1], "config": sys.argv[2], "mode": sys.argv[3], "rep": int(sys.argv[4]), "error": sys.argv[5]}, open(sys.argv[6], "w"))' \
+          "$provider" "$config" "$mode" "$rep" "$msg" "$out"
+      done
     done
   done
 done
 rm -f "$RUNS"/*.err
 echo "elapsed: $(( $(date +%s) - start )) s" >&2
 
-settings=$(printf '{"blocks": %s, "block_size": %s, "warmup": %s, "procs": %s, "flush": "%s"}' \
-  "$BLOCKS" "$BLOCK_SIZE" "$WARMUP" "$PROCS" "$FLUSH")
+settings=$(printf '{"blocks": %s, "block_size": %s, "warmup": %s, "procs": %s, "flush": "%s", "providers": "%s"}' \
+  "$BLOCKS" "$BLOCK_SIZE" "$WARMUP" "$PROCS" "$FLUSH" "$PROVIDERS")
 echo
 python3 "$HERE/overhead_report.py" "$RUNS" --out "$OUT" --md "${OUT%.json}.md" --settings "$settings"
 echo

@@ -7,7 +7,8 @@
 #
 # Environments (the overhead harness is self-contained: stdlib + openai + opentelemetry-sdk,
 # so the peers' environments do not install opik-otel):
-#   opik-otel      this repository, editable, [openai,otlp,test]   (configs none, opik-otel-off, opik-otel-on)
+#   opik-otel      this repository, editable, [openai,anthropic,bedrock,otlp,test] + anthropic
+#                  and boto3   (configs none, opik-otel-off, opik-otel-on; every --provider)
 #   official       the official OTel GenAI OpenAI instrumentation, built on opentelemetry-util-genai
 #   openllmetry    Traceloop's opentelemetry-instrumentation-openai
 #   openinference  Arize's openinference-instrumentation-openai
@@ -24,6 +25,8 @@ VENVS="$HERE/.venvs"
 
 PYTHON="${PYTHON:-$(python3.11 -c 'import sys; print(sys.executable)')}"
 OPENAI_SPEC="${OPENAI_SPEC:-openai==3.57.0}"
+ANTHROPIC_SPEC="${ANTHROPIC_SPEC:-anthropic==2.14.0}"
+BOTO3_SPEC="${BOTO3_SPEC:-boto3==1.44.8}"
 OTEL_SDK_SPEC="${OTEL_SDK_SPEC:-opentelemetry-sdk}"
 OFFICIAL_SPEC="${OFFICIAL_SPEC:-opentelemetry-instrumentation-genai-openai==1.3b0 opentelemetry-util-genai==1.3b0}"
 OPENLLMETRY_SPEC="${OPENLLMETRY_SPEC:-opentelemetry-instrumentation-openai==0.62.4}"
@@ -32,7 +35,7 @@ OPIK_SPEC="${OPIK_SPEC:-opik==2.2.122}"
 
 # name -> the packages it installs (word-split on purpose)
 declare -A SPECS=(
-  [opik-otel]="-e $ROOT[openai,otlp,test] $OPENAI_SPEC"
+  [opik-otel]="-e $ROOT[openai,anthropic,bedrock,otlp,test] $OPENAI_SPEC $ANTHROPIC_SPEC $BOTO3_SPEC"
   [official]="$OFFICIAL_SPEC $OPENAI_SPEC $OTEL_SDK_SPEC"
   [openllmetry]="$OPENLLMETRY_SPEC $OPENAI_SPEC $OTEL_SDK_SPEC"
   [openinference]="$OPENINFERENCE_SPEC $OPENAI_SPEC $OTEL_SDK_SPEC"
@@ -45,7 +48,7 @@ KEY_PACKAGES="openai httpx httpx2 opentelemetry-api opentelemetry-sdk openteleme
 opentelemetry-semantic-conventions opentelemetry-util-genai opentelemetry-instrumentation-genai-openai \
 opentelemetry-instrumentation-openai-v2 opentelemetry-instrumentation-openai \
 opentelemetry-semantic-conventions-ai openinference-instrumentation-openai openinference-instrumentation \
-openinference-semantic-conventions opik opik-otel genai-prices pydantic wrapt"
+openinference-semantic-conventions opik opik-otel genai-prices pydantic wrapt anthropic boto3 botocore"
 
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=("${ORDER[@]}")

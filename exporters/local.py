@@ -15,7 +15,7 @@ import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -31,8 +31,10 @@ DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 class LocalStoreExporter(SpanExporter):
     """Writes each span (and each trace, from its root span) as a JSON line; no network."""
 
-    def __init__(self, directory: Path, project_name: str = "Default Project", max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, directory: Path, project_name: str = "Default Project", max_bytes: int = DEFAULT_MAX_BYTES,
+                 max_field_bytes: int | None = 20_000_000) -> None:
         self.directory = Path(directory)
+        self.max_field_bytes = max_field_bytes
         self.project_name = project_name
         self.max_bytes = max_bytes
         self._ids = OpikIdMapper()
@@ -43,7 +45,7 @@ class LocalStoreExporter(SpanExporter):
         lines = []
         for span in spans:
             try:
-                span_record, trace_record = span_to_opik(span, self._ids, self.project_name)
+                span_record, trace_record = span_to_opik(span, self._ids, self.project_name, self.max_field_bytes)
             except Exception:
                 logger.debug("opik-otel: could not map span %r", span.name, exc_info=True)
                 continue
@@ -93,3 +95,41 @@ class LocalStoreExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+def store_files(directory: Path) -> list[Path]:
+    """The store's day files, oldest first."""
+    return sorted(Path(directory).glob("traces-*.jsonl"))
+
+
+def read_store(directory: Path) -> Iterator[tuple[str, dict]]:
+    """Every record in the store, oldest file first: ("trace" | "span", Opik-shaped dict).
+    A line that is not a complete record (a write in progress, a damaged line) is skipped."""
+    for path in store_files(directory):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                for line in handle:
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(entry, dict) and entry.get("kind") in ("trace", "span") and isinstance(entry.get("record"), dict):
+                        yield entry["kind"], entry["record"]
+        except OSError:
+            continue
+
+
+def load_traces(directory: Path) -> dict[str, dict]:
+    """Traces by id, each `{"trace": TraceWrite dict or None, "spans": [SpanWrite dicts]}`, in the order
+    their first record was stored; a record stored twice (same id) keeps its latest version."""
+    traces: dict[str, dict] = {}
+    for kind, record in read_store(directory):
+        trace_id = record.get("id") if kind == "trace" else record.get("trace_id")
+        if not isinstance(trace_id, str):
+            continue
+        entry = traces.setdefault(trace_id, {"trace": None, "spans": {}})
+        if kind == "trace":
+            entry["trace"] = record
+        else:
+            entry["spans"][record.get("id")] = record
+    return {trace_id: {"trace": entry["trace"], "spans": list(entry["spans"].values())} for trace_id, entry in traces.items()}

@@ -130,7 +130,8 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
     if name == "local":
         from opik_otel.exporters.local import LocalStoreExporter
 
-        return LocalStoreExporter(settings.local_store_dir, settings.project_name)
+        return LocalStoreExporter(settings.local_store_dir, settings.project_name,
+                                  max_field_bytes=int(settings.max_payload_size_mb * 1_000_000) or None)
     if name == "console":
         return ConsoleSpanExporter()
     return None

@@ -223,8 +223,21 @@ def _build_pricer(provider_id: str | None, model: str) -> Callable[[TokenUsage],
         return exact
 
 
+class _Snapshot:
+    """Loading genai-prices' snapshot takes ~0.2-0.4 s: done once, on a background thread."""
+
+    ready = threading.Event()
+    lock = threading.Lock()
+    started = False
+    callbacks: list[Callable[[], None]] = []
+
+
 def warm_up() -> None:
-    """Load the price snapshot in the background (it takes ~0.2 s) so the first span does not wait."""
+    """Start loading the price snapshot in the background (once); the app's thread never waits for it."""
+    with _Snapshot.lock:
+        if _Snapshot.started:
+            return
+        _Snapshot.started = True
 
     def load() -> None:
         try:
@@ -233,5 +246,33 @@ def warm_up() -> None:
             data_snapshot.get_snapshot()
         except Exception:  # pragma: no cover
             logger.debug("opik-otel: price snapshot did not load", exc_info=True)
+        with _Snapshot.lock:
+            _Snapshot.ready.set()
+            callbacks, _Snapshot.callbacks = _Snapshot.callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # pragma: no cover
+                logger.debug("opik-otel: a price-ready callback failed", exc_info=True)
 
     threading.Thread(target=load, name="opik-otel-prices", daemon=True).start()
+
+
+def prices_ready() -> bool:
+    return _Snapshot.ready.is_set()
+
+
+def when_ready(callback: Callable[[], None]) -> None:
+    """Run `callback` once the snapshot is loaded: now if it is, else on the loading thread."""
+    with _Snapshot.lock:
+        if not _Snapshot.ready.is_set():
+            _Snapshot.callbacks.append(callback)
+            callback = None  # type: ignore[assignment]
+    if callback is not None:
+        callback()
+    warm_up()
+
+
+def wait_ready(timeout: float) -> bool:
+    warm_up()
+    return _Snapshot.ready.wait(timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Mapping
 
 from opentelemetry.context import Context
@@ -10,7 +11,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from opik_otel import semconv as sc
 from opik_otel._attributes import span_attributes
-from opik_otel._pricing import PriceBook, TokenUsage
+from opik_otel._pricing import PriceBook, TokenUsage, prices_ready, wait_ready, when_ready
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,16 @@ def _first_str(attributes: Mapping[str, Any], names: tuple[str, ...]) -> str | N
         if isinstance(value, str) and value:
             return value
     return None
+
+
+_MAX_WAITING = 10_000
+
+
+def _needs_price(attributes: Mapping[str, Any]) -> bool:
+    """A span this processor would price (it has token counts and no cost yet)."""
+    return sc.GEN_AI_USAGE_COST not in attributes and (
+        _first_int(attributes, _INPUT) is not None or _first_int(attributes, _OUTPUT) is not None
+    )
 
 
 def _is_billed_call(attributes: Mapping[str, Any]) -> bool:
@@ -143,21 +154,60 @@ class UsageCostSpanProcessor(SpanProcessor):
     def __init__(self, next_processor: SpanProcessor, prices: PriceBook | None = None) -> None:
         self.next_processor = next_processor
         self.prices = prices or PriceBook()
+        self._waiting: list[ReadableSpan] = []  # ended before the price data was loaded
+        self._waiting_lock = threading.Lock()
+        self._release_lock = threading.Lock()
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         self.next_processor.on_start(span, parent_context=parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
-            extra = usage_and_cost(span_attributes(span), self.prices)
+            attributes = span_attributes(span)
+            if not prices_ready() and _needs_price(attributes) and self._wait_for_prices(span):
+                return  # handed on, priced, by the loading thread: the app's thread never waits
+            extra = usage_and_cost(attributes, self.prices)
             if extra:
                 span = _enriched(span, extra)
         except Exception:
             logger.debug("opik-otel: could not add usage/cost to span %r", span.name, exc_info=True)
         self.next_processor.on_end(span)
 
+    def _wait_for_prices(self, span: ReadableSpan) -> bool:
+        with self._waiting_lock:
+            if len(self._waiting) >= _MAX_WAITING:
+                return False  # priced on this thread after all, rather than held without bound
+            first = not self._waiting
+            self._waiting.append(span)
+        if first:
+            when_ready(self._release)
+        return True
+
+    def _release(self) -> None:
+        with self._release_lock:  # a flush waits for a release under way on the loading thread
+            with self._waiting_lock:
+                waiting, self._waiting = self._waiting, []
+            self._price_and_pass(waiting)
+
+    def _price_and_pass(self, waiting: list[ReadableSpan]) -> None:
+        for span in waiting:
+            try:
+                extra = usage_and_cost(span_attributes(span), self.prices)
+                if extra:
+                    span = _enriched(span, extra)
+            except Exception:
+                logger.debug("opik-otel: could not add usage/cost to span %r", span.name, exc_info=True)
+            self.next_processor.on_end(span)
+
+    def _flush_waiting(self, timeout_millis: int) -> None:
+        if self._waiting or self._release_lock.locked():
+            wait_ready(timeout_millis / 2000)
+            self._release()
+
     def shutdown(self) -> None:
+        self._flush_waiting(5000)
         self.next_processor.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
+        self._flush_waiting(timeout_millis)
         return self.next_processor.force_flush(timeout_millis)

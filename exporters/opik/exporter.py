@@ -1,7 +1,8 @@
 """`OpikSpanExporter`: finished OTel spans to Opik traces and spans over Opik's REST API.
 
 Nothing is lost when the back end hiccups: a batch the client could not deliver within its
-retry budget (outage, timeouts, 5xx, 429, rejected credentials) goes to the on-disk spool,
+retry budget (outage, timeouts, 5xx, 429, rejected credentials) goes to the on-disk spool
+(a subfolder per back end URL and workspace, so it is only ever sent where it was meant to go),
 and while the back end is known to be down, batches go straight there. Spooled batches are
 re-sent, oldest first, once the back end answers again — by this process, or by the next
 one that starts with the same spool folder. Ids are deterministic, so a re-sent batch only
@@ -24,7 +25,7 @@ from opik_otel._settings import resolve_settings
 from opik_otel.exporters.opik.client import OpikRestClient, Outcome, encode
 from opik_otel.exporters.opik.mapping import span_to_opik
 from opik_otel.exporters.opik.payload import fit, json_size
-from opik_otel.exporters.opik.spool import Spool
+from opik_otel.exporters.opik.spool import Spool, destination_folder
 
 __all__ = ["OpikSpanExporter"]
 
@@ -64,7 +65,10 @@ class OpikSpanExporter(SpanExporter):
             timeout=timeout,
             shrink=_shrink_item,
         )
-        self.spool = Spool(settings.spool_dir, int(settings.spool_max_mb * 1_000_000)) if settings.spool_max_mb > 0 else None
+        self.spool = (
+            Spool(destination_folder(settings.spool_dir, settings.opik_url, settings.opik_workspace), int(settings.spool_max_mb * 1_000_000))
+            if settings.spool_max_mb > 0 else None
+        )
         self._ids = OpikIdMapper()
         self._shutdown = False
         self._down_until = 0.0

@@ -21,13 +21,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Spool", "SpooledBatch"]
+__all__ = ["Spool", "SpooledBatch", "destination_folder"]
 
 _logger = logging.getLogger(__name__)
 _SUFFIX = ".json.gz"
 _CLAIM = ".sending-"
 _STALE_CLAIM_S = 300.0
 _WARN_INTERVAL_S = 60.0
+
+
+def destination_folder(spool_dir: str | os.PathLike[str], url: str, workspace: str | None) -> Path:
+    """The spool's subfolder for one back end and workspace: batches are only ever replayed to
+    the destination they were meant for (`<host>-<hash of URL and workspace>`)."""
+    import hashlib
+    from urllib.parse import urlsplit
+
+    digest = hashlib.sha256(f"{url}\n{workspace or ''}".encode()).hexdigest()[:12]
+    host = "".join(c if c.isalnum() or c in ".-" else "_" for c in (urlsplit(url).hostname or "opik"))
+    return Path(spool_dir) / f"{host}-{digest}"
 
 
 @dataclass(frozen=True)

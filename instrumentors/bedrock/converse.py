@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from opik_otel import semconv as sc
 from opik_otel.instrumentors._engine import Attributes, Operation, StreamState
@@ -189,11 +191,10 @@ class ConverseStreamState(StreamState):
 
 def endpoint_attributes(client: Any) -> Attributes:
     """`aws.bedrock`, the endpoint's host (the region's `bedrock-runtime` host) and port."""
-    from urllib.parse import urlsplit
+    return dict(_endpoint(getattr(getattr(client, "meta", None), "endpoint_url", "") or ""))
 
-    url = urlsplit(getattr(getattr(client, "meta", None), "endpoint_url", "") or "")
-    return {
-        sc.GEN_AI_PROVIDER_NAME: sc.GenAiProvider.AWS_BEDROCK,
-        sc.SERVER_ADDRESS: url.hostname or "",
-        sc.SERVER_PORT: url.port or 443,
-    }
+
+@lru_cache(maxsize=64)
+def _endpoint(url: str) -> tuple[tuple[str, Any], ...]:
+    parts = urlsplit(url)
+    return ((sc.GEN_AI_PROVIDER_NAME, sc.GenAiProvider.AWS_BEDROCK), (sc.SERVER_ADDRESS, parts.hostname or ""), (sc.SERVER_PORT, parts.port or 443))

@@ -53,8 +53,8 @@ the order they arrive. A batch request goes through these steps:
    (and, with ``store_first=False``, nothing is stored; recorded with status 0).
 4. The answer, the first that applies:
 
-   a. ``fail_next(status, times=1, headers=None, store=False)``: the next ``times``
-      batch requests are answered ``status`` with ``{"code": status, "message":
+   a. ``fail_next(status, times=1, headers=None, store=False, after=0)``: after ``after``
+      batch requests answered normally, the next ``times`` batch requests are answered ``status`` with ``{"code": status, "message":
       "injected failure"}`` and ``headers`` (e.g. ``{"Retry-After": "1"}`` or
       ``{"RateLimit-Reset": "1"}``), for any status (500, 502, 503, 504, 429, 401, 403,
       413, 409, ...), storing nothing. With ``store=True`` the batch is first handled as
@@ -470,7 +470,7 @@ class FakeOpikBackend:
         self._thread: threading.Thread | None = None
         self._port: int | None = None
         self._stopping = threading.Event()  # set by stop(): ends slow delays early
-        self._failures: list[_Failure] = []
+        self._failures: list[_Failure | None] = []
         self._drops: list[_Drop] = []
         self._slowness: _Slowness | None = None
         self.max_body_bytes = max_body_bytes
@@ -544,12 +544,13 @@ class FakeOpikBackend:
             time.sleep(0.02)
 
     def fail_next(
-        self, status: int, times: int = 1, headers: dict[str, str] | None = None, store: bool = False
+        self, status: int, times: int = 1, headers: dict[str, str] | None = None, store: bool = False, after: int = 0
     ) -> None:
         """Answer the next ``times`` batch requests with ``status`` (+ headers), storing
-        nothing; with ``store=True``, store a valid batch and answer ``status`` for the 204."""
+        nothing; with ``store=True``, store a valid batch and answer ``status`` for the 204.
+        With ``after=n``, the ``n`` batch requests before those are answered normally."""
         with self._lock:
-            self._failures.extend([_Failure(status, dict(headers or {}), store)] * times)
+            self._failures.extend([None] * after + [_Failure(status, dict(headers or {}), store)] * times)
 
     def slow(self, seconds: float, times: int | None = None, store_first: bool = True) -> None:
         """Answer the next ``times`` batch requests (None: all until ``slow(0)``) ``seconds``
@@ -683,7 +684,7 @@ class FakeOpikBackend:
 
     def _injected_failure(self) -> _Failure | None:
         with self._lock:
-            return self._failures.pop(0) if self._failures else None
+            return self._failures.pop(0) if self._failures else None  # None: answer this one normally
 
     def _write_checked(
         self, data: bytes | None, body: Any, decode_error: BadRequest | None, kind: _BatchKind

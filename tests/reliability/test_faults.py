@@ -232,5 +232,5 @@ def test_interpreter_exit_with_a_hung_back_end_is_bounded_and_spools(backend, tm
     assert process.returncode == 0, process.stderr
     exiting = float(process.stdout.split("EXITING", 1)[1].split()[0])
     assert finished - exiting < 2.5  # the 1 s shutdown timeout, plus interpreter teardown
-    files = list(spool.glob("*.json.gz"))
+    files = list(spool.rglob("*.json.gz"))
     assert files and sum(int(f.name.split(".")[-3]) for f in files) >= 5 + 5  # spans and their traces

@@ -55,3 +55,26 @@ def test_an_unwritable_folder_loses_the_batch_with_a_warning(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         assert Spool(blocker / "spool", 1000).put("spans", 2, b"x") is False
     assert "could not spool" in caplog.text
+
+
+def test_a_spool_is_only_replayed_to_its_own_back_end_and_workspace(tmp_path):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from opik_otel.exporters.opik import OpikSpanExporter
+    from tests.fakes.opik_backend import FakeOpikBackend
+
+    with FakeOpikBackend() as first, FakeOpikBackend() as second:
+        first.stop()  # down: the span is spooled for `first`
+        stuck = OpikSpanExporter(url=f"http://127.0.0.1:{first.port}/api/", workspace="a", spool_dir=str(tmp_path))
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(stuck))
+        provider.get_tracer("t").start_span("kept").end()
+        assert stuck.spool.pending() == 2
+        other = OpikSpanExporter(url=second.url, workspace="a", spool_dir=str(tmp_path))  # another back end
+        other_workspace = OpikSpanExporter(url=f"http://127.0.0.1:{first.port}/api/", workspace="b", spool_dir=str(tmp_path))
+        other._replay(), other_workspace._replay()
+        assert second.span_count == 0 and stuck.spool.pending() == 2
+        first.start()
+        OpikSpanExporter(url=f"http://127.0.0.1:{first.port}/api/", workspace="a", spool_dir=str(tmp_path))._replay()
+        assert first.span_count == 1 and stuck.spool.pending() == 0

@@ -517,3 +517,36 @@ def test_a_span_at_its_attribute_limit_is_enriched_on_a_copy():
     (exported,) = exporter.get_finished_spans()
     assert exported.attributes[COST] > 0
     assert COST not in span.attributes  # the ended span itself is untouched: it had no room
+
+
+def test_the_first_span_never_waits_for_the_price_data():
+    """In a fresh process the price data is not loaded yet: the span is handed on once it is,
+    priced, and the app's thread does not wait (the load takes a few hundred ms)."""
+    import subprocess
+    import sys
+
+    code = """
+import time
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opik_otel import UsageCostSpanProcessor
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(UsageCostSpanProcessor(SimpleSpanProcessor(exporter)))
+span = provider.get_tracer("t").start_span("chat", attributes={"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o-mini", "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 100})
+started = time.perf_counter()
+span.end()
+ended_in = time.perf_counter() - started
+before = len(exporter.get_finished_spans())
+provider.force_flush()
+(done,) = exporter.get_finished_spans()
+print(ended_in, before, done.attributes["gen_ai.usage.cost"])
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    ended_in, before, cost = result.stdout.split()
+    assert float(ended_in) < 0.05  # not the ~0.3 s load
+    assert before == "0"  # held until the prices were there
+    assert float(cost) == pytest.approx(exact_price("gpt-4o-mini", "openai", input_tokens=1000, output_tokens=100), rel=1e-9)

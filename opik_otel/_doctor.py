@@ -1,0 +1,131 @@
+"""`opik-otel doctor`: the resolved configuration, the libraries, and a live check of the endpoint."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+import urllib.error
+import urllib.request
+from importlib.metadata import PackageNotFoundError, distribution
+from typing import Any
+
+# library module → its distribution on PyPI
+_DISTRIBUTIONS = {"openai": "openai", "anthropic": "anthropic", "botocore": "botocore"}
+_SECRETS = ("api_key",)
+
+
+def run(check: bool = True) -> int:
+    """Print the report; 0 when the configuration is valid and the endpoint (if checked) answers."""
+    from opik_otel._settings import ConfigurationError, resolve_settings
+
+    try:
+        settings = resolve_settings()
+    except ConfigurationError as error:
+        print(f"configuration: INVALID\n  {error}")
+        return 1
+    print("configuration (value, and where it came from):")
+    for name, value in settings.model_dump(exclude={"sources", "redact"}).items():
+        shown = mask(settings.api_key.get_secret_value()) if name in _SECRETS and settings.api_key else value
+        if shown in (None, {}, ""):
+            shown = "-"
+        print(f"  {name:<24} {str(shown)[:48]:<48} {settings.sources.get(name, 'default')}")
+    exporter = settings.resolved_exporter
+    print(f"  {'exporter in effect':<24} {exporter}")
+    print("libraries:")
+    for line in library_lines():
+        print(f"  {line}")
+    if not check:
+        return 0
+    ok, verdict = check_endpoint(settings)
+    print(f"endpoint: {'OK' if ok else 'PROBLEM'} - {verdict}")
+    return 0 if ok else 1
+
+
+def mask(secret: str) -> str:
+    """Enough of a secret to recognise it, never enough to use it."""
+    return f"{secret[:3]}…{secret[-2:]} ({len(secret)} chars)" if len(secret) > 12 else "****"
+
+
+def library_lines() -> list[str]:
+    """One line per supported library: installed version, and whether our instrumentor will trace it."""
+    from opik_otel._instrumentor import INTEGRATIONS
+
+    disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+    lines = []
+    for integration in INTEGRATIONS:
+        try:
+            found = distribution(_DISTRIBUTIONS.get(integration.library, integration.library)).version
+        except PackageNotFoundError:
+            lines.append(f"{integration.library:<12} not installed")
+            continue
+        if integration.entry_point in disabled:
+            status = f"not instrumented: disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS ({integration.entry_point})"
+        else:
+            conflict = _version_conflict(integration)
+            status = f"not instrumented: {conflict}" if conflict else f"instrumented ({integration.entry_point})"
+        lines.append(f"{integration.library:<12} {found:<10} {status}")
+    return lines
+
+
+def _version_conflict(integration: Any) -> str | None:
+    from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+
+    try:
+        module = importlib.import_module(integration.module + ".package")
+        conflict = get_dependency_conflicts(module._instruments)
+    except Exception:  # noqa: BLE001 - a report, not a check that may fail
+        return None
+    return f"outside the supported range ({conflict})" if conflict else None
+
+
+def check_endpoint(settings: Any) -> tuple[bool, str]:
+    """A live check of where spans would go, as (fine?, a plain-language verdict)."""
+    exporter = settings.resolved_exporter
+    if exporter == "local":
+        from opik_otel.exporters.local import store_files
+
+        files = store_files(settings.local_store_dir)
+        return True, (f"no server configured: traces are stored locally in {settings.local_store_dir} "
+                      f"({len(files)} day file(s)); `opik-otel view` shows them, `opik-otel upload` sends them to Opik")
+    if exporter in ("none", "console"):
+        return True, f"exporter {exporter!r}: nothing is sent anywhere"
+    if exporter == "otlp":
+        return _check_otlp()
+    url = settings.opik_url
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url + "is-alive/ping", timeout=5) as response:
+            response.read()
+        elapsed = (time.monotonic() - started) * 1000
+    except urllib.error.HTTPError as error:
+        return False, f"the Opik server at {url} answered HTTP {error.code} to is-alive/ping: is the URL right (OPIK_URL_OVERRIDE)?"
+    except (OSError, ValueError) as error:
+        return False, f"cannot reach the Opik server at {url} ({type(error).__name__}: {error}); traces will be spooled until it answers"
+    key = "with an API key" if settings.api_key else "without an API key (fine for a local Opik; Opik Cloud needs OPIK_API_KEY)"
+    return True, f"the Opik server at {url} answered in {elapsed:.0f} ms; sending {key}"
+
+
+def _check_otlp() -> tuple[bool, str]:
+    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or ""
+    protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
+    if protocol == "grpc":
+        import socket
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(endpoint if "://" in endpoint else "http://" + endpoint)
+        try:
+            socket.create_connection((parts.hostname, parts.port or 4317), timeout=5).close()
+        except OSError as error:
+            return False, f"cannot connect to the OTLP gRPC endpoint {endpoint} ({error})"
+        return True, f"the OTLP gRPC endpoint {endpoint} accepts connections"
+    url = endpoint if os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") else endpoint.rstrip("/") + "/v1/traces"
+    request = urllib.request.Request(url, data=b"", method="POST", headers={"Content-Type": "application/x-protobuf"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            response.read()
+    except urllib.error.HTTPError as error:
+        return False, f"the OTLP endpoint {url} answered HTTP {error.code} to an empty export"
+    except (OSError, ValueError) as error:
+        return False, f"cannot reach the OTLP endpoint {url} ({type(error).__name__}: {error})"
+    return True, f"the OTLP endpoint {url} accepted an empty export"

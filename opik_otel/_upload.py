@@ -1,0 +1,160 @@
+"""`opik-otel upload`: send the local store (and the spool) to the configured Opik server.
+
+Resumable: for each day file of the store, the byte offset up to which its records were
+delivered is kept in `upload-state.json` beside it (written atomically after every
+delivered batch), so a second run starts where the first stopped and never sends a record
+twice. The store is append-only, so records written after an upload are picked up by the
+next one. The spool's files are deleted as they are delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from opik_otel.exporters.local import store_files
+
+STATE_FILE = "upload-state.json"
+BATCH_RECORDS = 500
+
+
+def run(directory: Path, include_spool: bool = True, progress: bool = True) -> int:
+    """Upload; 0 when everything was delivered, 1 otherwise (a one-line reason on stderr)."""
+    from opik_otel._settings import ConfigurationError, resolve_settings
+
+    try:
+        settings = resolve_settings()
+    except ConfigurationError as error:
+        print(f"opik-otel upload: {error}", file=sys.stderr)
+        return 1
+    if not (settings.url or settings.api_key):
+        print("opik-otel upload: no Opik server configured: set OPIK_URL_OVERRIDE (and OPIK_API_KEY for Opik Cloud), "
+              "or run `opik configure`", file=sys.stderr)
+        return 1
+    from opik_otel.exporters.opik.client import OpikRestClient
+
+    client = OpikRestClient(settings.opik_url, settings.api_key.get_secret_value() if settings.api_key else None,
+                            settings.opik_workspace, check_tls=settings.check_tls_certificate)
+    state = _load_state(directory)
+    pending = _pending(directory, state)
+    total = sum(len(lines) for _, _, lines in pending)
+    bar = _Progress(total, sys.stderr if progress else None)
+    sent = 0
+    for path, start, lines in pending:
+        offset = start
+        for chunk_start in range(0, len(lines), BATCH_RECORDS):
+            chunk = lines[chunk_start:chunk_start + BATCH_RECORDS]
+            if not _deliver(client, [record for record, _ in chunk]):
+                bar.done()
+                print(f"opik-otel upload: stopped after {sent} of {total} record(s): the Opik server at {client.url} "
+                      "did not take a batch; run `opik-otel upload` again to resume", file=sys.stderr)
+                return 1
+            offset = chunk[-1][1]
+            state[path.name] = offset
+            _save_state(directory, state)
+            sent += len(chunk)
+            bar.update(sent)
+    bar.done()
+    replayed = _replay_spool(client, settings) if include_spool else 0
+    where = f"{client.url.rstrip('/')} (project as recorded; workspace {settings.opik_workspace or 'default'})"
+    print(f"opik-otel upload: {sent} record(s) from the local store" + (f" and {replayed} spooled batch(es)" if include_spool else "")
+          + f" sent to {where}")
+    return 0
+
+
+def _deliver(client: Any, records: list[tuple[str, dict]]) -> bool:
+    """True when the server took the records (or refused some for good: those are reported, not retried)."""
+    from opik_otel.exporters.opik.client import Outcome
+
+    for kind in ("traces", "spans"):
+        items = [record for record_kind, record in records if record_kind + "s" == kind]
+        for batch, _, outcome in client.send(kind, items) if items else ():
+            if outcome is Outcome.UNDELIVERED:
+                return False
+            if outcome is Outcome.REJECTED:
+                print(f"opik-otel upload: the server refused {len(batch)} {kind} record(s); skipped", file=sys.stderr)
+    return True
+
+
+def _pending(directory: Path, state: dict[str, int]) -> list[tuple[Path, int, list[tuple[tuple[str, dict], int]]]]:
+    """Per day file: (path, offset already sent, [((kind, record), offset after that line)]) for
+    the complete lines not sent yet."""
+    pending = []
+    for path in store_files(directory):
+        start = int(state.get(path.name, 0))
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(start)
+                data = handle.read()
+        except OSError:
+            continue
+        lines, offset = [], start
+        for raw in data.splitlines(keepends=True):
+            if not raw.endswith(b"\n"):
+                break  # a line still being written: next time
+            offset += len(raw)
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and entry.get("kind") in ("trace", "span") and isinstance(entry.get("record"), dict):
+                lines.append(((entry["kind"], entry["record"]), offset))
+        if lines:
+            pending.append((path, start, lines))
+    return pending
+
+
+def _replay_spool(client: Any, settings: Any) -> int:
+    """The spooled batches meant for this server and workspace (others are left alone)."""
+    from opik_otel.exporters.opik.client import Outcome
+    from opik_otel.exporters.opik.spool import Spool, destination_folder
+
+    spool = Spool(destination_folder(settings.spool_dir, settings.opik_url, settings.opik_workspace), max_bytes=1 << 62)
+    return spool.replay(lambda kind, body: client.send_body(kind, body) is not Outcome.UNDELIVERED)
+
+
+def _load_state(directory: Path) -> dict[str, int]:
+    try:
+        state = json.loads((Path(directory) / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): int(v) for k, v in state.items() if isinstance(v, int)} if isinstance(state, dict) else {}
+
+
+def _save_state(directory: Path, state: dict[str, int]) -> None:
+    path = Path(directory) / STATE_FILE
+    temporary = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(state))
+    os.replace(temporary, path)
+
+
+class _Progress:
+    """A progress bar redrawn in place on a terminal; a line per batch elsewhere (logs, CI)."""
+
+    def __init__(self, total: int, stream: TextIO | None) -> None:
+        self.total, self.stream = total, stream
+        self.tty = bool(stream is not None and stream.isatty())
+        self.last = 0.0
+
+    def update(self, done: int) -> None:
+        if self.stream is None or self.total == 0:
+            return
+        filled = 30 * done // self.total
+        line = f"  [{'█' * filled}{'·' * (30 - filled)}] {done}/{self.total} records"
+        if not self.tty:
+            self.stream.write(line + "\n")
+            return
+        now = time.monotonic()
+        if now - self.last < 0.1 and done < self.total:
+            return
+        self.last = now
+        self.stream.write("\r" + line)
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.tty and self.stream is not None:
+            self.stream.write("\n")

@@ -40,6 +40,7 @@ class LocalStoreExporter(SpanExporter):
         self._ids = OpikIdMapper()
         self._lock = threading.Lock()
         self._announced = False
+        self._announce(self.directory / f"traces-{datetime.now(timezone.utc):%Y-%m-%d}.jsonl")  # once, before any output of the app
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         lines = []
@@ -77,7 +78,7 @@ class LocalStoreExporter(SpanExporter):
         if not self._announced:
             self._announced = True
             print(
-                f"opik-otel: no Opik server or OTLP endpoint configured; traces are stored locally in {path}.\n"
+                f"opik-otel: no Opik server or OTLP endpoint configured; traces are stored locally in {path}\n"
                 "opik-otel: set OPIK_URL_OVERRIDE (and OPIK_API_KEY) to send them to Opik instead.",
                 file=sys.stderr,
             )

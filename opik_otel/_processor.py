@@ -163,15 +163,21 @@ class UsageCostSpanProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
-            attributes = span_attributes(span)
-            if not prices_ready() and _needs_price(attributes) and self._wait_for_prices(span):
+            if not prices_ready() and _needs_price(span_attributes(span)) and self._wait_for_prices(span):
                 return  # handed on, priced, by the loading thread: the app's thread never waits
-            extra = usage_and_cost(attributes, self.prices)
+        except Exception:
+            logger.debug("opik-otel: could not hold span %r for its price", span.name, exc_info=True)
+        self.next_processor.on_end(self._priced(span))
+
+    def _priced(self, span: ReadableSpan) -> ReadableSpan:
+        """The span with normalised usage and its cost added (the span itself when nothing is to add)."""
+        try:
+            extra = usage_and_cost(span_attributes(span), self.prices)
             if extra:
-                span = _enriched(span, extra)
+                return _enriched(span, extra)
         except Exception:
             logger.debug("opik-otel: could not add usage/cost to span %r", span.name, exc_info=True)
-        self.next_processor.on_end(span)
+        return span
 
     def _wait_for_prices(self, span: ReadableSpan) -> bool:
         with self._waiting_lock:
@@ -187,17 +193,8 @@ class UsageCostSpanProcessor(SpanProcessor):
         with self._release_lock:  # a flush waits for a release under way on the loading thread
             with self._waiting_lock:
                 waiting, self._waiting = self._waiting, []
-            self._price_and_pass(waiting)
-
-    def _price_and_pass(self, waiting: list[ReadableSpan]) -> None:
-        for span in waiting:
-            try:
-                extra = usage_and_cost(span_attributes(span), self.prices)
-                if extra:
-                    span = _enriched(span, extra)
-            except Exception:
-                logger.debug("opik-otel: could not add usage/cost to span %r", span.name, exc_info=True)
-            self.next_processor.on_end(span)
+            for span in waiting:
+                self.next_processor.on_end(self._priced(span))
 
     def _flush_waiting(self, timeout_millis: int) -> None:
         if self._waiting or self._release_lock.locked():

@@ -112,11 +112,28 @@ def request_id(response: Any) -> str | None:
     return text((response.get("ResponseMetadata") or {}).get("RequestId"))
 
 
-class Converse(Operation):
+class StreamInResponse(Operation):
+    """botocore answers a dict holding the stream under `stream_key`: the same dict is handed
+    back with its stream wrapped. `streams` says whether this operation streams."""
+
+    streams = False
+    stream_key = "stream"
+
+    def is_stream(self, kwargs: dict[str, Any], result: Any) -> bool:
+        return self.streams
+
+    def stream_of(self, result: Any) -> Any:
+        return result[self.stream_key]
+
+    def with_stream(self, result: Any, stream: Any) -> Any:
+        result[self.stream_key] = stream
+        return result
+
+
+class Converse(StreamInResponse):
     """`converse(modelId=…, messages=…)`; `streams` for `converse_stream`."""
 
     operation_name = sc.GenAiOperation.CHAT
-    streams = False
 
     def request(self, instance: Any, kwargs: dict[str, Any], capture_content: bool) -> tuple[str, Attributes]:
         name, attributes = request_start(instance, kwargs, self.operation_name, self.streams)
@@ -127,16 +144,6 @@ class Converse(Operation):
         attributes = converse_response(response, capture_content)
         put(attributes, sc.GEN_AI_RESPONSE_ID, request_id(response))
         return attributes
-
-    def is_stream(self, kwargs: dict[str, Any], result: Any) -> bool:
-        return self.streams
-
-    def stream_of(self, result: Any) -> Any:
-        return result["stream"]
-
-    def with_stream(self, result: Any, stream: Any) -> Any:
-        result["stream"] = stream  # the same response dict, its EventStream wrapped
-        return result
 
     def stream_state(self, capture_content: bool) -> StreamState:
         return ConverseStreamState(capture_content)

@@ -16,18 +16,18 @@ from typing import Any
 import wrapt
 
 from opik_otel import semconv as sc
-from opik_otel.instrumentors._engine import Attributes, Operation, StreamState
+from opik_otel.instrumentors._engine import Attributes, StreamState
 from opik_otel.instrumentors._read import integer, put
-from opik_otel.instrumentors.bedrock.converse import request_id, request_start
+from opik_otel.instrumentors.bedrock.converse import StreamInResponse, request_id, request_start
 from opik_otel.instrumentors.bedrock.families import UNKNOWN, Family
 
 _METRICS = "amazon-bedrock-invocationMetrics"
 
 
-class InvokeModel(Operation):
+class InvokeModel(StreamInResponse):
     """`invoke_model(modelId=…, body=…)` of one model family; `streams` for the streaming twin."""
 
-    streams = False
+    stream_key = "body"
 
     def __init__(self, family: Family) -> None:
         self.family = family
@@ -52,16 +52,6 @@ class InvokeModel(Operation):
         if sc.GEN_AI_RESPONSE_ID not in attributes:
             put(attributes, sc.GEN_AI_RESPONSE_ID, request_id(response))
         return attributes
-
-    def is_stream(self, kwargs: dict[str, Any], result: Any) -> bool:
-        return self.streams
-
-    def stream_of(self, result: Any) -> Any:
-        return result["body"]
-
-    def with_stream(self, result: Any, stream: Any) -> Any:
-        result["body"] = stream  # the same response dict, its EventStream wrapped
-        return result
 
     def stream_state(self, capture_content: bool) -> StreamState:
         return InvokeStreamState(self.family.stream_state(capture_content))

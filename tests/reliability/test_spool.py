@@ -76,5 +76,6 @@ def test_a_spool_is_only_replayed_to_its_own_back_end_and_workspace(tmp_path):
         other._replay(), other_workspace._replay()
         assert second.span_count == 0 and stuck.spool.pending() == 2
         first.start()
-        OpikSpanExporter(url=f"http://127.0.0.1:{first.port}/api/", workspace="a", spool_dir=str(tmp_path))._replay()
-        assert first.span_count == 1 and stuck.spool.pending() == 0
+        OpikSpanExporter(url=f"http://127.0.0.1:{first.port}/api/", workspace="a", spool_dir=str(tmp_path))  # replays at start
+        assert first.wait_for(lambda b: b.span_count == 1 and b.trace_count == 1, 10)
+        assert second.span_count == 0

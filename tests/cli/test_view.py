@@ -156,8 +156,8 @@ def test_tree_of_the_agent_trace(store, stored, env):
     # one time axis: the root's bar spans it; the children's bars follow each other within it
     bars = [re.search("━+", line).span() for line in lines[1:5]]
     root, chat1, tool, chat2 = bars
-    assert root[0] == chat1[0]
-    assert chat1[0] <= tool[0] <= chat2[0] and chat2[1] <= root[1]
+    assert root[0] <= chat1[0] <= tool[0] <= chat2[0] and chat2[1] <= root[1]
+    assert chat1[0] - root[0] <= 2  # the first call starts as the agent does
     assert all(len(line) <= 80 for line in lines)
     assert len({re.search(r"(llm|tool) ", line).start() for line in lines[2:5]}) == 1  # one tag column
 

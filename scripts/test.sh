@@ -40,8 +40,9 @@ for group in $groups; do
         "opentelemetry-semantic-conventions==0.51b0" "opentelemetry-instrumentation==0.51b0" \
         "opentelemetry-exporter-otlp-proto-http==1.30.0" "opentelemetry-exporter-otlp-proto-grpc==1.30.0" \
         "genai-prices==0.0.50" "wrapt==1.14.1" "pydantic==2.10.0"
-      run_group oldest tests/integration tests/unit/test_fake_openai_server.py tests/unit/test_ids.py \
-        tests/unit/test_processor.py tests/unit/test_settings.py "${@}"
+      run_group oldest tests/integration tests/tracking tests/unit/test_fake_openai_server.py tests/unit/test_ids.py \
+        tests/unit/test_processor.py tests/unit/test_settings.py tests/reliability/test_batch.py \
+        tests/reliability/test_spool.py tests/reliability/test_payload.py "${@}"
       ;;
     *) echo "unknown test group: $group" >&2; exit 2 ;;
   esac

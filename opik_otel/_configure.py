@@ -22,7 +22,7 @@ from opik_otel._batch import OpikBatchSpanProcessor
 from opik_otel._context import OpikContextSpanProcessor, propagate_context_to_threads
 from opik_otel._distributed import add_opik_propagator
 from opik_otel._ids import OPIK_TRACE_STATE_KEY, OpikIdMapper, UuidV7IdGenerator
-from opik_otel._pricing import PriceBook, warm_up
+from opik_otel._pricing import PriceBook
 from opik_otel._processor import UsageCostSpanProcessor
 from opik_otel._settings import Settings, resolve_settings
 from opik_otel.instrumentors._instrumentor import content_policy
@@ -215,7 +215,6 @@ def configure(
         if provider is None:
             return None
         processor = build_processor(resolved)
-        warm_up()
         if _State.pipeline is None:
             _State.pipeline = _SwitchablePipeline(processor)
             provider.add_span_processor(_State.pipeline)

@@ -233,7 +233,8 @@ class _Snapshot:
 
 
 def warm_up() -> None:
-    """Start loading the price snapshot in the background (once); the app's thread never waits for it."""
+    """Start loading the price snapshot in the background (once); the app's thread never waits for it.
+    Started by the first span that needs a price, not at start-up (the load takes a few hundred ms of CPU)."""
     with _Snapshot.lock:
         if _Snapshot.started:
             return

@@ -85,6 +85,10 @@ class Operation:
         """The result to hand back, holding the wrapped `stream` in place of the library's."""
         return stream
 
+    def stream_start(self, result: Any) -> Attributes:
+        """Attributes a streamed call's result says before its first chunk (a request id …)."""
+        return {}
+
     #: True when the call returns a context manager whose `__enter__` gives the stream
     #: (Anthropic's `messages.stream()`); the span then ends at that `with` block's exit.
     returns_stream_manager: bool = False
@@ -188,6 +192,9 @@ def _finish(call: _Call, kwargs: dict[str, Any], result: Any, proxy: type) -> An
             if state is not None:
                 if operation.returns_stream_manager:
                     return StreamManagerProxy(result, call, state)
+                started = operation.stream_start(result)
+                if started:
+                    call.span.set_attributes(started)
                 return operation.with_stream(result, proxy(operation.stream_of(result), call, state))
         call.succeed(_safe(operation.response, result, call.capture))
     except Exception:  # pragma: no cover - defensive: the result must reach the user

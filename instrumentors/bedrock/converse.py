@@ -129,6 +129,10 @@ class StreamInResponse(Operation):
         result[self.stream_key] = stream
         return result
 
+    def stream_start(self, result: Any) -> Attributes:
+        request = request_id(result)
+        return {sc.GEN_AI_RESPONSE_ID: request} if request else {}
+
 
 class Converse(StreamInResponse):
     """`converse(modelId=…, messages=…)`; `streams` for `converse_stream`."""

@@ -63,6 +63,7 @@ def test_converse_stream(client, exporter):
     assert attributes["gen_ai.usage.output_tokens"] == 7
     assert attributes["gen_ai.response.finish_reasons"] == ("end_turn",)
     assert attributes["gen_ai.response.time_to_first_chunk"] > 0
+    assert attributes["gen_ai.response.id"] == response["ResponseMetadata"]["RequestId"]
     assert json.loads(attributes["gen_ai.output.messages"])[0]["parts"] == [{"type": "text", "content": TEXT}]
 
 

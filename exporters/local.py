@@ -103,19 +103,27 @@ def store_files(directory: Path) -> list[Path]:
     return sorted(Path(directory).glob("traces-*.jsonl"))
 
 
+def parse_line(line: str | bytes) -> tuple[str, dict] | None:
+    """One stored line as ("trace" | "span", Opik-shaped dict); None for a line that is not a
+    complete record (a write in progress, a damaged line)."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(entry, dict) and entry.get("kind") in ("trace", "span") and isinstance(entry.get("record"), dict):
+        return entry["kind"], entry["record"]
+    return None
+
+
 def read_store(directory: Path) -> Iterator[tuple[str, dict]]:
-    """Every record in the store, oldest file first: ("trace" | "span", Opik-shaped dict).
-    A line that is not a complete record (a write in progress, a damaged line) is skipped."""
+    """Every record in the store, oldest file first (lines that are not records are skipped)."""
     for path in store_files(directory):
         try:
             with open(path, encoding="utf-8") as handle:
                 for line in handle:
-                    try:
-                        entry = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(entry, dict) and entry.get("kind") in ("trace", "span") and isinstance(entry.get("record"), dict):
-                        yield entry["kind"], entry["record"]
+                    record = parse_line(line)
+                    if record is not None:
+                        yield record
         except OSError:
             continue
 

@@ -192,7 +192,7 @@ def _finish(call: _Call, kwargs: dict[str, Any], result: Any, proxy: type) -> An
             if state is not None:
                 if operation.returns_stream_manager:
                     return StreamManagerProxy(result, call, state)
-                started = operation.stream_start(result)
+                started = _safe(operation.stream_start, result)
                 if started:
                     call.span.set_attributes(started)
                 return operation.with_stream(result, proxy(operation.stream_of(result), call, state))

@@ -11,8 +11,7 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace import sampling
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler, SamplingResult
 from opentelemetry.trace import TraceState
@@ -130,8 +129,7 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
     if name == "local":
         from opik_otel.exporters.local import LocalStoreExporter
 
-        return LocalStoreExporter(settings.local_store_dir, settings.project_name,
-                                  max_field_bytes=int(settings.max_payload_size_mb * 1_000_000) or None)
+        return LocalStoreExporter(settings.local_store_dir, settings.project_name, max_field_bytes=settings.max_field_bytes)
     if name == "console":
         return ConsoleSpanExporter()
     return None

@@ -156,6 +156,8 @@ def propagate_context_to_threads() -> None:
     carry the OpenTelemetry context (only it) across, as asyncio does for tasks.
     """
     global _patched
+    if _patched:  # every @track call lands here: no lock once patched
+        return
     with _threads_patched:
         if _patched:
             return

@@ -14,6 +14,8 @@ root span hangs under a span that is in Opik.
 from __future__ import annotations
 
 import contextlib
+import functools
+import time
 import uuid
 from typing import Any, Iterator, Mapping
 
@@ -22,7 +24,15 @@ from opentelemetry import propagate, trace
 from opentelemetry.propagators.textmap import CarrierT, Getter, Setter, TextMapPropagator, default_getter, default_setter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
-from opik_otel._ids import OPIK_PARENT_TRACE_STATE_KEY, OPIK_TRACE_STATE_KEY, OpikIdMapper, opik_id_from_hex, synthetic_span_id
+from opik_otel._ids import (
+    OPIK_PARENT_TRACE_STATE_KEY,
+    OPIK_TRACE_STATE_KEY,
+    OpikIdMapper,
+    is_uuid7_int,
+    opik_id_from_hex,
+    synthetic_span_id,
+    uuid7_timestamp_ms,
+)
 
 OPIK_TRACE_ID_HEADER = "opik_trace_id"
 OPIK_PARENT_SPAN_ID_HEADER = "opik_parent_span_id"
@@ -39,17 +49,11 @@ def opik_ids(span: trace.Span) -> tuple[str, str] | None:
     sent_parent = opik_id_from_hex(state.get(OPIK_PARENT_TRACE_STATE_KEY))
     start = getattr(span, "start_time", None)
     if start is None:  # a remote parent: its trace's timestamp, or now
-        start = (context.trace_id >> 80) * 1_000_000 if (context.trace_id >> 76) & 0xF == 7 else _now_ns()
+        start = uuid7_timestamp_ms(context.trace_id) * 1_000_000 if is_uuid7_int(context.trace_id) else time.time_ns()
     trace_id = _ids.trace_id(context.trace_id, start, state)
     if context.is_remote and sent_parent is not None and context.span_id == synthetic_span_id(sent_parent):
         return trace_id, sent_parent
     return trace_id, _ids.span_id(context.span_id, trace_id)
-
-
-def _now_ns() -> int:
-    import time
-
-    return time.time_ns()
 
 
 class OpikPropagator(TextMapPropagator):
@@ -89,6 +93,7 @@ def _first(values: Any) -> str | None:
     return values if isinstance(values, str) else None
 
 
+@functools.lru_cache(maxsize=1)
 def _w3c() -> TextMapPropagator:
     from opentelemetry.baggage.propagation import W3CBaggagePropagator
     from opentelemetry.propagators.composite import CompositePropagator

@@ -10,8 +10,6 @@ import urllib.request
 from importlib.metadata import PackageNotFoundError, distribution
 from typing import Any
 
-# library module → its distribution on PyPI
-_DISTRIBUTIONS = {"openai": "openai", "anthropic": "anthropic", "botocore": "botocore"}
 _SECRETS = ("api_key",)
 
 
@@ -55,7 +53,7 @@ def library_lines() -> list[str]:
     lines = []
     for integration in INTEGRATIONS:
         try:
-            found = distribution(_DISTRIBUTIONS.get(integration.library, integration.library)).version
+            found = distribution(integration.library).version
         except PackageNotFoundError:
             lines.append(f"{integration.library:<12} not installed")
             continue

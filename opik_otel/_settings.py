@@ -135,6 +135,11 @@ class Settings(BaseModel):
         return "local"
 
     @property
+    def max_field_bytes(self) -> int | None:
+        """`max_payload_size_mb` in bytes; None for no limit."""
+        return int(self.max_payload_size_mb * 1_000_000) or None
+
+    @property
     def opik_url(self) -> str:
         return self.url or CLOUD_URL
 

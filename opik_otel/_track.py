@@ -18,6 +18,12 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from opik_otel import semconv as sc
+from opik_otel import _configure
+from opik_otel._context import local_root, propagate_context_to_threads
+from opik_otel._distributed import extract_distributed_context
+from opik_otel._version import __version__
+from opik_otel.instrumentors._engine import record_error
+from opik_otel.instrumentors._instrumentor import content_policy
 
 logger = logging.getLogger(__name__)
 
@@ -99,23 +105,15 @@ class _Spec:
 
     def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[trace.Span, otel_context.Context]:
         """Start the call's span; returns it and the context to run the function in."""
-        from opik_otel._configure import ensure_configured
-        from opik_otel._context import propagate_context_to_threads
-        from opik_otel.instrumentors._instrumentor import content_policy
-
-        ensure_configured()
+        _configure.ensure_configured()
         propagate_context_to_threads()
         headers = kwargs.pop(_HEADERS_KWARG, None)
         parent = None
         if headers:
-            from opik_otel._distributed import extract_distributed_context
-
             parent = extract_distributed_context(headers)
         attributes = dict(self.attributes)
         if self.capture_input and content_policy.enabled:
             attributes[sc.INPUT_VALUE] = safe_json(self.inputs(args, kwargs))
-        from opik_otel import __version__
-
         span = trace.get_tracer(_SCOPE, __version__).start_span(self.name, context=parent, kind=SpanKind.INTERNAL, attributes=attributes)
         return span, trace.set_span_in_context(span, parent)
 
@@ -132,8 +130,6 @@ class _Spec:
         return values
 
     def succeed(self, span: trace.Span, output: Any) -> None:
-        from opik_otel.instrumentors._instrumentor import content_policy
-
         try:
             if self.capture_output and content_policy.enabled and sc.OUTPUT_VALUE not in (getattr(span, "attributes", None) or {}):
                 span.set_attribute(sc.OUTPUT_VALUE, safe_json(output))
@@ -141,8 +137,6 @@ class _Spec:
             span.end()
 
     def fail(self, span: trace.Span, exc: BaseException) -> None:
-        from opik_otel.instrumentors._engine import record_error
-
         record_error(span, exc)
         span.end()
 
@@ -316,8 +310,6 @@ def update_current_trace(
     Stored on the span that began the trace in this process while it runs; a trace that
     began in another process is updated there.
     """
-    from opik_otel._context import local_root
-
     current = trace.get_current_span()
     context = current.get_span_context()
     if not context.is_valid:

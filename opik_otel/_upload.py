@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from opik_otel.exporters.local import store_files
+from opik_otel.exporters.local import parse_line, store_files
 
 STATE_FILE = "upload-state.json"
 BATCH_RECORDS = 500
@@ -97,12 +97,9 @@ def _pending(directory: Path, state: dict[str, int]) -> list[tuple[Path, int, li
             if not raw.endswith(b"\n"):
                 break  # a line still being written: next time
             offset += len(raw)
-            try:
-                entry = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(entry, dict) and entry.get("kind") in ("trace", "span") and isinstance(entry.get("record"), dict):
-                lines.append(((entry["kind"], entry["record"]), offset))
+            record = parse_line(raw)
+            if record is not None:
+                lines.append((record, offset))
         if lines:
             pending.append((path, start, lines))
     return pending

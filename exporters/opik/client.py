@@ -122,10 +122,10 @@ class OpikRestClient:
 
     def send_body(self, kind: str, body: bytes) -> Outcome:
         """POST a body as encoded by `encode` (a spooled batch). A 413 is split as in `send`."""
-        outcome, _ = self._post(_PATHS[kind], body, body[:2] == b"\x1f\x8b")
+        outcome, _ = self._post(_PATHS[kind], body)
         if outcome is _TOO_LARGE:
             try:
-                items = json.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)[kind]
+                items = json.loads(gzip.decompress(body) if _is_gzip(body) else body)[kind]
             except (ValueError, KeyError, OSError, TypeError):
                 return Outcome.REJECTED
             results = self.send(kind, items)
@@ -138,7 +138,7 @@ class OpikRestClient:
 
     def _send_batch(self, kind: str, batch: list[dict], results: list, shrunk: int) -> None:
         body = encode(kind, batch)
-        outcome, _ = self._post(_PATHS[kind], body, body[:2] == b"\x1f\x8b")
+        outcome, _ = self._post(_PATHS[kind], body)
         if outcome is not _TOO_LARGE:
             results.append((batch, body, outcome))
             return
@@ -152,12 +152,12 @@ class OpikRestClient:
             self._warn_once(413, "Opik refused a %s item as too large even after cutting its content; dropped", kind)
             results.append((batch, body, Outcome.REJECTED))
 
-    def _post(self, path: str, body: bytes, gzipped: bool) -> tuple[Any, _Response | None]:
+    def _post(self, path: str, body: bytes) -> tuple[Any, _Response | None]:
         """One batch, with retries within the attempt budget and the deadline."""
         url = self._url + path
         response: _Response | None = None
         for attempt in range(1, self._max_attempts + 1):
-            response = self._request(url, body, gzipped)
+            response = self._request(url, body)
             if response.delivered:
                 return Outcome.DELIVERED, response
             if response.status == 413:
@@ -180,8 +180,8 @@ class OpikRestClient:
     def _out_of_time(self, delay: float) -> bool:
         return self.deadline is not None and time.monotonic() + delay >= self.deadline
 
-    def _request(self, url: str, body: bytes, gzipped: bool) -> _Response:
-        headers = {**self._headers, "Content-Encoding": "gzip"} if gzipped else self._headers
+    def _request(self, url: str, body: bytes) -> _Response:
+        headers = {**self._headers, "Content-Encoding": "gzip"} if _is_gzip(body) else self._headers
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         timeout = self._timeout
         if self.deadline is not None:
@@ -243,6 +243,10 @@ def _ssl_context(check_tls: bool) -> ssl.SSLContext:
 def _batches(items: Sequence[dict]) -> Iterator[list[dict]]:
     for start in range(0, len(items), MAX_BATCH_ITEMS):
         yield list(items[start : start + MAX_BATCH_ITEMS])
+
+
+def _is_gzip(body: bytes) -> bool:
+    return body[:2] == b"\x1f\x8b"  # gzip's magic bytes: never the start of a JSON body
 
 
 def encode(kind: str, items: Sequence[dict]) -> bytes:

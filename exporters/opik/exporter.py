@@ -56,7 +56,7 @@ class OpikSpanExporter(SpanExporter):
             spool_dir=spool_dir, spool_max_mb=spool_max_mb, max_payload_size_mb=max_payload_size_mb,
         )
         self._project_name = settings.project_name
-        self._max_field_bytes = int(settings.max_payload_size_mb * 1_000_000) or None
+        self._max_field_bytes = settings.max_field_bytes
         self._client = OpikRestClient(
             settings.opik_url,
             settings.api_key.get_secret_value() if settings.api_key else None,

@@ -105,6 +105,7 @@ _OUTPUT = _ContentSpec(
     (("messages", sc.GEN_AI_OUTPUT_MESSAGES),), (sc.GEN_AI_TOOL_CALL_RESULT, sc.OUTPUT_VALUE), "output", sc.OUTPUT_MIME_TYPE
 )
 
+_CONTENT_KEYS = {spec.wrap_key: spec.attribute_keys() for spec in (_INPUT, _OUTPUT)}
 _USAGE_KEYS = frozenset(key for _, keys in _USAGE_SOURCES for key in keys) | set(_TOTAL_TOKENS_KEYS)
 # Attributes that never go to metadata; for llm spans `_LLM_KEYS` are fields, not metadata.
 _NEVER_METADATA = (
@@ -287,7 +288,7 @@ def _content(attrs: Mapping[str, Any], spec: _ContentSpec, max_bytes: int | None
     value = _read_content(attrs, spec)
     if value is None or max_bytes is None:
         return value
-    raw = sum(len(v) for k in spec.attribute_keys() if isinstance(v := attrs.get(k), str))
+    raw = sum(len(v) for k in _CONTENT_KEYS[spec.wrap_key] if isinstance(v := attrs.get(k), str))
     if raw <= min(max_bytes, MEDIA_THRESHOLD_BYTES):  # cannot hold large media, cannot be over the limit
         return value
     fitted, _ = fit(value, max_bytes)

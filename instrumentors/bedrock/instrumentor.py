@@ -46,7 +46,7 @@ def _trace_client(client: Any, tracer: trace.Tracer, content: ContentPolicy, ext
     """Wrap one bedrock-runtime client's `_make_api_call`; returns the client."""
     if getattr(client, "_opik_otel_tracked", False):
         return client
-    wrappers: dict[int, Any] = {}
+    wrappers: dict[Operation, Any] = {}
     make_api_call = client._make_api_call
 
     def call_library(operation_name: str, params: dict[str, Any]) -> Any:
@@ -60,9 +60,9 @@ def _trace_client(client: Any, tracer: trace.Tracer, content: ContentPolicy, ext
         operation = operation_for(operation_name, api_params)
         if operation is None:
             return make_api_call(operation_name, api_params)
-        wrapper = wrappers.get(id(operation))
+        wrapper = wrappers.get(operation)
         if wrapper is None:
-            wrapper = wrappers[id(operation)] = sync_wrapper(operation, tracer, content, extra)
+            wrapper = wrappers[operation] = sync_wrapper(operation, tracer, content, extra)
         return wrapper(lambda **params: call_library(operation_name, params), client, (), dict(api_params))
 
     client._make_api_call = api_call

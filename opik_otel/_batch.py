@@ -81,9 +81,7 @@ class OpikBatchSpanProcessor(SpanProcessor):
         if self._is_shutdown:
             return True
         timeout = timeout_millis / 1000
-        set_deadline = getattr(self.span_exporter, "set_deadline", None)
-        if callable(set_deadline):  # past it, what is left is spooled rather than retried
-            set_deadline(time.monotonic() + timeout * 0.8)
+        self._set_deadline(time.monotonic() + timeout * 0.8)  # past it, what is left is spooled rather than retried
         done = threading.Event()
         with self._flushes_lock:
             self._flushes.append(done)
@@ -91,8 +89,8 @@ class OpikBatchSpanProcessor(SpanProcessor):
         try:
             return done.wait(timeout)
         finally:
-            if callable(set_deadline) and not self._is_shutdown:
-                set_deadline(None)
+            if not self._is_shutdown:
+                self._set_deadline(None)
 
     def shutdown(self) -> None:
         """Deliver what is queued within `shutdown_timeout_millis`; spool the rest; stop."""
@@ -100,9 +98,7 @@ class OpikBatchSpanProcessor(SpanProcessor):
             return
         self._is_shutdown = True
         deadline = time.monotonic() + self.shutdown_timeout
-        set_deadline = getattr(self.span_exporter, "set_deadline", None)
-        if callable(set_deadline):
-            set_deadline(deadline - min(0.5, self.shutdown_timeout / 4))  # leave time to spool
+        self._set_deadline(deadline - min(0.5, self.shutdown_timeout / 4))  # leave time to spool
         self._wake.set()
         self._worker.join(max(0.0, deadline - time.monotonic()))
         left = [*self._in_flight, *self._drain()] if self._worker.is_alive() else self._drain()
@@ -110,6 +106,12 @@ class OpikBatchSpanProcessor(SpanProcessor):
             self._spool(left)
         self._report_drops(force=True)
         self.span_exporter.shutdown()
+
+    def _set_deadline(self, deadline: float | None) -> None:
+        """Tell an exporter that can spool (`OpikSpanExporter`) when to stop retrying."""
+        set_deadline = getattr(self.span_exporter, "set_deadline", None)
+        if callable(set_deadline):
+            set_deadline(deadline)
 
     def _run(self) -> None:
         while True:

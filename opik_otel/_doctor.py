@@ -106,8 +106,9 @@ def check_endpoint(settings: Any) -> tuple[bool, str]:
 
 def _check_otlp() -> tuple[bool, str]:
     endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or ""
-    protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
-    if protocol == "grpc":
+    from opik_otel.exporters.otlp import otlp_protocol
+
+    if otlp_protocol() == "grpc":
         import socket
         from urllib.parse import urlsplit
 

@@ -11,9 +11,9 @@ async mode, botocore being synchronous; an unsupported combination is skipped, a
 --json a `{"skipped": why}` record is written):
 
   none            no instrumentation: both blocks of a pair are bare (the noise floor)
-  opik-otel-off   opik_otel OpenAIInstrumentor, content capture off, production pipeline:
-                  UsageCostSpanProcessor -> BatchSpanProcessor -> OpikSpanExporter -> a fake
-                  Opik back end in a subprocess; UUID v7 trace ids
+  opik-otel-off   opik_otel OpenAIInstrumentor, content capture off, production pipeline as
+                  `opik_otel.configure()` builds it: OpikBatchSpanProcessor (usage/cost on its
+                  worker) -> OpikSpanExporter -> a fake Opik back end in a subprocess
   opik-otel-on    the same with content capture on
   official        opentelemetry-instrumentation-genai-openai (util-genai), its defaults
   openllmetry     Traceloop's opentelemetry-instrumentation-openai, its defaults
@@ -601,8 +601,12 @@ def _toggle(setup: Setup, instrumentor, package: str = "openai", **kwargs) -> No
     setup.uninstrument = lambda: put(patched)
 
 
-def _our_provider(backend: FakeOpikProcess):
-    """opik-otel's production pipeline: UsageCostSpanProcessor -> BatchSpanProcessor -> OpikSpanExporter.
+def _our_provider(backend: FakeOpikProcess, capture_content: bool = False):
+    """opik-otel's production pipeline, built by the code `opik_otel.configure()` runs: a TracerProvider
+    with UUID v7 trace ids and the one processor configure() adds (the context processor, then
+    `OpikBatchSpanProcessor`, usage and cost added on its worker, -> `OpikSpanExporter` posting to
+    the fake Opik back end). It is not set as the global provider: anthropic >= 2 traces itself
+    through the global one, and the bare side must stay bare.
 
     The exporter gets a private, empty spool folder (removed at exit): the default one is shared
     by every process of the user, and a batch another process left there would be replayed to
@@ -613,17 +617,17 @@ def _our_provider(backend: FakeOpikProcess):
     import tempfile
 
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    from opik_otel import UsageCostSpanProcessor
+    from opik_otel._configure import _SwitchablePipeline, _sampler_from_env, build_processor
     from opik_otel._ids import UuidV7IdGenerator
-    from opik_otel.exporters.opik import OpikSpanExporter
+    from opik_otel._settings import resolve_settings
 
     spool = tempfile.mkdtemp(prefix="opik-otel-bench-spool-")
     atexit.register(shutil.rmtree, spool, True)
-    provider = TracerProvider(id_generator=UuidV7IdGenerator())
-    exporter = OpikSpanExporter(url=backend.url, api_key="k", spool_dir=spool)
-    provider.add_span_processor(UsageCostSpanProcessor(BatchSpanProcessor(exporter)))
+    settings = resolve_settings(exporter="opik", url=backend.url, api_key="k", project_name="bench",
+                                spool_dir=spool, capture_content=capture_content)
+    provider = TracerProvider(id_generator=UuidV7IdGenerator(), sampler=_sampler_from_env())
+    provider.add_span_processor(_SwitchablePipeline(build_processor(settings)))
     return provider
 
 
@@ -650,7 +654,7 @@ def build(config: str, mode: str, provider_name: str = "openai") -> Setup:
         else:
             from opik_otel.instrumentors.openai import OpenAIInstrumentor as Instrumentor
 
-        provider = _our_provider(backend)
+        provider = _our_provider(backend, config == "opik-otel-on")
         _toggle(setup, Instrumentor(), package=CLIENT_PACKAGE[provider_name], tracer_provider=provider,
                 capture_content=config == "opik-otel-on")
         setup.flush = provider.force_flush
@@ -701,7 +705,7 @@ def _build_bedrock(setup: Setup, config: str) -> Setup:
     session = boto3.session.Session(
         aws_access_key_id="AKIDBENCHMARK000000", aws_secret_access_key="bench-secret", region_name="us-east-1")
     (setup.bare_client,) = make_bedrock_clients(1, session)
-    provider = _our_provider(backend)
+    provider = _our_provider(backend, config == "opik-otel-on")
     instrumentor = BedrockInstrumentor()
     instrumentor.instrument(tracer_provider=provider, capture_content=config == "opik-otel-on")
     (setup.instr_client,) = make_bedrock_clients(1, session)

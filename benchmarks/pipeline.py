@@ -1,10 +1,10 @@
-"""Pipeline throughput and memory: spans/s through UsageCostSpanProcessor + the Opik exporter.
+"""Pipeline throughput and memory: spans/s through configure()'s pipeline and the Opik exporter.
 
     python benchmarks/pipeline.py [--spans 100000] [--calls 100000] [--json out.json]
 
 1. Throughput: `--spans` finished LLM spans (GenAI attributes, content on) are handed to
-   `UsageCostSpanProcessor(BatchSpanProcessor(OpikSpanExporter))` as fast as the queue takes
-   them; the clock stops when a counting Opik back end (a separate process, on the other
+   the processor `configure()` builds (`OpikBatchSpanProcessor`, pricing on its worker, ->
+   `OpikSpanExporter`) as fast as the queue takes them; the clock stops when a counting Opik back end (a separate process, on the other
    core) has received every span. This process is pinned to one core. Reports spans/s
    (wall clock), the CPU this process spent per span (creating the test spans included),
    and the peak RSS.
@@ -22,7 +22,6 @@ import os
 import resource
 import subprocess
 import sys
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -101,15 +100,21 @@ def peak_rss_mb() -> float:
 
 
 def pipeline(url: str, queue_size: int = 8192):
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    """The processor `opik_otel.configure()` builds: `OpikBatchSpanProcessor` (usage and cost added
+    on its worker) -> `OpikSpanExporter`, with a private spool folder."""
+    import atexit
+    import shutil
+    import tempfile
 
-    from opik_otel import UsageCostSpanProcessor
-    from opik_otel.exporters.opik import OpikSpanExporter
+    from opik_otel._configure import build_processor
+    from opik_otel._settings import resolve_settings
 
-    exporter = OpikSpanExporter(url=url, api_key="bench-key", workspace="bench")
-    return UsageCostSpanProcessor(
-        BatchSpanProcessor(exporter, max_queue_size=queue_size, max_export_batch_size=1000, schedule_delay_millis=200)
-    )
+    spool = tempfile.mkdtemp(prefix="opik-otel-bench-spool-")
+    atexit.register(shutil.rmtree, spool, True)
+    return build_processor(resolve_settings(
+        exporter="opik", url=url, api_key="bench-key", workspace="bench", spool_dir=spool,
+        max_queue_size=queue_size, max_export_batch_size=1000, schedule_delay_millis=200,
+    ))
 
 
 def template_span():
@@ -180,10 +185,7 @@ def throughput(count: int) -> dict[str, float]:
 
 
 def _queue_full(processor) -> bool:
-    batch = processor.next_processor
-    worker = getattr(batch, "_batch_processor", batch)
-    queue = getattr(worker, "_queue", None)
-    return queue is not None and len(queue) >= getattr(worker, "_max_queue_size", 8192) - 1000
+    return len(processor._queue) >= processor.max_queue_size - 1000
 
 
 def leak_check(calls: int) -> dict[str, object]:

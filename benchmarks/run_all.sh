@@ -14,6 +14,9 @@ bash "$HERE/setup.sh"
 bash "$HERE/run_overhead.sh" --out "$OUT/overhead-$DAY.json"
 bash "$HERE/run_overhead.sh" --provider "anthropic bedrock" --out "$OUT/overhead-anthropic-bedrock-$DAY.json"
 
+echo "== stream proxy per chunk, in isolation"
+"$VENVS/opik-otel/bin/python" "$HERE/stream_chunks.py" --json "$OUT/stream-chunks-$DAY.json"
+
 echo "== start-up (opik-otel environment)"
 "$VENVS/opik-otel/bin/python" "$HERE/startup.py" --json "$OUT/startup-$DAY.json"
 for peer in official openllmetry openinference; do

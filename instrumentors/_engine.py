@@ -203,9 +203,18 @@ def _finish(call: _Call, kwargs: dict[str, Any], result: Any, proxy: type) -> An
     return result
 
 
+_RAW_RESPONSE_TYPES: dict[type, bool] = {}
+
+
 def _is_raw_response(result: Any) -> bool:
-    """`client.x.with_raw_response.create(...)` / `with_streaming_response` (Stainless SDKs) results."""
-    return hasattr(result, "http_response") and hasattr(result, "parse")
+    """`client.x.with_raw_response.create(...)` / `with_streaming_response` (Stainless SDKs) results.
+
+    Asked once per result type: on a pydantic model a missing attribute costs an exception."""
+    kind = type(result)
+    known = _RAW_RESPONSE_TYPES.get(kind)
+    if known is None:
+        known = _RAW_RESPONSE_TYPES[kind] = hasattr(result, "http_response") and hasattr(result, "parse")
+    return known
 
 
 def _parsed(call: _Call, parsed: Any) -> Any:
@@ -330,23 +339,26 @@ def async_wrapper(
 
 
 class _StreamRun:
-    """One stream's bookkeeping, in a plain slotted object: per-chunk work stays cheap."""
+    """One stream's bookkeeping, in a plain slotted object: per-chunk work stays cheap.
 
-    __slots__ = ("call", "state", "stream", "waiting_first", "advance")
+    The time to first chunk is noted on the first chunk and set on the span with the rest
+    when the stream ends, so the first chunk reaches the user without a span write."""
+
+    __slots__ = ("call", "state", "stream", "first_chunk_at", "advance", "read")
 
     def __init__(self, call: _Call, state: StreamState, stream: Any) -> None:
         self.call = call
         self.state = state
         self.stream = stream
-        self.waiting_first = True
+        self.first_chunk_at: float | None = None
         self.advance = _advancer(stream)
+        self.read = state.on_chunk
 
     def on_chunk(self, chunk: Any) -> None:
-        if self.waiting_first:
-            self.waiting_first = False
-            self.call.span.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, time.perf_counter() - self.call.started)
+        if self.first_chunk_at is None:
+            self.first_chunk_at = time.perf_counter()
         try:
-            self.state.on_chunk(chunk)
+            self.read(chunk)
         except Exception:
             logger.debug("opik-otel: could not read a stream chunk", exc_info=True)
 
@@ -354,14 +366,20 @@ class _StreamRun:
         call = self.call
         if call.ended:
             return
+        first = self.first_chunk_at
+        timing = {} if first is None else {sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: first - call.started}
         if exc is not None:
+            if timing:
+                call.span.set_attributes(timing)
             call.fail(exc)
             return
         try:
             self.state.on_end(self.stream)
         except Exception:
             logger.debug("opik-otel: could not read the end of a stream", exc_info=True)
-        call.succeed(_safe(self.state.attributes))
+        attributes = _safe(self.state.attributes)
+        attributes.update(timing)
+        call.succeed(attributes)
 
 
 def _advancer(stream: Any) -> Callable[[], Any]:

@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -29,7 +29,11 @@ DROP_WARNING_INTERVAL_S = 60.0
 
 
 class OpikBatchSpanProcessor(SpanProcessor):
-    """Queues ended spans (bounded) and exports them in batches from a worker thread."""
+    """Queues ended spans (bounded) and exports them in batches from a worker thread.
+
+    `prepare`, if given, turns each span into the one to export, off the app's thread
+    (`configure()` prices spans there); it must not raise.
+    """
 
     def __init__(
         self,
@@ -38,8 +42,10 @@ class OpikBatchSpanProcessor(SpanProcessor):
         max_export_batch_size: int = 512,
         schedule_delay_millis: int = 1000,
         shutdown_timeout_millis: int = 5000,
+        prepare: Callable[[ReadableSpan], ReadableSpan] | None = None,
     ) -> None:
         self.span_exporter = exporter
+        self.prepare = prepare
         self.max_queue_size = max_queue_size
         self.max_export_batch_size = min(max_export_batch_size, max_queue_size)
         self.schedule_delay = schedule_delay_millis / 1000
@@ -141,7 +147,14 @@ class OpikBatchSpanProcessor(SpanProcessor):
         batch = []
         while queue and len(batch) < count:
             batch.append(queue.popleft())
-        return batch
+        prepare = self.prepare
+        if prepare is None:
+            return batch
+        try:
+            return [prepare(span) for span in batch]
+        except Exception:  # noqa: BLE001 - the spans go out as they are rather than not at all
+            logger.debug("opik-otel: could not prepare spans for export", exc_info=True)
+            return batch
 
     def _drain(self) -> list[ReadableSpan]:
         return self._take(len(self._queue))

@@ -1,28 +1,26 @@
-"""`configure()`: build (or extend) the TracerProvider with the usage/cost processor and an exporter."""
+"""`configure()`: build (or extend) the TracerProvider with our pipeline: batch, usage/cost, exporter."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
-import time
-import uuid
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
-from opentelemetry.sdk.trace.sampling import Sampler, SamplingResult
-from opentelemetry.trace import TraceState
+from opentelemetry.sdk.trace.sampling import Sampler
 
 from opik_otel import semconv as sc
 from opik_otel._batch import OpikBatchSpanProcessor
 from opik_otel._context import OpikContextSpanProcessor, propagate_context_to_threads
 from opik_otel._distributed import add_opik_propagator
-from opik_otel._ids import OPIK_TRACE_STATE_KEY, OpikIdMapper, UuidV7IdGenerator
+from opik_otel._ids import UuidV7IdGenerator
 from opik_otel._pricing import PriceBook
-from opik_otel._processor import UsageCostSpanProcessor
+from opik_otel._processor import add_usage_and_cost
 from opik_otel._settings import Settings, resolve_settings
 from opik_otel.instrumentors._instrumentor import content_policy
 
@@ -69,36 +67,12 @@ class _State:
     settings: Settings | None = None
     provider: TracerProvider | None = None
     pipeline: _SwitchablePipeline | None = None
-    marks_opik_traces = False  # our traces carry `opik=<trace id>` in their trace state
+    marks_opik_traces = False  # W3C trace state we inject carries `opik=<Opik trace id>`
 
 
 def marks_opik_traces() -> bool:
     """Whether this process's traces reach Opik with our ids (native exporter or local store)."""
     return _State.marks_opik_traces
-
-
-class OpikTraceStateSampler(Sampler):
-    """Wraps the configured sampler; a new sampled trace gets `opik=<Opik trace id>` in its trace
-    state while the spans go to Opik natively, so a process continuing it knows its parent is in Opik."""
-
-    def __init__(self, inner: Sampler) -> None:
-        self.inner = inner
-
-    def should_sample(self, parent_context: Any, trace_id: int, name: str, kind: Any = None, attributes: Any = None,
-                      links: Any = None, trace_state: Any = None) -> SamplingResult:
-        result = self.inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
-        if not _State.marks_opik_traces or not result.decision.is_sampled():
-            return result
-        if trace.get_current_span(parent_context).get_span_context().is_valid:
-            return result  # a child: the trace state is the parent's
-        state = result.trace_state or TraceState()
-        if OPIK_TRACE_STATE_KEY in state:
-            return result
-        opik_trace_id = OpikIdMapper().trace_id(trace_id, time.time_ns(), state)
-        return SamplingResult(result.decision, result.attributes, state.add(OPIK_TRACE_STATE_KEY, uuid.UUID(opik_trace_id).hex))
-
-    def get_description(self) -> str:
-        return f"OpikTraceState{{{self.inner.get_description()}}}"
 
 
 def build_exporter(settings: Settings) -> SpanExporter | None:
@@ -136,18 +110,19 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
 
 
 def build_processor(settings: Settings) -> SpanProcessor | None:
-    """`UsageCostSpanProcessor` in front of an `OpikBatchSpanProcessor` with the configured exporter."""
+    """An `OpikBatchSpanProcessor` with the configured exporter; its worker adds usage and cost
+    (`add_usage_and_cost`) to each span just before export, off the app's thread."""
     exporter = build_exporter(settings)
     if exporter is None:
         return None
-    batch = OpikBatchSpanProcessor(
+    return OpikBatchSpanProcessor(
         exporter,
         max_queue_size=settings.max_queue_size,
         max_export_batch_size=settings.max_export_batch_size,
         schedule_delay_millis=settings.schedule_delay_millis,
         shutdown_timeout_millis=settings.shutdown_timeout_millis,
+        prepare=functools.partial(add_usage_and_cost, prices=PriceBook(settings.price_overrides)),
     )
-    return UsageCostSpanProcessor(batch, PriceBook(settings.price_overrides))
 
 
 def _provider(settings: Settings) -> TracerProvider | None:
@@ -164,7 +139,7 @@ def _provider(settings: Settings) -> TracerProvider | None:
     provider = TracerProvider(
         resource=Resource.create(),
         id_generator=None if ratio_sampler else UuidV7IdGenerator(),
-        sampler=OpikTraceStateSampler(_sampler_from_env()),
+        sampler=_sampler_from_env(),
     )
     trace.set_tracer_provider(provider)
     return trace.get_tracer_provider() if isinstance(trace.get_tracer_provider(), TracerProvider) else provider

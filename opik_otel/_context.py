@@ -15,7 +15,6 @@ import contextlib
 import functools
 import logging
 import threading
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
@@ -92,19 +91,26 @@ class OpikContextSpanProcessor(SpanProcessor):
 
     def _stamp(self, span: Span, parent_context: Any) -> None:
         parent = trace.get_current_span(parent_context)
-        parent_context_ids = parent.get_span_context()
-        local_parent = parent_context_ids.is_valid and not parent_context_ids.is_remote
-        if not local_parent:
-            _remember_root(span)
-            if not is_uuid7_int(span.context.trace_id):  # a foreign id: its Opik id takes this start
-                OpikIdMapper().trace_id(span.context.trace_id, span.start_time or 0, span.context.trace_state)
+        parent_ids = parent.get_span_context()
         scope: Scope | None = otel_context.get_value(_SCOPE_KEY, parent_context)
-        attributes = span.attributes or {}
-        parent_attributes = getattr(parent, "attributes", None) if local_parent else None
-        if parent_attributes is not None:  # the trace's project, "" for the exporter's default
-            project = parent_attributes.get(sc.OPIK_PROJECT_NAME) or ""
+        if not parent_ids.is_valid or parent_ids.is_remote:  # a local root
+            context = span.context
+            _ROOTS[context.trace_id] = span
+            if len(_ROOTS) > _MAX_ROOTS:
+                _forget_oldest_root()
+            if not is_uuid7_int(context.trace_id):  # a foreign id: its Opik id takes this start
+                OpikIdMapper().trace_id(context.trace_id, span.start_time or 0, context.trace_state)
+            if scope is None:
+                return  # the common case: nothing to stamp
+            attributes = span.attributes or {}
+            project = attributes.get(sc.OPIK_PROJECT_NAME) or scope.project_name
         else:
-            project = attributes.get(sc.OPIK_PROJECT_NAME) or (scope.project_name if scope else None)
+            attributes = span.attributes or {}
+            parent_attributes = getattr(parent, "attributes", None)
+            # the trace's project ("" for the exporter's default); a non-SDK parent tells none
+            project = None if parent_attributes is None else parent_attributes.get(sc.OPIK_PROJECT_NAME) or ""
+            if project is None and scope is not None:
+                project = attributes.get(sc.OPIK_PROJECT_NAME) or scope.project_name
         if project is not None and project != attributes.get(sc.OPIK_PROJECT_NAME, ""):
             span.set_attribute(sc.OPIK_PROJECT_NAME, project)
         if scope is None:
@@ -119,23 +125,26 @@ class OpikContextSpanProcessor(SpanProcessor):
                 span.set_attribute(name, value if isinstance(value, (str, bool, int, float)) else sc.to_json(value))
 
     def on_end(self, span: ReadableSpan) -> None:
+        # `span` is the SDK's read-only copy of the span that started: compare span ids
         context = span.context
-        if context is not None and _ROOTS.get(context.trace_id) is span:
-            with _ROOTS_LOCK:
-                _ROOTS.pop(context.trace_id, None)
+        if context is None:
+            return
+        root = _ROOTS.get(context.trace_id)
+        if root is not None and root.context.span_id == context.span_id:
+            _ROOTS.pop(context.trace_id, None)
 
 
 # Each running trace's local root span (the newest, if a trace enters this process twice).
-_ROOTS: OrderedDict[int, Span] = OrderedDict()
-_ROOTS_LOCK = threading.Lock()
+# A plain dict: its single reads and writes are atomic, so starting a span takes no lock.
+_ROOTS: dict[int, Span] = {}
 _MAX_ROOTS = 10_000
 
 
-def _remember_root(span: Span) -> None:
-    with _ROOTS_LOCK:
-        _ROOTS[span.context.trace_id] = span
-        if len(_ROOTS) > _MAX_ROOTS:
-            _ROOTS.popitem(last=False)
+def _forget_oldest_root() -> None:
+    try:
+        del _ROOTS[next(iter(_ROOTS))]
+    except (KeyError, StopIteration, RuntimeError):  # another thread changed it meanwhile
+        pass
 
 
 def local_root(trace_id: int) -> Span | None:

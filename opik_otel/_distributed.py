@@ -6,9 +6,11 @@ continues from either form with `extract_distributed_context()` /
 `continue_distributed_trace()`, or with the standard propagators (`OpikPropagator` is the
 entry point `opik` of `opentelemetry_propagator`, which `configure()` adds to the global ones).
 
-The Opik ids are the exporter's (`OpikIdMapper`), and a process exporting to Opik marks
-its traces with the trace-state entry `opik=<Opik trace id>`, so the callee knows its
-root span hangs under a span that is in Opik.
+The Opik ids are the exporter's (`OpikIdMapper`). A process exporting to Opik adds the
+trace-state entry `opik=<Opik trace id>` to the W3C `tracestate` it sends (`OpikPropagator`
+runs after `tracecontext` and rewrites that header), so the callee knows its root span
+hangs under a span that is in Opik. Marking at injection, not when a trace starts, costs
+nothing per span and is right for a trace continued from a process not in Opik too.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from opik_otel._ids import (
 
 OPIK_TRACE_ID_HEADER = "opik_trace_id"
 OPIK_PARENT_SPAN_ID_HEADER = "opik_parent_span_id"
+_TRACESTATE_HEADER = "tracestate"
+_MAX_TRACE_STATE_ENTRIES = 32  # W3C: a full trace state takes no more
 
 _ids = OpikIdMapper()
 
@@ -59,14 +63,21 @@ def opik_ids(span: trace.Span) -> tuple[str, str] | None:
 class OpikPropagator(TextMapPropagator):
     """Injects and extracts the Opik SDK's distributed-trace headers (`opik_trace_id`, `opik_parent_span_id`).
 
-    Use it beside `tracecontext`: on extract, a W3C `traceparent` already in the context wins.
+    Use it after `tracecontext`: on extract, a W3C `traceparent` already in the context wins;
+    on inject, while this process exports to Opik, it adds `opik=<Opik trace id>` to `tracestate`.
     """
 
     def inject(self, carrier: CarrierT, context: otel_context.Context | None = None, setter: Setter[CarrierT] = default_setter) -> None:
-        ids = opik_ids(trace.get_current_span(context))
-        if ids is not None:
-            setter.set(carrier, OPIK_TRACE_ID_HEADER, ids[0])
-            setter.set(carrier, OPIK_PARENT_SPAN_ID_HEADER, ids[1])
+        span = trace.get_current_span(context)
+        ids = opik_ids(span)
+        if ids is None:
+            return
+        setter.set(carrier, OPIK_TRACE_ID_HEADER, ids[0])
+        setter.set(carrier, OPIK_PARENT_SPAN_ID_HEADER, ids[1])
+        if _marks_traces():  # the callee's parent is in Opik: say so in the W3C trace state
+            state = span.get_span_context().trace_state or TraceState()
+            if OPIK_TRACE_STATE_KEY not in state and len(state) < _MAX_TRACE_STATE_ENTRIES:
+                setter.set(carrier, _TRACESTATE_HEADER, state.add(OPIK_TRACE_STATE_KEY, uuid.UUID(ids[0]).hex).to_header())
 
     def extract(self, carrier: CarrierT, context: otel_context.Context | None = None, getter: Getter[CarrierT] = default_getter) -> otel_context.Context:
         if context is None:
@@ -114,9 +125,6 @@ def get_distributed_trace_headers() -> dict[str, str]:
     headers: dict[str, str] = {}
     _w3c().inject(headers)
     OpikPropagator().inject(headers)
-    if _marks_traces() and f"{OPIK_TRACE_STATE_KEY}=" not in headers.get("tracestate", ""):
-        entry = f"{OPIK_TRACE_STATE_KEY}={uuid.UUID(headers[OPIK_TRACE_ID_HEADER]).hex}"
-        headers["tracestate"] = ",".join(filter(None, (entry, headers.get("tracestate"))))
     return headers
 
 

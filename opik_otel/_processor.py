@@ -48,7 +48,7 @@ _MAX_TOKENS = 2**53  # anything larger (or negative) is not a token count: treat
 def _first_int(attributes: Mapping[str, Any], names: tuple[str, ...]) -> int | None:
     for name in names:
         value = attributes.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _MAX_TOKENS:
+        if value is not None and (type(value) is int or (isinstance(value, int) and not isinstance(value, bool))) and 0 <= value < _MAX_TOKENS:
             return value
     return None
 
@@ -112,7 +112,10 @@ def usage_and_cost(attributes: Mapping[str, Any], prices: PriceBook) -> dict[str
 
 
 def with_attributes(span: ReadableSpan, extra: Mapping[str, Any]) -> ReadableSpan:
-    """A copy of an ended span with `extra` attributes added."""
+    """A copy of an ended span with `extra` attributes added.
+
+    A copy, never the span itself: other processors of the provider got the same ended span
+    and their exporters may be reading its attributes on another thread right now."""
     attributes = {**span_attributes(span), **extra}
     return ReadableSpan(
         name=span.name,
@@ -130,17 +133,18 @@ def with_attributes(span: ReadableSpan, extra: Mapping[str, Any]) -> ReadableSpa
     )
 
 
-def _enriched(span: ReadableSpan, extra: Mapping[str, Any]) -> ReadableSpan:
-    """The span with `extra` attributes: added in place to the SDK's attribute dict of the
-    ended span when there is room (a copy of a span costs more than the rest of this
-    processor), else on a copy."""
-    bounded = getattr(span, "_attributes", None)
-    inner = getattr(bounded, "_dict", None)
-    limit = getattr(bounded, "maxlen", None)
-    if isinstance(inner, dict) and (limit is None or len(inner) + len(extra) <= limit):
-        inner.update(extra)
-        return span
-    return with_attributes(span, extra)
+def add_usage_and_cost(span: ReadableSpan, prices: PriceBook) -> ReadableSpan:
+    """The span with usage normalised and its cost added (the span itself when nothing is to add).
+
+    Never raises. `configure()`'s batch processor calls it on its worker thread, just before
+    export, so pricing costs the app's thread nothing."""
+    try:
+        extra = usage_and_cost(span_attributes(span), prices)
+        if extra:
+            return with_attributes(span, extra)
+    except Exception:
+        logger.debug("opik-otel: could not add usage/cost to span %r", getattr(span, "name", None), exc_info=True)
+    return span
 
 
 class UsageCostSpanProcessor(SpanProcessor):
@@ -148,7 +152,8 @@ class UsageCostSpanProcessor(SpanProcessor):
 
     Reads our attributes and other instrumentations' (OpenLLMetry, OpenInference), prices
     offline with `genai-prices` (or `price_overrides`, USD per million tokens), never raises,
-    never prices a span twice. The attributes are added to the ended span itself (no copy).
+    never prices a span twice. The next processor gets a copy of the span with the added
+    attributes (the span itself when there is nothing to add).
     """
 
     def __init__(self, next_processor: SpanProcessor, prices: PriceBook | None = None) -> None:
@@ -170,14 +175,7 @@ class UsageCostSpanProcessor(SpanProcessor):
         self.next_processor.on_end(self._priced(span))
 
     def _priced(self, span: ReadableSpan) -> ReadableSpan:
-        """The span with normalised usage and its cost added (the span itself when nothing is to add)."""
-        try:
-            extra = usage_and_cost(span_attributes(span), self.prices)
-            if extra:
-                return _enriched(span, extra)
-        except Exception:
-            logger.debug("opik-otel: could not add usage/cost to span %r", span.name, exc_info=True)
-        return span
+        return add_usage_and_cost(span, self.prices)
 
     def _wait_for_prices(self, span: ReadableSpan) -> bool:
         with self._waiting_lock:

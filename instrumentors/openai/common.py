@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from opik_otel import semconv as sc
@@ -43,31 +43,53 @@ def _endpoint(base_url: str, azure: bool) -> Attributes:
     return {sc.GEN_AI_PROVIDER_NAME: provider, sc.SERVER_ADDRESS: host, sc.SERVER_PORT: port}
 
 
+_ENDPOINTS: dict[int, tuple[Any, Attributes]] = {}  # id(base URL object) → (that object, attributes)
+
+
 def endpoint_attributes(resource: Any) -> Attributes:
     """Provider, server address and port of the client a resource (`client.chat.completions`) belongs to."""
     client = getattr(resource, "_client", None)
-    base_url = getattr(client, "base_url", None)
+    base_url = getattr(client, "_base_url", None)  # what the `base_url` property returns, without its cost
     if base_url is None:
-        return {sc.GEN_AI_PROVIDER_NAME: sc.GenAiProvider.OPENAI}
-    return dict(_endpoint(str(base_url), "Azure" in type(client).__name__))
+        base_url = getattr(client, "base_url", None)
+        if base_url is None:
+            return {sc.GEN_AI_PROVIDER_NAME: sc.GenAiProvider.OPENAI}
+    cached = _ENDPOINTS.get(id(base_url))
+    if cached is None or cached[0] is not base_url:  # a new client, or its base URL was replaced
+        if len(_ENDPOINTS) >= 256:
+            _ENDPOINTS.clear()
+        cached = _ENDPOINTS[id(base_url)] = (base_url, _endpoint(str(base_url), "Azure" in type(client).__name__))
+    return dict(cached[1])
+
+
+# Request parameter → (attribute, reader). Only the keys a call passes are looked at.
+_PARAMETERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "temperature": (sc.GEN_AI_REQUEST_TEMPERATURE, number),
+    "top_p": (sc.GEN_AI_REQUEST_TOP_P, number),
+    "frequency_penalty": (sc.GEN_AI_REQUEST_FREQUENCY_PENALTY, number),
+    "presence_penalty": (sc.GEN_AI_REQUEST_PRESENCE_PENALTY, number),
+    "stop": (sc.GEN_AI_REQUEST_STOP_SEQUENCES, strings),
+    "seed": (sc.GEN_AI_REQUEST_SEED, integer),
+    "service_tier": (sc.OPENAI_REQUEST_SERVICE_TIER, text),
+}
 
 
 def parameter_attributes(kwargs: dict[str, Any]) -> Attributes:
     """The request parameters every text-generation call shares."""
     attributes: Attributes = {}
-    get = kwargs.get
-    put(attributes, sc.GEN_AI_REQUEST_MAX_TOKENS, integer(get("max_tokens")) or integer(get("max_completion_tokens")) or integer(get("max_output_tokens")))
-    put(attributes, sc.GEN_AI_REQUEST_TEMPERATURE, number(get("temperature")))
-    put(attributes, sc.GEN_AI_REQUEST_TOP_P, number(get("top_p")))
-    put(attributes, sc.GEN_AI_REQUEST_FREQUENCY_PENALTY, number(get("frequency_penalty")))
-    put(attributes, sc.GEN_AI_REQUEST_PRESENCE_PENALTY, number(get("presence_penalty")))
-    put(attributes, sc.GEN_AI_REQUEST_STOP_SEQUENCES, strings(get("stop")))
-    put(attributes, sc.GEN_AI_REQUEST_SEED, integer(get("seed")))
-    put(attributes, sc.OPENAI_REQUEST_SERVICE_TIER, text(get("service_tier")))
-    count = integer(get("n"))
+    for key, value in kwargs.items():
+        known = _PARAMETERS.get(key)
+        if known is not None:
+            name, read = known
+            value = read(value)
+            if value is not None:
+                attributes[name] = value
+    if "max_tokens" in kwargs or "max_completion_tokens" in kwargs or "max_output_tokens" in kwargs:
+        put(attributes, sc.GEN_AI_REQUEST_MAX_TOKENS, integer(kwargs.get("max_tokens")) or integer(kwargs.get("max_completion_tokens")) or integer(kwargs.get("max_output_tokens")))
+    count = integer(kwargs.get("n"))
     if count is not None and count != 1:
         attributes[sc.GEN_AI_REQUEST_CHOICE_COUNT] = count
-    if get("stream") is True:
+    if kwargs.get("stream") is True:
         attributes[sc.GEN_AI_REQUEST_STREAM] = True
     return attributes
 

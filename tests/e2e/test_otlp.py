@@ -19,7 +19,7 @@ import opik_otel
 opik_otel.configure({args})
 opik_otel.OpikInstrumentor().instrument()
 chat(openai_client(), "hello otlp")
-report(flushed=opik_otel.flush(), exporter=type(opik_otel._configure._State.pipeline.inner.next_processor.span_exporter).__module__)
+report(flushed=opik_otel.flush(), exporter=type(opik_otel._configure._State.pipeline.inner.span_exporter).__module__)
 """
 
 

@@ -113,3 +113,22 @@ def test_the_app_thread_only_queues():
     assert time.monotonic() - started < 2.0  # not blocked by the hung exporter
     exporter.block.set()
     processor.shutdown()
+
+
+def test_prepare_runs_on_the_worker_and_a_failing_one_loses_no_span():
+    exporter = Recording()
+    threads: set[str] = set()
+
+    def prepare(span):
+        threads.add(threading.current_thread().name)
+        if span.name == "s1":
+            raise ValueError("bad span")
+        return span
+
+    processor = OpikBatchSpanProcessor(exporter, schedule_delay_millis=10_000, prepare=prepare)
+    end_spans(tracer_with(processor), 3)
+    assert threads == set()  # nothing on the app's thread
+    assert processor.force_flush(5000)
+    assert threads == {"opik-otel-export"}
+    assert exporter.names == ["s0", "s1", "s2"]
+    processor.shutdown()

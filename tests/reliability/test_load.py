@@ -1,4 +1,4 @@
-"""Load: 100,000 spans through `UsageCostSpanProcessor` → `OpikBatchSpanProcessor` → `OpikSpanExporter`
+"""Load: 100,000 spans through `configure()`'s pipeline (`OpikBatchSpanProcessor`, pricing on its worker, `OpikSpanExporter`)
 into the fake Opik back end, from a separate process: none lost, none duplicated, memory bounded."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def test_100k_spans_zero_loss_bounded_memory(tmp_path):
                 opik_otel.flush(120_000)
                 rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
             elapsed = time.perf_counter() - started
-            batch = provider._active_span_processor._span_processors[0].inner.next_processor
+            batch = provider._active_span_processor._span_processors[0].inner
             report(elapsed=elapsed, rss_kb=rss, dropped=batch.dropped)
             """,
             clean_env(tmp_path),

@@ -101,3 +101,15 @@ def test_separate_traces_go_to_their_own_projects(exporter):
     with opik_otel.tracing_context(project_name="p2"):
         leaf("b")
     assert [span.attributes["opik.project_name"] for span in exporter.get_finished_spans()] == ["p1", "p2"]
+
+
+def test_a_local_root_is_forgotten_when_it_ends(provider):
+    from opik_otel._context import _ROOTS, local_root
+
+    tracer = provider.get_tracer("t")
+    before = len(_ROOTS)
+    with tracer.start_as_current_span("root") as root:
+        with tracer.start_as_current_span("child"):
+            assert local_root(root.get_span_context().trace_id) is root
+    assert local_root(root.get_span_context().trace_id) is None
+    assert len(_ROOTS) == before  # ended roots are not kept alive

@@ -99,30 +99,39 @@ def test_malformed_opik_headers_start_a_new_trace(exporter):
     assert exporter.get_finished_spans()[0].parent is None
 
 
-def test_traces_are_marked_for_opik_when_exported_natively(monkeypatch):
+def test_injected_tracestate_says_the_parent_is_in_opik_while_exporting_natively(monkeypatch):
+    from opentelemetry.propagators.composite import CompositePropagator
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    from opik_otel._configure import OpikTraceStateSampler, _State
+    from opik_otel._configure import _State
     from opik_otel._ids import UuidV7IdGenerator
 
-    spans = InMemorySpanExporter()
-    provider = TracerProvider(sampler=OpikTraceStateSampler(ALWAYS_ON), id_generator=UuidV7IdGenerator())
-    provider.add_span_processor(SimpleSpanProcessor(spans))
-    tracer = provider.get_tracer("t")
+    propagator = CompositePropagator([TraceContextTextMapPropagator(), opik_otel.OpikPropagator()])
+    tracer = TracerProvider(id_generator=UuidV7IdGenerator()).get_tracer("t")
     monkeypatch.setattr(_State, "marks_opik_traces", True)
-    with tracer.start_as_current_span("root"):
+    with tracer.start_as_current_span("root") as root:
         with tracer.start_as_current_span("child"):
-            pass
+            marked: dict[str, str] = {}
+            propagator.inject(marked)
+    assert marked["tracestate"] == f"opik={root.get_span_context().trace_id:032x}"
+    assert "opik" not in root.get_span_context().trace_state  # spans carry nothing: marking is at injection
+
+    # a trace continued from a process not in Opik, with a vendor's entry: ours goes first, theirs stays
+    remote = SpanContext(0x0123456789ABCDEF0123456789ABCDEF, 0x1122334455667788, is_remote=True,
+                         trace_flags=TraceFlags(TraceFlags.SAMPLED), trace_state=TraceState([("vendor", "v1")]))
+    with tracer.start_as_current_span("handle", context=trace.set_span_in_context(NonRecordingSpan(remote))):
+        continued: dict[str, str] = {}
+        propagator.inject(continued)
+    opik_trace_id = continued["opik_trace_id"]
+    assert continued["tracestate"] == f"opik={uuid.UUID(opik_trace_id).hex},vendor=v1"
+
     monkeypatch.setattr(_State, "marks_opik_traces", False)
     with tracer.start_as_current_span("unmarked"):
-        pass
-    child, root, unmarked = spans.get_finished_spans()
-    assert root.context.trace_state.get("opik") == f"{root.context.trace_id:032x}"
-    assert child.context.trace_state.get("opik") == root.context.trace_state.get("opik")
-    assert "opik" not in unmarked.context.trace_state
+        unmarked: dict[str, str] = {}
+        propagator.inject(unmarked)
+    assert "tracestate" not in unmarked and "opik_trace_id" in unmarked
 
 
 def test_scalar_results_reach_opik_as_json_values(exporter):

@@ -3,8 +3,10 @@
     python _distributed_app.py serve <sdk> <how>   # service B: prints "PORT <n>", serves until POST /shutdown
     python _distributed_app.py call <sdk> <port>   # process A: request() -> call_b() -> POST B /work
 
-<sdk> is "otel" (opik-otel, configured with explicit `configure(url=…, …)` from FAKE_OPIK_*)
-or "opik" (the plain Opik SDK, configured by its own OPIK_* environment variables).
+<sdk> is "otel" (opik-otel, configured with explicit `configure(url=…, …)` from FAKE_OPIK_*),
+"otel-inject" (the same added to a TracerProvider the app set first, and A sends what
+`opentelemetry.propagate.inject` gives, as an HTTP client instrumentation does), or "opik"
+(the plain Opik SDK, configured by its own OPIK_* environment variables).
 
 <how> is how B continues the trace from the request headers:
   continue   `with opik_otel.continue_distributed_trace(self.headers): handle(...)`
@@ -37,9 +39,14 @@ class Sdk:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        if name == "otel":
+        if name in ("otel", "otel-inject"):
             import opik_otel
 
+            if name == "otel-inject":  # the app's own TracerProvider, set before configure()
+                from opentelemetry import trace
+                from opentelemetry.sdk.trace import TracerProvider
+
+                trace.set_tracer_provider(TracerProvider())
             opik_otel.configure(
                 url=os.environ["FAKE_OPIK_URL"],
                 api_key=os.environ["FAKE_OPIK_API_KEY"],
@@ -47,7 +54,7 @@ class Sdk:
                 project_name=os.environ["FAKE_OPIK_PROJECT"],
             )
             self.track: Callable[..., Any] = opik_otel.track
-            self.headers: Callable[[], dict] = opik_otel.get_distributed_trace_headers
+            self.headers: Callable[[], dict] = opik_otel.get_distributed_trace_headers if name == "otel" else _injected
         elif name == "opik":
             import opik
 
@@ -57,7 +64,7 @@ class Sdk:
             raise SystemExit(f"unknown sdk {name!r}")
 
     def flush(self) -> bool:
-        if self.name == "otel":
+        if self.name != "opik":
             import opik_otel
 
             return opik_otel.flush()
@@ -65,6 +72,15 @@ class Sdk:
 
         opik.flush_tracker()  # returns None; it waits until the queue is sent
         return True
+
+
+def _injected() -> dict:
+    """The headers an HTTP client instrumentation sends: whatever the global propagators inject."""
+    from opentelemetry import propagate
+
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    return headers
 
 
 # --- service B -------------------------------------------------------------------------

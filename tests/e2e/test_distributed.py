@@ -39,7 +39,7 @@ def sdk_env(tmp_path: Path, backend: FakeOpikBackend, sdk: str, side: str) -> di
     """opik-otel gets the back end as explicit `configure()` arguments; the Opik SDK by its OPIK_* variables."""
     home = tmp_path / side
     home.mkdir(exist_ok=True)
-    if sdk == "otel":
+    if sdk in ("otel", "otel-inject"):
         extra = {"FAKE_OPIK_URL": backend.url, "FAKE_OPIK_API_KEY": API_KEY, "FAKE_OPIK_WORKSPACE": WORKSPACE, "FAKE_OPIK_PROJECT": PROJECT}
     else:
         extra = {"OPIK_URL_OVERRIDE": backend.url.rstrip("/"), "OPIK_API_KEY": API_KEY, "OPIK_WORKSPACE": WORKSPACE, "OPIK_PROJECT_NAME": PROJECT}
@@ -208,6 +208,18 @@ def test_opik_otel_to_opik_otel_with_the_standard_propagator(backend, tmp_path):
     values = run_case(backend, tmp_path, "otel", "otel", "propagate")
     trace, _ = check_one_trace(backend, values, "otel", "otel")
     assert str(uuid.UUID(values["sent_headers"]["traceparent"].split("-")[1])) == trace["id"]
+    assert backend.duplicates == 0, describe(backend)
+
+
+def test_an_app_provider_and_an_http_client_instrumentation_still_say_the_parent_is_in_opik(backend, tmp_path):
+    # A: the app built its TracerProvider (random trace ids), configure() added our pipeline, and the
+    # headers are what `propagate.inject` writes. The `opik` entry in `tracestate` is what keeps B's
+    # root under A's call_b: without it B would start a trace of its own.
+    values = run_case(backend, tmp_path, "otel-inject", "otel", "propagate")
+    trace, _ = check_one_trace(backend, values, "otel", "otel")
+    sent = values["sent_headers"]
+    assert sent["tracestate"] == f"opik={uuid.UUID(trace['id']).hex}"
+    assert sent["opik_trace_id"] == trace["id"]
     assert backend.duplicates == 0, describe(backend)
 
 

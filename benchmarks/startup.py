@@ -41,7 +41,8 @@ def peer_commands() -> dict[str, tuple[list[str], dict[str, str]]]:
 
 
 def commands(store: str) -> dict[str, tuple[list[str], dict[str, str]]]:
-    """name → (argv, env). "plain" opentelemetry-instrument loads no distro, configurator or instrumentor of ours."""
+    """name → (argv, env). "plain" opentelemetry-instrument loads no distro, configurator or instrumentor of
+    ours (all three `opik_*` instrumentor entry points disabled: any of them imports opik_otel)."""
     instrument = str(BIN / "opentelemetry-instrument")
     python = sys.executable
     result = {
@@ -54,12 +55,17 @@ def commands(store: str) -> dict[str, tuple[list[str], dict[str, str]]]:
             [instrument, python, "-c", "pass"],
             _env(OTEL_PYTHON_DISTRO="none", OTEL_PYTHON_CONFIGURATOR="none", OTEL_TRACES_EXPORTER="none",
                  OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none",
-                 OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="opik_openai,openai,openai_v2"),
+                 OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="opik_openai,opik_anthropic,opik_bedrock,openai,openai_v2"),
         )
         result["opentelemetry-instrument + opik-otel distro"] = (
             [instrument, python, "-c", "pass"],
             _env(OTEL_PYTHON_DISTRO="opik_otel", OTEL_PYTHON_CONFIGURATOR="opik_otel", OPIK_OTEL_LOCAL_STORE_DIR=store),
         )
+        # An LLM app imports its client (and with it pydantic, which our settings use too).
+        result["opentelemetry-instrument (plain), app imports openai"] = (
+            [instrument, python, "-c", "import openai"], result["opentelemetry-instrument (plain)"][1])
+        result["opentelemetry-instrument + opik-otel distro, app imports openai"] = (
+            [instrument, python, "-c", "import openai"], result["opentelemetry-instrument + opik-otel distro"][1])
     return result
 
 

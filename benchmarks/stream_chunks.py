@@ -1,4 +1,4 @@
-"""Per-chunk cost of opik-otel's stream proxy in isolation: no HTTP, no SSE parsing.
+"""Per-chunk cost and time to first chunk of opik-otel's streams in isolation: no HTTP, no SSE.
 
     python benchmarks/stream_chunks.py [--chunks 20] [--rounds 30] [--json out.json]
 
@@ -8,6 +8,11 @@ iterator, and (b) through the `SyncStreamProxy` the engine hands back for
 `chat.completions.create(stream=True)`, its span already started (as after `create`), so
 (b) - (a) is exactly what our per-chunk code adds: the proxy's `__next__`, the chunk
 reader, and the span's end (amortised over the stream; reported apart as "end").
+Time to first chunk: `chat.completions.create(stream=True)`'s wrapper around a stand-in
+`create` that returns an iterator over those chunks, production pipeline behind it
+(the processor `configure()` builds, exporting nowhere), then `next()`; minus the same
+with the bare stand-in. That is all we add before the user sees the first chunk: the
+span's start (sampler, processors), reading the request, the stream proxy, the first chunk.
 Interleaved rounds, GC off while timing; medians with min-max, content capture off and on.
 """
 
@@ -51,8 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         def export(self, spans):
             return SpanExportResult.SUCCESS
 
-    provider = TracerProvider()
-    provider.add_span_processor(OpikBatchSpanProcessor(Null(), max_queue_size=1 << 20))
+    from opik_otel._configure import _SwitchablePipeline, _sampler_from_env
+    from opik_otel._ids import UuidV7IdGenerator
+    from opik_otel.instrumentors._engine import ContentPolicy, sync_wrapper
+
+    provider = TracerProvider(id_generator=UuidV7IdGenerator(), sampler=_sampler_from_env())
+    provider.add_span_processor(_SwitchablePipeline(OpikBatchSpanProcessor(Null(), max_queue_size=1 << 20)))
     tracer = provider.get_tracer("bench")
     items = chunks()
     operation = ChatCompletions()
@@ -74,8 +83,32 @@ def main(argv: list[str] | None = None) -> int:
                 pass
         return (time.perf_counter_ns() - started) / n
 
+    client = overhead.make_clients("stream", 1)[0]
+    resource = client.chat.completions
+    kwargs = {"model": overhead.MODEL, "messages": overhead.MESSAGES, "stream": True, "stream_options": {"include_usage": True}}
+
+    def create(**_kwargs):
+        return (chunk for chunk in items)  # a generator: it has close(), as the SDK's streams do
+
+    wrappers = {capture: sync_wrapper(operation, tracer, ContentPolicy(capture)) for capture in (False, True)}
+
+    def first_chunk(capture: bool | None) -> float:
+        wrapper = wrappers.get(capture)
+        streams = []  # kept, so that no span ends inside the timed loop
+        started = time.perf_counter_ns()
+        for _ in range(n):
+            stream = create(**kwargs) if wrapper is None else wrapper(create, resource, (), kwargs)
+            next(stream)
+            streams.append(stream)
+        elapsed = (time.perf_counter_ns() - started) / n
+        for stream in streams:
+            stream.close()
+        return elapsed
+
     kinds = {"bare": bare, "off": lambda: traced(False), "on": lambda: traced(True),
-             "end off": lambda: traced(False, True), "end on": lambda: traced(True, True)}
+             "end off": lambda: traced(False, True), "end on": lambda: traced(True, True),
+             "first bare": lambda: first_chunk(None), "first off": lambda: first_chunk(False),
+             "first on": lambda: first_chunk(True)}
     results: dict[str, list[float]] = {kind: [] for kind in kinds}
     for kind in kinds.values():
         kind()
@@ -95,12 +128,16 @@ def main(argv: list[str] | None = None) -> int:
         per_chunk = [(traced_ns - end_ns - bare_ns) / count / 1000 for traced_ns, end_ns, bare_ns in
                      zip(results[capture], results[f"end {capture}"], results["bare"])]
         end_us = [value / 1000 for value in results[f"end {capture}"]]
+        ttfc = [(traced_ns - bare_ns) / 1000 for traced_ns, bare_ns in zip(results[f"first {capture}"], results["first bare"])]
         report[capture] = {"per_chunk_us": round(statistics.median(per_chunk), 2),
                            "per_chunk_min_us": round(min(per_chunk), 2), "per_chunk_max_us": round(max(per_chunk), 2),
-                           "stream_end_us": round(statistics.median(end_us), 1)}
-        print(f"content {capture}: {report[capture]['per_chunk_us']:.2f} µs per chunk "
-              f"({report[capture]['per_chunk_min_us']:.2f}–{report[capture]['per_chunk_max_us']:.2f}), "
-              f"stream end {report[capture]['stream_end_us']:.1f} µs ({count} chunks, {args.rounds} rounds)")
+                           "stream_end_us": round(statistics.median(end_us), 1),
+                           "ttfc_added_us": round(statistics.median(ttfc), 1),
+                           "ttfc_added_min_us": round(min(ttfc), 1), "ttfc_added_max_us": round(max(ttfc), 1)}
+        r = report[capture]
+        print(f"content {capture}: {r['per_chunk_us']:.2f} µs per chunk ({r['per_chunk_min_us']:.2f}–{r['per_chunk_max_us']:.2f}), "
+              f"stream end {r['stream_end_us']:.1f} µs, time to first chunk +{r['ttfc_added_us']:.1f} µs "
+              f"({r['ttfc_added_min_us']:.1f}–{r['ttfc_added_max_us']:.1f}) ({count} chunks, {args.rounds} rounds)")
     if args.json:
         args.json.write_text(json.dumps({"chunks": count, "rounds": args.rounds, "results": report,
                                          "versions": overhead.versions()}, indent=2))

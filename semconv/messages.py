@@ -73,9 +73,13 @@ def tool_definition(
     return definition
 
 
+# One encoder for every call: `json.dumps` with options builds a new encoder each time.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def to_json(value: Any) -> str:
     """Compact JSON; anything not serialisable becomes its `str()` rather than an error."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _ENCODER.encode(value)
 
 
 class _ContentHook:

@@ -1,25 +1,38 @@
-"""Opik exporter: span → Opik mapping (pure functions), REST client, `OpikSpanExporter`."""
+"""Opik exporter: span → Opik mapping (pure functions), REST client, `OpikSpanExporter`.
 
-from opik_otel._ids import OpikIdMapper, UuidV7IdGenerator, otel_to_opik_id
-from opik_otel.exporters.opik.client import OpikRestClient
-from opik_otel.exporters.opik.exporter import OpikSpanExporter
-from opik_otel.exporters.opik.mapping import (
-    OPIK_TRACE_STATE_KEY,
-    is_root,
-    opik_provider,
-    span_to_opik,
-    span_type,
-)
+Names load on first use: the local store needs only the mapping, and start-up should not pay
+for the HTTP client's imports it will never use.
+"""
 
-__all__ = [
-    "OPIK_TRACE_STATE_KEY",
-    "OpikIdMapper",
-    "OpikRestClient",
-    "OpikSpanExporter",
-    "UuidV7IdGenerator",
-    "is_root",
-    "opik_provider",
-    "otel_to_opik_id",
-    "span_to_opik",
-    "span_type",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "OPIK_TRACE_STATE_KEY": "opik_otel.exporters.opik.mapping",
+    "OpikIdMapper": "opik_otel._ids",
+    "OpikRestClient": "opik_otel.exporters.opik.client",
+    "OpikSpanExporter": "opik_otel.exporters.opik.exporter",
+    "UuidV7IdGenerator": "opik_otel._ids",
+    "is_root": "opik_otel.exporters.opik.mapping",
+    "opik_provider": "opik_otel.exporters.opik.mapping",
+    "otel_to_opik_id": "opik_otel._ids",
+    "span_to_opik": "opik_otel.exporters.opik.mapping",
+    "span_type": "opik_otel.exporters.opik.mapping",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -95,7 +95,7 @@ class OpikPropagator(TextMapPropagator):
 
     @property
     def fields(self) -> set[str]:
-        return {OPIK_TRACE_ID_HEADER, OPIK_PARENT_SPAN_ID_HEADER}
+        return {OPIK_TRACE_ID_HEADER, OPIK_PARENT_SPAN_ID_HEADER, _TRACESTATE_HEADER}
 
 
 def _first(values: Any) -> str | None:

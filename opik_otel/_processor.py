@@ -48,7 +48,8 @@ _MAX_TOKENS = 2**53  # anything larger (or negative) is not a token count: treat
 def _first_int(attributes: Mapping[str, Any], names: tuple[str, ...]) -> int | None:
     for name in names:
         value = attributes.get(name)
-        if value is not None and (type(value) is int or (isinstance(value, int) and not isinstance(value, bool))) and 0 <= value < _MAX_TOKENS:
+        is_count = type(value) is int or (isinstance(value, int) and not isinstance(value, bool))  # fast path first
+        if is_count and 0 <= value < _MAX_TOKENS:
             return value
     return None
 

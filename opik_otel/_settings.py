@@ -6,7 +6,6 @@ at `configure()` with a message saying which one to fix.
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 from pathlib import Path
@@ -165,6 +164,8 @@ def _config_file() -> dict[str, str]:
     path = Path(os.environ.get("OPIK_CONFIG_PATH") or Path.home() / ".opik.config")
     if not path.is_file():
         return {}
+    import configparser  # only when there is a file: start-up pays nothing for it otherwise
+
     parser = configparser.ConfigParser(interpolation=None)  # as the Opik SDK reads it: '%' is literal
     try:
         parser.read(path)

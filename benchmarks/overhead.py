@@ -616,17 +616,14 @@ def _our_provider(backend: FakeOpikProcess, capture_content: bool = False):
     import shutil
     import tempfile
 
-    from opentelemetry.sdk.trace import TracerProvider
-
-    from opik_otel._configure import _SwitchablePipeline, _sampler_from_env, build_processor
-    from opik_otel._ids import UuidV7IdGenerator
+    from opik_otel._configure import _SwitchablePipeline, build_processor, new_tracer_provider
     from opik_otel._settings import resolve_settings
 
     spool = tempfile.mkdtemp(prefix="opik-otel-bench-spool-")
     atexit.register(shutil.rmtree, spool, True)
     settings = resolve_settings(exporter="opik", url=backend.url, api_key="k", project_name="bench",
                                 spool_dir=spool, capture_content=capture_content)
-    provider = TracerProvider(id_generator=UuidV7IdGenerator(), sampler=_sampler_from_env())
+    provider = new_tracer_provider()
     provider.add_span_processor(_SwitchablePipeline(build_processor(settings)))
     return provider
 

@@ -45,7 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
-    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
     from opik_otel._batch import OpikBatchSpanProcessor
@@ -56,11 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         def export(self, spans):
             return SpanExportResult.SUCCESS
 
-    from opik_otel._configure import _SwitchablePipeline, _sampler_from_env
-    from opik_otel._ids import UuidV7IdGenerator
+    from opik_otel._configure import _SwitchablePipeline, new_tracer_provider
     from opik_otel.instrumentors._engine import ContentPolicy, sync_wrapper
 
-    provider = TracerProvider(id_generator=UuidV7IdGenerator(), sampler=_sampler_from_env())
+    provider = new_tracer_provider()
     provider.add_span_processor(_SwitchablePipeline(OpikBatchSpanProcessor(Null(), max_queue_size=1 << 20)))
     tracer = provider.get_tracer("bench")
     items = chunks()

@@ -133,16 +133,22 @@ def _provider(settings: Settings) -> TracerProvider | None:
     if not isinstance(current, trace.ProxyTracerProvider):
         logger.warning("opik-otel: the global TracerProvider (%s) is not the OpenTelemetry SDK's; not adding to it", type(current).__name__)
         return None
+    provider = new_tracer_provider()
+    trace.set_tracer_provider(provider)
+    return trace.get_tracer_provider() if isinstance(trace.get_tracer_provider(), TracerProvider) else provider
+
+
+def new_tracer_provider() -> TracerProvider:
+    """A TracerProvider as `configure()` makes one: UUID v7 trace ids, the sampler and resource
+    from the environment; not set globally, no processor yet."""
     # UUID v7 fixes the variant bits inside the low 64 bits that TraceIdRatioBased samples
     # on, so with a ratio sampler we keep random ids (the exporter then derives Opik ids).
     ratio_sampler = "traceidratio" in os.environ.get("OTEL_TRACES_SAMPLER", "").lower()
-    provider = TracerProvider(
+    return TracerProvider(
         resource=Resource.create(),
         id_generator=None if ratio_sampler else UuidV7IdGenerator(),
         sampler=_sampler_from_env(),
     )
-    trace.set_tracer_provider(provider)
-    return trace.get_tracer_provider() if isinstance(trace.get_tracer_provider(), TracerProvider) else provider
 
 
 def _sampler_from_env() -> Sampler:

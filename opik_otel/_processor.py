@@ -173,10 +173,7 @@ class UsageCostSpanProcessor(SpanProcessor):
                 return  # handed on, priced, by the loading thread: the app's thread never waits
         except Exception:
             logger.debug("opik-otel: could not hold span %r for its price", span.name, exc_info=True)
-        self.next_processor.on_end(self._priced(span))
-
-    def _priced(self, span: ReadableSpan) -> ReadableSpan:
-        return add_usage_and_cost(span, self.prices)
+        self.next_processor.on_end(add_usage_and_cost(span, self.prices))
 
     def _wait_for_prices(self, span: ReadableSpan) -> bool:
         with self._waiting_lock:
@@ -193,7 +190,7 @@ class UsageCostSpanProcessor(SpanProcessor):
             with self._waiting_lock:
                 waiting, self._waiting = self._waiting, []
             for span in waiting:
-                self.next_processor.on_end(self._priced(span))
+                self.next_processor.on_end(add_usage_and_cost(span, self.prices))
 
     def _flush_waiting(self, timeout_millis: int) -> None:
         if self._waiting or self._release_lock.locked():

@@ -26,7 +26,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic_core import to_json
+import pydantic_core
+
+from opik_otel.semconv import to_json
 
 __all__ = ["MAX_BATCH_ITEMS", "OpikRestClient", "Outcome", "encode"]
 
@@ -256,10 +258,9 @@ def encode(kind: str, items: Sequence[dict]) -> bytes:
     `GZIP_MIN_BYTES` long (a gzip body starts with its magic bytes, so it needs no flag)."""
     payload = {kind: list(items)}
     try:  # pydantic-core's serialiser (Rust): ≈ 5× the standard library's on these bodies
-        body = to_json(payload, fallback=str, inf_nan_mode="null")
+        body = pydantic_core.to_json(payload, fallback=str, inf_nan_mode="null")
     except Exception:  # noqa: BLE001 - a lone surrogate, …: the standard library's path replaces it
-        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str)
-        body = text.encode("utf-8", "replace")  # a lone surrogate must not fail the batch
+        body = to_json(payload).encode("utf-8", "replace")  # a lone surrogate must not fail the batch
     if len(body) < GZIP_MIN_BYTES:
         return body
     return gzip.compress(body, compresslevel=1, mtime=0)

@@ -13,6 +13,8 @@ import json
 import re
 from typing import Any
 
+from opik_otel.semconv import to_json
+
 __all__ = ["fit", "json_size"]
 
 MEDIA_THRESHOLD_BYTES = 4096  # base64 media longer than this becomes a placeholder
@@ -22,7 +24,7 @@ _PREVIEW_CHARS = 1000
 
 
 def json_size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8", "replace"))
+    return len(to_json(value).encode("utf-8", "replace"))
 
 
 def fit(value: Any, max_bytes: int) -> tuple[Any, bool]:

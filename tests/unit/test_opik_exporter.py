@@ -280,3 +280,20 @@ def test_local_url_gets_no_default_workspace(monkeypatch):
     exporter = OpikSpanExporter()
     assert exporter._client.url == "http://localhost:5173/api/"
     assert "Comet-Workspace" not in exporter._client._headers
+
+
+def test_encoded_bodies_are_valid_json_whatever_the_values():
+    import gzip
+    import json
+
+    from opik_otel.exporters.opik.client import GZIP_MIN_BYTES, encode
+
+    # non-finite floats become null (Opik rejects NaN); unknown objects their str()
+    body = encode("spans", [{"name": "é", "cost": float("nan"), "extra": uuid.UUID(int=1)}])
+    assert json.loads(body) == {"spans": [{"name": "é", "cost": None, "extra": "00000000-0000-0000-0000-000000000001"}]}
+    # a lone surrogate cannot be UTF-8: the standard library's path replaces it, the batch still goes
+    body = encode("spans", [{"name": "a\ud800b"}])
+    assert json.loads(body) == {"spans": [{"name": "a?b"}]}
+    # large bodies are gzip'd
+    big = encode("spans", [{"name": "x" * GZIP_MIN_BYTES}])
+    assert big[:2] == b"\x1f\x8b" and json.loads(gzip.decompress(big)) == {"spans": [{"name": "x" * GZIP_MIN_BYTES}]}

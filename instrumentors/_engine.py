@@ -26,6 +26,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from opik_otel import semconv as sc
+from opik_otel._content import ContentPolicy  # noqa: F401 - re-exported; the content switch lives in the core
 
 logger = logging.getLogger(__name__)
 
@@ -92,15 +93,6 @@ class Operation:
     #: True when the call returns a context manager whose `__enter__` gives the stream
     #: (Anthropic's `messages.stream()`); the span then ends at that `with` block's exit.
     returns_stream_manager: bool = False
-
-
-class ContentPolicy:
-    """Whether prompt and response content is recorded. Read on every call; set rarely."""
-
-    __slots__ = ("enabled",)
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
 
 
 def error_attributes(exc: BaseException) -> Attributes:
@@ -231,15 +223,20 @@ def _parsed(call: _Call, parsed: Any) -> Any:
 
 
 class _RawResponseProxyBase(wrapt.ObjectProxy):
-    """A raw HTTP response: the span ends when the user parses it (or drops it unparsed)."""
+    """A raw HTTP response: the span ends when the user parses it (or drops it unparsed).
+
+    A stream that `parse()` returns takes the span over: dropping the raw response then
+    (`create(...).parse()` in one expression) leaves the span to end with the stream."""
 
     def __init__(self, wrapped: Any, call: _Call) -> None:
         super().__init__(wrapped)
         self._self_call = call
         self._self_parsed: Any = None
+        self._self_was_parsed = False
 
     def _self_on_parsed(self, parsed: Any) -> Any:
-        if self._self_parsed is None:
+        if not self._self_was_parsed:
+            self._self_was_parsed = True
             try:
                 self._self_parsed = _parsed(self._self_call, parsed)
             except Exception:  # pragma: no cover - defensive
@@ -249,7 +246,8 @@ class _RawResponseProxyBase(wrapt.ObjectProxy):
 
     def __del__(self) -> None:
         try:
-            self._self_call.succeed({})
+            if not self._self_was_parsed:  # once parsed, the span is ended or its stream's
+                self._self_call.succeed({})
         except Exception:  # pragma: no cover
             pass
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from opik_otel import semconv as sc
 from opik_otel.instrumentors._engine import Attributes, Operation, StreamState
-from opik_otel.instrumentors._read import as_plain, field, integer, number, put, strings, text
+from opik_otel.instrumentors._read import as_plain, field, integer, maybe_json, number, put, strings, text
 
 # stop_reason → the conventions' finish_reason
 _FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_call", "refusal": "content_filter", "pause_turn": "stop"}
@@ -41,9 +41,41 @@ def content_parts(content: Any) -> list[dict[str, Any]]:
             parts.append(sc.tool_call_response_part(result, field(block, "tool_use_id")))
         elif kind in ("thinking", "redacted_thinking"):
             parts.append(sc.reasoning_part(field(block, "thinking") or ""))
+        elif kind in ("server_tool_use", "mcp_tool_use"):
+            parts.append(_server_tool_call_part(_plain_block(block)))
+        elif isinstance(kind, str) and kind.endswith("_tool_result"):  # web_search_tool_result, mcp_tool_result …
+            parts.append(_server_tool_call_response_part(_plain_block(block)))
         else:
             parts.append({"type": kind or "unknown", "content": as_plain(block)})
     return parts
+
+
+def _plain_block(block: Any) -> dict[str, Any]:
+    plain = as_plain(block)
+    return dict(plain) if isinstance(plain, dict) else {}
+
+
+def _server_tool_call_part(block: dict[str, Any]) -> dict[str, Any]:
+    """A tool the API runs itself (web search, code execution; an MCP server's tool, typed "mcp")."""
+    name = block.pop("name", None) or ""
+    kind = block.pop("type", None)
+    part: dict[str, Any] = {"type": "server_tool_call"}
+    call_id = block.pop("id", None)
+    if call_id is not None:
+        part["id"] = call_id
+    part["name"] = name
+    part["server_tool_call"] = {"type": "mcp" if kind == "mcp_tool_use" else name, **block}
+    return part
+
+
+def _server_tool_call_response_part(block: dict[str, Any]) -> dict[str, Any]:
+    """What such a tool answered: the block, typed by its own type, under the call's id."""
+    part: dict[str, Any] = {"type": "server_tool_call_response"}
+    call_id = block.pop("tool_use_id", None)
+    if call_id is not None:
+        part["id"] = call_id
+    part["server_tool_call_response"] = block
+    return part
 
 
 def tool_definitions(tools: Any) -> list[dict[str, Any]]:
@@ -142,18 +174,29 @@ class MessagesStream(Messages):
         return True
 
 
-class MessageStreamState(StreamState):
-    """Raw stream events → one message. A `MessageStream` (the `.stream()` helper) keeps its own
-    snapshot, which is read at the end instead, since its text helpers iterate without us."""
+# A content_block_delta's type → (the field of its delta that holds the piece, the block field it extends).
+_DELTA_FIELDS = {
+    "text_delta": ("text", "text"),
+    "thinking_delta": ("thinking", "thinking"),
+    "input_json_delta": ("partial_json", "input"),
+    "signature_delta": ("signature", "signature"),
+}
+_USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
-    __slots__ = ("capture", "message", "blocks", "stop_reason", "output_tokens", "snapshot")
+
+class MessageStreamState(StreamState):
+    """Raw stream events → the message a non-streamed call would have returned, read by the same
+    `message_attributes`. A `MessageStream` (the `.stream()` helper) keeps its own snapshot,
+    which is read at the end instead, since its text helpers iterate without us."""
+
+    __slots__ = ("capture", "message", "blocks", "stop_reason", "usage", "snapshot")
 
     def __init__(self, capture: bool) -> None:
         self.capture = capture
         self.message: Any = None
-        self.blocks: dict[int, list[Any]] = {}  # index → [block, text pieces]
+        self.blocks: dict[int, tuple[Any, dict[str, list[str]]]] = {}  # index → (start block, field → pieces)
         self.stop_reason: Any = None
-        self.output_tokens: Any = None
+        self.usage: Any = None
         self.snapshot: Any = None
 
     def on_chunk(self, event: Any) -> None:
@@ -163,16 +206,17 @@ class MessageStreamState(StreamState):
             self.message = field(event, "message")
         elif kind == "message_delta":
             self.stop_reason = field(field(event, "delta"), "stop_reason")
-            self.output_tokens = field(event, "usage")
+            self.usage = field(event, "usage")
         elif self.capture:
             if kind == "content_block_start":
-                self.blocks[field(event, "index")] = [field(event, "content_block"), []]
+                self.blocks[field(event, "index")] = (field(event, "content_block"), {})
             elif kind == "content_block_delta":
                 delta = field(event, "delta")
-                pieces = self.blocks.setdefault(field(event, "index"), [None, []])[1]
-                piece = field(delta, "text") or field(delta, "partial_json") or field(delta, "thinking")
+                known = _DELTA_FIELDS.get(field(delta, "type"))
+                piece = field(delta, known[0]) if known else None
                 if piece:
-                    pieces.append(piece)
+                    pieces = self.blocks.setdefault(field(event, "index"), ({}, {}))[1]
+                    pieces.setdefault(known[1], []).append(piece)
 
     def on_end(self, stream: Any) -> None:
         """The `.stream()` helper's own snapshot of the message (its text helpers bypass our proxy)."""
@@ -190,29 +234,29 @@ class MessageStreamState(StreamState):
             return message_attributes(self.snapshot, self.capture)
         if self.message is None:
             return {}
-        attributes = message_attributes(self.message, False)
-        usage = self.output_tokens
-        if usage is not None:
-            merged = {k: field(usage, k) if field(usage, k) is not None else field(field(self.message, "usage"), k)
-                      for k in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")}
-            attributes.update(usage_attributes(merged))
-        if isinstance(self.stop_reason, str):
-            attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [self.stop_reason]
-        if self.capture:
-            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message(self._parts(), _FINISH_REASONS.get(self.stop_reason, "stop"))])
-        return attributes
+        return message_attributes(self._message(), self.capture)
 
-    def _parts(self) -> list[dict[str, Any]]:
-        parts = []
-        for _, (block, pieces) in sorted(self.blocks.items()):
-            kind = field(block, "type")
-            joined = "".join(pieces)
-            if kind == "tool_use":
-                from opik_otel.instrumentors._read import maybe_json
+    def _message(self) -> dict[str, Any]:
+        """The streamed message, shaped as a non-streamed response's."""
+        started = self.message
+        usage = self.usage
+        if usage is not None:  # message_delta's counts are final; message_start's fill the gaps
+            start_usage = field(started, "usage")
+            usage = {k: field(usage, k) if field(usage, k) is not None else field(start_usage, k) for k in _USAGE_FIELDS}
+        else:
+            usage = field(started, "usage")
+        stop_reason = self.stop_reason if self.stop_reason is not None else field(started, "stop_reason")
+        return {"id": field(started, "id"), "model": field(started, "model"), "usage": usage, "stop_reason": stop_reason, "content": self._content()}
 
-                parts.append(sc.tool_call_part(field(block, "name") or "", maybe_json(joined) if joined else as_plain(field(block, "input")), field(block, "id")))
-            elif kind == "thinking":
-                parts.append(sc.reasoning_part(joined))
-            else:
-                parts.append(sc.text_part(joined))
-        return parts
+    def _content(self) -> list[dict[str, Any]]:
+        content = []
+        for _, (start, pieces) in sorted(self.blocks.items()):
+            block = _plain_block(start)
+            for name, chunks in pieces.items():
+                joined = "".join(chunks)
+                if name == "input":
+                    block["input"] = maybe_json(joined)
+                else:
+                    block[name] = (block.get(name) or "") + joined
+            content.append(block)
+        return content

@@ -55,19 +55,29 @@ def _tool_call_parts(tool_calls: Any) -> list[dict[str, Any]]:
     return parts
 
 
+def _function_call_parts(function_call: Any) -> list[dict[str, Any]]:
+    """The legacy `function_call` of an assistant message, as a tool call (it has no id)."""
+    if function_call is None:
+        return []
+    return [sc.tool_call_part(field(function_call, "name") or "", maybe_json(field(function_call, "arguments")))]
+
+
 def input_messages(messages: Any) -> list[dict[str, Any]]:
     result = []
     for msg in messages or ():
         role = field(msg, "role") or "user"
         if role == "tool":
             parts = [sc.tool_call_response_part(maybe_json(field(msg, "content")), field(msg, "tool_call_id"))]
+        elif role == "function":  # the legacy function result: named, without an id
+            role, parts = "tool", [sc.tool_call_response_part(maybe_json(field(msg, "content")))]
         else:
-            parts = _content_parts(field(msg, "content")) + _tool_call_parts(field(msg, "tool_calls"))
+            parts = _content_parts(field(msg, "content")) + _tool_call_parts(field(msg, "tool_calls")) + _function_call_parts(field(msg, "function_call"))
         result.append(sc.message(role, parts, text(field(msg, "name"))))
     return result
 
 
-def tool_definitions(tools: Any) -> list[dict[str, Any]]:
+def tool_definitions(tools: Any, functions: Any = None) -> list[dict[str, Any]]:
+    """`tools`, then the legacy `functions`, as tool definitions."""
     definitions = []
     for tool in tools or ():
         function = field(tool, "function")
@@ -77,11 +87,25 @@ def tool_definitions(tools: Any) -> list[dict[str, Any]]:
         definitions.append(
             sc.tool_definition(field(function, "name") or "", field(function, "description"), field(function, "parameters"), field(tool, "type") or "function")
         )
+    for function in functions or ():
+        definitions.append(sc.tool_definition(field(function, "name") or "", field(function, "description"), field(function, "parameters")))
     return definitions
 
 
 def _finish_reason(reason: Any) -> str:
     return _FINISH_REASONS.get(reason, reason) if isinstance(reason, str) else "stop"
+
+
+def output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
+    """One choice's assistant message as an output message: a response's `message`, or the one
+    `ChatStreamState` rebuilds from a stream's deltas (the one builder both paths share)."""
+    content = field(message, "content")
+    parts = [] if content == "" else _content_parts(content)
+    refusal = field(message, "refusal")
+    if refusal:
+        parts.append(sc.text_part(refusal))
+    parts += _tool_call_parts(field(message, "tool_calls")) + _function_call_parts(field(message, "function_call"))
+    return sc.output_message(parts, _finish_reason(finish_reason))
 
 
 class ChatCompletions(Operation):
@@ -99,9 +123,9 @@ class ChatCompletions(Operation):
             attributes[sc.GEN_AI_OUTPUT_TYPE] = kind
         if capture_content:
             attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.content_json(input_messages(kwargs.get("messages")))
-            tools = kwargs.get("tools")
-            if tools:
-                attributes[sc.GEN_AI_TOOL_DEFINITIONS] = sc.content_json(tool_definitions(tools))
+            definitions = tool_definitions(_listed(kwargs.get("tools")), _listed(kwargs.get("functions")))
+            if definitions:
+                attributes[sc.GEN_AI_TOOL_DEFINITIONS] = sc.content_json(definitions)
         return f"{self.operation_name} {model}".rstrip(), attributes
 
     def response(self, response: Any, capture_content: bool) -> Attributes:
@@ -110,14 +134,7 @@ class ChatCompletions(Operation):
         choices = field(response, "choices") or ()
         attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [field(c, "finish_reason") or "" for c in choices]
         if capture_content:
-            outputs = []
-            for choice in choices:
-                msg = field(choice, "message")
-                parts = _content_parts(field(msg, "content")) + _tool_call_parts(field(msg, "tool_calls"))
-                refusal = field(msg, "refusal")
-                if refusal:
-                    parts.append(sc.text_part(refusal))
-                outputs.append(sc.output_message(parts, _finish_reason(field(choice, "finish_reason"))))
+            outputs = [output_message(field(choice, "message"), field(choice, "finish_reason")) for choice in choices]
             attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json(outputs)
         return attributes
 
@@ -125,57 +142,119 @@ class ChatCompletions(Operation):
         return ChatStreamState(capture_content)
 
 
-class ChatStreamState(StreamState):
-    """Accumulates `chat.completion.chunk`s: text and tool-call deltas only when content is captured."""
+def _listed(value: Any) -> Any:
+    """A list or tuple as given; anything else (the SDK's NOT_GIVEN sentinel) as None."""
+    return value if isinstance(value, (list, tuple)) else None
 
-    __slots__ = ("capture", "first", "usage", "finish", "texts", "tools")
+
+# The response metadata a chunk carries, taken from the first chunk where each is not empty:
+# Azure OpenAI's first chunk (prompt filter results) has an empty id and model.
+_METADATA_FIELDS = ("id", "model", "service_tier", "system_fingerprint")
+
+
+class _ChoiceDeltas:
+    """One streamed choice's deltas, kept as pieces and joined once into a message at the end."""
+
+    __slots__ = ("content", "refusal", "tool_calls", "function_call")
+
+    def __init__(self) -> None:
+        self.content: list[str] | None = None
+        self.refusal: list[str] | None = None
+        self.tool_calls: dict[int, list[Any]] = {}  # tool index → [id, name, [argument pieces]]
+        self.function_call: list[Any] | None = None  # legacy: [name, [argument pieces]]
+
+    def add(self, delta: Any) -> None:
+        content = delta.content
+        if content:
+            if self.content is None:
+                self.content = []
+            self.content.append(content)
+        refusal = getattr(delta, "refusal", None)
+        if refusal:
+            if self.refusal is None:
+                self.refusal = []
+            self.refusal.append(refusal)
+        if delta.tool_calls:
+            for call in delta.tool_calls:
+                entry = self.tool_calls.setdefault(call.index, [None, "", []])
+                if call.id:
+                    entry[0] = call.id
+                function = call.function
+                if function is not None:
+                    if function.name:
+                        entry[1] += function.name
+                    if function.arguments:
+                        entry[2].append(function.arguments)
+        function_call = getattr(delta, "function_call", None)
+        if function_call is not None:
+            if self.function_call is None:
+                self.function_call = ["", []]
+            if function_call.name:
+                self.function_call[0] += function_call.name
+            if function_call.arguments:
+                self.function_call[1].append(function_call.arguments)
+
+    def message(self) -> dict[str, Any]:
+        """The assistant message these deltas make, shaped as a non-streamed response's."""
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None if self.content is None else "".join(self.content),
+            "refusal": None if self.refusal is None else "".join(self.refusal),
+        }
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {"id": call_id, "type": "function", "function": {"name": name, "arguments": "".join(pieces)}}
+                for call_id, name, pieces in self.tool_calls.values()
+            ]
+        if self.function_call is not None:
+            message["function_call"] = {"name": self.function_call[0], "arguments": "".join(self.function_call[1])}
+        return message
+
+
+class ChatStreamState(StreamState):
+    """Accumulates `chat.completion.chunk`s: each choice's deltas only when content is captured."""
+
+    __slots__ = ("capture", "metadata", "metadata_done", "usage", "finish", "choices")
 
     def __init__(self, capture: bool) -> None:
         self.capture = capture
-        self.first: Any = None
+        self.metadata: dict[str, str] = {}
+        self.metadata_done = False
         self.usage: Any = None
         self.finish: dict[int, str] = {}
-        self.texts: dict[int, list[str]] = {}
-        self.tools: dict[int, dict[int, list[Any]]] = {}  # choice → tool index → [id, name, [argument pieces]]
+        self.choices: dict[int, _ChoiceDeltas] = {}
 
     def on_chunk(self, chunk: Any) -> None:
-        if self.first is None:
-            self.first = chunk
+        if not self.metadata_done:
+            self._read_metadata(chunk)
         usage = chunk.usage
         if usage is not None:
             self.usage = usage
-        for choice in chunk.choices:
+        for choice in chunk.choices or ():
             if choice.finish_reason:
                 self.finish[choice.index] = choice.finish_reason
-            if not self.capture:
-                continue
-            delta = choice.delta
-            if delta.content:
-                self.texts.setdefault(choice.index, []).append(delta.content)
-            if delta.tool_calls:
-                calls = self.tools.setdefault(choice.index, {})
-                for call in delta.tool_calls:
-                    entry = calls.setdefault(call.index, [None, "", []])
-                    if call.id:
-                        entry[0] = call.id
-                    function = call.function
-                    if function is not None:
-                        if function.name:
-                            entry[1] += function.name
-                        if function.arguments:
-                            entry[2].append(function.arguments)
+            if self.capture and choice.delta is not None:
+                deltas = self.choices.get(choice.index)
+                if deltas is None:
+                    deltas = self.choices[choice.index] = _ChoiceDeltas()
+                deltas.add(choice.delta)
+
+    def _read_metadata(self, chunk: Any) -> None:
+        metadata = self.metadata
+        for name in _METADATA_FIELDS:
+            if name not in metadata:
+                value = getattr(chunk, name, None)
+                if isinstance(value, str) and value:
+                    metadata[name] = value
+        self.metadata_done = "id" in metadata and "model" in metadata
 
     def attributes(self) -> Attributes:
-        attributes = response_metadata(self.first) if self.first is not None else {}
+        attributes = response_metadata(self.metadata)
         attributes.update(usage_attributes(self.usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"))
-        indexes = sorted(set(self.finish) | set(self.texts) | set(self.tools))
+        indexes = sorted(set(self.finish) | set(self.choices))
         attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [self.finish.get(i, "") for i in indexes]
         if self.capture:
-            outputs = []
-            for i in indexes:
-                parts = [sc.text_part("".join(self.texts[i]))] if i in self.texts else []
-                for call_id, name, pieces in self.tools.get(i, {}).values():
-                    parts.append(sc.tool_call_part(name, maybe_json("".join(pieces)), call_id))
-                outputs.append(sc.output_message(parts, _finish_reason(self.finish.get(i))))
+            empty = _ChoiceDeltas()
+            outputs = [output_message(self.choices.get(i, empty).message(), self.finish.get(i)) for i in indexes]
             attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json(outputs)
         return attributes

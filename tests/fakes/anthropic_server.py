@@ -69,9 +69,15 @@ Bedrock streams
     as Bedrock's does; there is no ``ping``. Content type
     ``application/vnd.amazon.eventstream``.
 
-Request header
+Request headers
     x-fake-chunks: N   a streamed text block is exactly N text deltas "tok0 ", "tok1 ", ...,
                        so its text is "".join(f"tok{i} " for i in range(N)).
+    x-fake-content: J  the reply's content is the blocks J (a JSON list), whatever the body
+                       says; stop_reason "tool_use" when one is a tool_use block, else
+                       "end_turn". Streamed as Anthropic streams them: text, thinking and
+                       tool_use as above, server_tool_use / mcp_tool_use like tool_use,
+                       any other block (redacted_thinking, web_search_tool_result …)
+                       whole in its content_block_start, with no delta.
 
 Model-name conventions (every route; Bedrock and Vertex: the model in the path)
     error-<status>  e.g. error-400/401/403/404/429/500/529: that HTTP status before any
@@ -127,6 +133,7 @@ MID_STREAM_ERROR_MESSAGE = "fake mid-stream error"
 MID_STREAM_ERROR_TYPE = "overloaded_error"
 BEDROCK_STREAM_ERROR_TYPE = "modelStreamErrorException"
 FAILING_STREAM_DELTAS = 2  # stream-error / stream-drop send this many content_block_deltas
+CONTENT_HEADER = "x-fake-content"
 
 USAGE: dict[str, Any] = {
     "input_tokens": 10,
@@ -351,8 +358,13 @@ class MessagePlan:
     stop_reason: str
 
 
-def plan_message(body: dict[str, Any]) -> MessagePlan:
-    """The content and stop reason of the reply to a Messages request body."""
+def plan_message(body: dict[str, Any], headers: dict[str, str] | None = None) -> MessagePlan:
+    """The content and stop reason of the reply to a Messages request body (and its headers)."""
+    scripted = (headers or {}).get(CONTENT_HEADER)
+    if scripted is not None:
+        blocks = json.loads(scripted)
+        stop_reason = "tool_use" if any(block.get("type") == "tool_use" for block in blocks) else "end_turn"
+        return MessagePlan(blocks, "max_tokens" if body.get("max_tokens") == 1 else stop_reason)
     content: list[dict[str, Any]] = []
     if (body.get("thinking") or {}).get("type") in ("enabled", "adaptive"):
         content.append({"type": "thinking", "thinking": THINKING_TEXT, "signature": SIGNATURE})
@@ -418,7 +430,7 @@ def message_object(message_id: str, model: str, content: list[Any], stop_reason:
 
 
 def messages(fake: FakeAnthropicServer, target: Target, headers: dict[str, str], body: dict, model: str) -> Reply:
-    plan = plan_message(body)
+    plan = plan_message(body, headers)
     message_id = f"msg_fake_{fake._next_id('message')}"
     stream = target.stream if target.stream is not None else bool(body.get("stream"))
     if not stream:
@@ -456,12 +468,14 @@ def _block_events(block: dict[str, Any], headers: dict[str, str]) -> tuple[dict[
         deltas = [{"type": "thinking_delta", "thinking": piece} for piece in split_words(block["thinking"])]
         deltas.append({"type": "signature_delta", "signature": block["signature"]})
         return {"type": "thinking", "thinking": "", "signature": ""}, deltas
-    if block["type"] == "tool_use":
+    if block["type"] in ("tool_use", "server_tool_use", "mcp_tool_use"):
         pieces = ["", *split_words(json.dumps(block["input"]))]
         deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in pieces]
         return {**block, "input": {}}, deltas
-    deltas = [{"type": "text_delta", "text": piece} for piece in stream_pieces(block["text"], headers)]
-    return {"type": "text", "text": ""}, deltas
+    if block["type"] == "text":
+        deltas = [{"type": "text_delta", "text": piece} for piece in stream_pieces(block["text"], headers)]
+        return {"type": "text", "text": ""}, deltas
+    return dict(block), []  # redacted_thinking, web_search_tool_result …: whole in content_block_start
 
 
 def _failing_prefix(events: list[dict[str, Any]], model: str) -> tuple[list[dict[str, Any]], bool]:

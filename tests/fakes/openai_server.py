@@ -35,9 +35,13 @@ Model-name conventions (every endpoint; also as an Azure deployment name)
     stream-drop     streaming only: role chunk and 2 content chunks (Responses API: up
                     to 2 text deltas), then the socket is closed mid-body.
 
-Request header
+Request headers
     x-fake-chunks: N   a streamed text reply is exactly N pieces "tok0 ", "tok1 ", ...,
                        so the streamed text is "".join(f"tok{i} " for i in range(N)).
+    x-fake-message: J  chat completions answer with the assistant message J (JSON with any
+                       of "content", "refusal", "tool_calls" [{"id", "function": {"name",
+                       "arguments"}}] and the legacy "function_call" {"name", "arguments"}),
+                       finish "tool_calls" / "function_call" / "stop"; streamed as below.
 
 Chat completions (ids "chatcmpl-fake-<n>", n counts chat completions on this server)
     created 1700000000, system_fingerprint "fp_fake", service_tier "default",
@@ -45,15 +49,21 @@ Chat completions (ids "chatcmpl-fake-<n>", n counts chat completions on this ser
     "stop"; ``n`` > 1 repeats the choice. With ``tools`` and a last message whose role
     is not "tool": one tool call "call_fake_1" to the first tool with arguments
     '{"city": "Paris"}' (content null, finish "tool_calls"); when the last message is a
-    tool result: "The weather is sunny." (TOOL_RESULT_TEXT). response_format json_schema:
-    a JSON sample of the schema (string "x", integer 1, number 1.5, boolean true,
-    array [], object by its properties, enum/const its first value, $ref/$defs and
-    anyOf followed); json_object: "{}". max_tokens or max_completion_tokens == 1:
-    finish "length". Streams: a {"role": "assistant", "content": ""} delta, the text
-    word by word (each word keeps its trailing space), a final empty delta with the
-    finish_reason, a ``choices: []`` usage chunk when stream_options.include_usage,
-    then ``data: [DONE]``. Tool calls stream as index/id/type/name with empty
-    arguments, then argument fragments.
+    tool result: "The weather is sunny." (TOOL_RESULT_TEXT). The legacy ``functions``
+    likewise: a ``function_call`` to the first function with the same arguments (finish
+    "function_call"), and TOOL_RESULT_TEXT after a ``role: function`` message.
+    response_format json_schema: a JSON sample of the schema (string "x", integer 1,
+    number 1.5, boolean true, array [], object by its properties, enum/const its first
+    value, $ref/$defs and anyOf followed); json_object: "{}". max_tokens or
+    max_completion_tokens == 1: finish "length".
+    Streams: a {"role": "assistant", "content": ""} delta, the text word by word (each
+    word keeps its trailing space), a final empty delta with the finish_reason, a
+    ``choices: []`` usage chunk when stream_options.include_usage, then ``data:
+    [DONE]``. A refusal streams as ``delta.refusal`` pieces; tool calls as
+    index/id/type/name with empty arguments, then argument fragments, and the legacy
+    function_call likewise (name with empty arguments, then fragments). On Azure's
+    deployment paths a stream starts, as Azure's do, with AZURE_PROMPT_FILTER_CHUNK
+    (``prompt_filter_results``; empty ``id``, ``model`` and ``object``; no choices).
 
 Responses API (ids "resp_fake_<n>", message "msg_fake_1", function call "fc_fake_1")
     Text "Hello from the fake Responses API." (RESPONSES_TEXT), usage RESPONSES_USAGE;
@@ -81,7 +91,7 @@ import itertools
 import json
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 from urllib.parse import unquote, urlsplit
 
@@ -108,6 +118,24 @@ MID_STREAM_ERROR_MESSAGE = "fake mid-stream error"
 DEFAULT_EMBEDDING_DIMENSIONS = 8
 EMBEDDING_TOKENS_PER_INPUT = 5
 CHUNKS_HEADER = "x-fake-chunks"
+MESSAGE_HEADER = "x-fake-message"
+
+_SAFE = {"filtered": False, "severity": "safe"}
+# What Azure OpenAI sends first in every chat stream: the prompt's filter results, with an
+# empty id, model and object and no choices (recorded from Azure's real traffic).
+AZURE_PROMPT_FILTER_CHUNK: dict[str, Any] = {
+    "choices": [],
+    "created": 0,
+    "id": "",
+    "model": "",
+    "object": "",
+    "prompt_filter_results": [
+        {
+            "prompt_index": 0,
+            "content_filter_results": {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE},
+        }
+    ],
+}
 
 CHAT_USAGE: dict[str, Any] = {
     "prompt_tokens": 12,
@@ -285,22 +313,41 @@ def _sse_failure(model: str, error_event: Callable[[], SseEvent]) -> list[Any] |
 
 @dataclass
 class ChatPlan:
+    """The assistant message of a chat reply (every choice repeats it) and its finish reason."""
+
     content: str | None
-    tool_name: str | None
     finish_reason: str
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "type", "function": {"name", "arguments"}}]
+    function_call: dict[str, Any] | None = None  # the legacy {"name", "arguments"}
+    refusal: str | None = None
 
 
-def plan_chat_reply(body: dict[str, Any]) -> ChatPlan:
+def plan_chat_reply(body: dict[str, Any], headers: dict[str, str] | None = None) -> ChatPlan:
     messages = body.get("messages") or []
     last_role = messages[-1].get("role") if messages and isinstance(messages[-1], dict) else None
     tools = body.get("tools") or []
-    if tools and last_role != "tool":
-        content, tool_name, finish = None, _chat_tool_name(tools[0]), "tool_calls"
-    else:
-        content, tool_name, finish = _chat_text(body, last_role), None, "stop"
+    functions = body.get("functions") or []
+    plan = _scripted_message((headers or {}).get(MESSAGE_HEADER))
+    if plan is None and tools and last_role != "tool":
+        plan = ChatPlan(None, "tool_calls", tool_calls=[_tool_call(_chat_tool_name(tools[0]))])
+    elif plan is None and functions and last_role != "function":
+        plan = ChatPlan(None, "function_call", function_call={"name": functions[0].get("name", "function"), "arguments": TOOL_ARGUMENTS})
+    elif plan is None:
+        plan = ChatPlan(_chat_text(body, last_role), "stop")
     if 1 in (body.get("max_tokens"), body.get("max_completion_tokens")):
-        finish = "length"
-    return ChatPlan(content, tool_name, finish)
+        plan.finish_reason = "length"
+    return plan
+
+
+def _scripted_message(header: str | None) -> ChatPlan | None:
+    """The assistant message an ``x-fake-message`` header asks for (None without the header)."""
+    if header is None:
+        return None
+    message = json.loads(header)
+    tool_calls = [{"type": "function", **call} for call in message.get("tool_calls") or []]
+    function_call = message.get("function_call")
+    finish = "tool_calls" if tool_calls else "function_call" if function_call else "stop"
+    return ChatPlan(message.get("content"), finish, tool_calls, function_call, message.get("refusal"))
 
 
 def _chat_tool_name(tool: dict[str, Any]) -> str:
@@ -314,7 +361,7 @@ def _chat_text(body: dict[str, Any], last_role: str | None) -> str:
         return json.dumps(sample_from_schema(schema))
     if response_format.get("type") == "json_object":
         return "{}"
-    if last_role == "tool":
+    if last_role in ("tool", "function"):
         return TOOL_RESULT_TEXT
     return CHAT_TEXT
 
@@ -324,7 +371,7 @@ def _tool_call(name: str) -> dict[str, Any]:
 
 
 def chat_completions(fake: FakeOpenAIServer, request: _Request, body: dict, model: str) -> Reply:
-    plan = plan_chat_reply(body)
+    plan = plan_chat_reply(body, request.headers)
     header = {
         "id": f"chatcmpl-fake-{fake._next_id('chat')}",
         "created": CREATED,
@@ -335,10 +382,13 @@ def chat_completions(fake: FakeOpenAIServer, request: _Request, body: dict, mode
     choice_count = max(int(body.get("n") or 1), 1)
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return StreamReply(_chat_stream(header, plan, choice_count, include_usage, request.headers))
-    message: dict[str, Any] = {"role": "assistant", "content": plan.content, "refusal": None, "annotations": []}
-    if plan.tool_name:
-        message["tool_calls"] = [_tool_call(plan.tool_name)]
+        azure = request.deployment is not None
+        return StreamReply(_chat_stream(header, plan, choice_count, include_usage, request.headers, azure))
+    message: dict[str, Any] = {"role": "assistant", "content": plan.content, "refusal": plan.refusal, "annotations": []}
+    if plan.tool_calls:
+        message["tool_calls"] = plan.tool_calls
+    if plan.function_call:
+        message["function_call"] = plan.function_call
     choices = [
         {"index": index, "message": message, "logprobs": None, "finish_reason": plan.finish_reason}
         for index in range(choice_count)
@@ -347,20 +397,39 @@ def chat_completions(fake: FakeOpenAIServer, request: _Request, body: dict, mode
 
 
 def _chat_deltas(plan: ChatPlan, headers: dict[str, str]) -> list[dict[str, Any]]:
-    """The deltas of one streamed choice, before the final finish_reason chunk."""
-    if plan.tool_name:
-        opening = {**_tool_call(plan.tool_name), "index": 0}
-        opening["function"] = {"name": plan.tool_name, "arguments": ""}
-        fragments = [
-            {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]} for piece in split_words(TOOL_ARGUMENTS)
-        ]
-        return [{"role": "assistant", "content": None, "tool_calls": [opening]}, *fragments]
-    pieces = stream_pieces(plan.content or "", headers)
-    return [{"role": "assistant", "content": ""}, *({"content": piece} for piece in pieces)]
+    """The deltas of one streamed choice, before the final finish_reason chunk, as OpenAI sends
+    them: the role delta, content pieces, refusal pieces, then each tool call (or the legacy
+    function call) opening with its name and empty arguments, then argument fragments. With
+    neither content nor refusal, the first opening rides on the role delta."""
+    role: dict[str, Any] = {"role": "assistant", "content": None if plan.content is None else ""}
+    if plan.refusal is not None:
+        role["refusal"] = ""
+    deltas = [role]
+    if plan.content:
+        deltas += [{"content": piece} for piece in stream_pieces(plan.content, headers)]
+    if plan.refusal:
+        deltas += [{"refusal": piece} for piece in split_words(plan.refusal)]
+    for index, call in enumerate(plan.tool_calls):
+        function = call["function"]
+        opening = {"index": index, "id": call["id"], "type": "function", "function": {"name": function["name"], "arguments": ""}}
+        deltas.append({"tool_calls": [opening]})
+        pieces = split_words(function["arguments"])
+        deltas += [{"tool_calls": [{"index": index, "function": {"arguments": piece}}]} for piece in pieces]
+    if plan.function_call:
+        deltas.append({"function_call": {"name": plan.function_call["name"], "arguments": ""}})
+        deltas += [{"function_call": {"arguments": piece}} for piece in split_words(plan.function_call["arguments"])]
+    if len(deltas) > 1 and not plan.content and not plan.refusal:
+        deltas[0:2] = [{**deltas[0], **deltas[1]}]
+    return deltas
 
 
 def _chat_stream(
-    header: dict[str, Any], plan: ChatPlan, choice_count: int, include_usage: bool, headers: dict[str, str]
+    header: dict[str, Any],
+    plan: ChatPlan,
+    choice_count: int,
+    include_usage: bool,
+    headers: dict[str, str],
+    azure: bool = False,
 ) -> Iterator[Any]:
     def chunk(choices: list[dict[str, Any]], **extra: Any) -> SseEvent:
         return SseEvent({**header, "object": "chat.completion.chunk", "choices": choices, **extra})
@@ -368,6 +437,8 @@ def _chat_stream(
     def choice(index: int, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
 
+    if azure:
+        yield SseEvent(AZURE_PROMPT_FILTER_CHUNK)
     error = {"message": MID_STREAM_ERROR_MESSAGE, "type": "server_error"}
     failure = _sse_failure(header["model"], lambda: SseEvent({"error": error}))
     deltas = _chat_deltas(plan, headers)

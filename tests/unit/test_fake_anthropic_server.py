@@ -367,6 +367,66 @@ def test_thinking_stream(client):
     assert message.content[0].signature == SIGNATURE
 
 
+# --- scripted content (x-fake-content) ------------------------------------------------------------
+
+
+SCRIPTED_BLOCKS = [
+    {"type": "thinking", "thinking": "Hmm, let me see.", "signature": "sig_s"},
+    {"type": "redacted_thinking", "data": "redacted_data"},
+    {"type": "server_tool_use", "id": "srvtoolu_s", "name": "web_search", "input": {"query": "paris"}},
+    {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_s", "content": []},
+    {"type": "text", "text": "Sunny today."},
+    {"type": "tool_use", "id": "toolu_s", "name": "get_weather", "input": {"city": "Paris"}},
+]
+
+
+def test_scripted_content_plain(client):
+    message = client.messages.create(
+        model=MODEL, max_tokens=64, messages=MESSAGES, extra_headers={"x-fake-content": json.dumps(SCRIPTED_BLOCKS[4:])}
+    )
+    assert [(block.type, getattr(block, "text", None)) for block in message.content] == [("text", "Sunny today."), ("tool_use", None)]
+    assert message.content[1].input == {"city": "Paris"}
+    assert message.stop_reason == "tool_use"
+
+
+def test_scripted_content_streams_as_anthropic_does(srv):
+    """Text, thinking and tool inputs arrive as deltas; redacted thinking and tool results whole at their start."""
+    request = {"model": MODEL, "max_tokens": 64, "messages": MESSAGES, "stream": True}
+    connection = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    try:
+        headers = {"Content-Type": "application/json", "x-fake-content": json.dumps(SCRIPTED_BLOCKS)}
+        connection.request("POST", "/v1/messages", json.dumps(request), headers)
+        events = [json.loads(block.split("\ndata: ", 1)[1]) for block in connection.getresponse().read().decode().strip().split("\n\n")]
+    finally:
+        connection.close()
+    starts = {event["index"]: event["content_block"] for event in events if event["type"] == "content_block_start"}
+    assert starts == {
+        0: {"type": "thinking", "thinking": "", "signature": ""},
+        1: SCRIPTED_BLOCKS[1],
+        2: {**SCRIPTED_BLOCKS[2], "input": {}},
+        3: SCRIPTED_BLOCKS[3],
+        4: {"type": "text", "text": ""},
+        5: {**SCRIPTED_BLOCKS[5], "input": {}},
+    }
+    deltas = [(event["index"], event["delta"]) for event in events if event["type"] == "content_block_delta"]
+    assert deltas == [
+        (0, {"type": "thinking_delta", "thinking": "Hmm, "}),
+        (0, {"type": "thinking_delta", "thinking": "let "}),
+        (0, {"type": "thinking_delta", "thinking": "me "}),
+        (0, {"type": "thinking_delta", "thinking": "see."}),
+        (0, {"type": "signature_delta", "signature": "sig_s"}),
+        (2, {"type": "input_json_delta", "partial_json": ""}),
+        (2, {"type": "input_json_delta", "partial_json": '{"query": '}),
+        (2, {"type": "input_json_delta", "partial_json": '"paris"}'}),
+        (4, {"type": "text_delta", "text": "Sunny "}),
+        (4, {"type": "text_delta", "text": "today."}),
+        (5, {"type": "input_json_delta", "partial_json": ""}),
+        (5, {"type": "input_json_delta", "partial_json": '{"city": '}),
+        (5, {"type": "input_json_delta", "partial_json": '"Paris"}'}),
+    ]
+    assert [event["delta"]["stop_reason"] for event in events if event["type"] == "message_delta"] == ["tool_use"]
+
+
 # --- structured outputs and count_tokens --------------------------------------------------------
 
 

@@ -296,6 +296,68 @@ def test_chat_tool_call_stream(client):
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
 
 
+WEATHER_FUNCTION = WEATHER_TOOL["function"]
+
+
+def test_chat_legacy_function_call(client):
+    completion = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, functions=[WEATHER_FUNCTION])
+    choice = completion.choices[0]
+    assert choice.finish_reason == "function_call"
+    assert (choice.message.content, choice.message.tool_calls) == (None, None)
+    assert (choice.message.function_call.name, choice.message.function_call.arguments) == ("get_weather", TOOL_ARGUMENTS)
+
+
+def test_chat_legacy_function_call_stream_and_follow_up(client):
+    chunks = list(
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, functions=[WEATHER_FUNCTION], stream=True)
+    )
+    deltas = [chunk.choices[0].delta for chunk in chunks]
+    assert (deltas[0].role, deltas[0].content, deltas[0].function_call.name) == ("assistant", None, "get_weather")
+    assert [delta.function_call.arguments for delta in deltas[:-1]] == ["", '{"city": ', '"Paris"}']
+    assert chunks[-1].choices[0].finish_reason == "function_call"
+    messages = [
+        *MESSAGES,
+        {"role": "assistant", "content": None, "function_call": {"name": "get_weather", "arguments": TOOL_ARGUMENTS}},
+        {"role": "function", "name": "get_weather", "content": "sunny"},
+    ]
+    completion = client.chat.completions.create(model="gpt-4o-mini", messages=messages, functions=[WEATHER_FUNCTION])
+    assert (completion.choices[0].message.content, completion.choices[0].finish_reason) == (TOOL_RESULT_TEXT, "stop")
+
+
+SCRIPTED_CALLS = [
+    {"id": "call_a", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
+    {"id": "call_b", "function": {"name": "get_time", "arguments": "{}"}},
+]
+
+
+def test_chat_scripted_message_with_text_and_tool_calls(client):
+    header = {"x-fake-message": json.dumps({"content": "Checking.", "tool_calls": SCRIPTED_CALLS})}
+    completion = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, extra_headers=header)
+    choice = completion.choices[0]
+    assert (choice.message.content, choice.finish_reason) == ("Checking.", "tool_calls")
+    assert [(c.id, c.type, c.function.name, c.function.arguments) for c in choice.message.tool_calls] == [
+        ("call_a", "function", "get_weather", '{"city": "Paris"}'),
+        ("call_b", "function", "get_time", "{}"),
+    ]
+    chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, extra_headers=header, stream=True))
+    assert _content_deltas(chunks) == ["Checking."]
+    calls = [call for chunk in chunks for call in chunk.choices[0].delta.tool_calls or []]
+    assert [(call.index, call.id, call.function.name) for call in calls if call.id] == [(0, "call_a", "get_weather"), (1, "call_b", "get_time")]
+    assert "".join(call.function.arguments for call in calls if call.index == 0) == '{"city": "Paris"}'
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+def test_chat_scripted_refusal(client):
+    header = {"x-fake-message": json.dumps({"content": None, "refusal": "I can't help with that."})}
+    completion = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, extra_headers=header)
+    message = completion.choices[0].message
+    assert (message.content, message.refusal, completion.choices[0].finish_reason) == (None, "I can't help with that.", "stop")
+    chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, extra_headers=header, stream=True))
+    deltas = [chunk.choices[0].delta for chunk in chunks]
+    assert (deltas[0].role, deltas[0].content, deltas[0].refusal) == ("assistant", None, "")
+    assert [delta.refusal for delta in deltas[1:-1]] == ["I ", "can't ", "help ", "with ", "that."]
+
+
 def test_chat_json_schema_parse(client):
     parse = _parse_method(client)
     completion = parse(model="gpt-4o-2024-08-06", messages=MESSAGES, response_format=Weather)
@@ -590,6 +652,17 @@ def test_azure_chat_and_embeddings(srv, azure_client):
     embedding = azure_client.embeddings.create(model="my-embedding", input="hi", encoding_format="float")
     assert embedding.model == "my-embedding"
     assert srv.requests[-1]["path"].startswith("/openai/deployments/my-embedding/embeddings?")
+
+
+def test_azure_stream_starts_with_the_prompt_filter_chunk(srv, azure_client, client):
+    chunks = list(azure_client.chat.completions.create(model="my-deployment", messages=MESSAGES, stream=True))
+    first = chunks[0]
+    assert (first.id, first.model, first.object, first.created, first.choices) == ("", "", "", 0, [])
+    assert first.prompt_filter_results[0]["content_filter_results"]["hate"] == {"filtered": False, "severity": "safe"}
+    assert {chunk.id for chunk in chunks[1:]} == {chunks[1].id} and chunks[1].model == "my-deployment"
+    assert "".join(_content_deltas(chunks)) == CHAT_TEXT
+    # the OpenAI routes do not send it
+    assert list(client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))[0].choices != []
 
 
 def test_azure_error_deployment(azure_client):

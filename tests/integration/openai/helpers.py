@@ -7,9 +7,15 @@ from typing import Any
 
 import openai
 import pytest
+from genai_prices import Usage, calc_price
 from opentelemetry.sdk.trace import ReadableSpan
 
 API_KEY = "sk-test-fake"
+
+# What the fake's CHAT_USAGE costs on gpt-4o-mini (its reasoning tokens are part of output).
+GPT_4O_MINI_COST = float(
+    calc_price(Usage(input_tokens=12, cache_read_tokens=4, output_tokens=7), "gpt-4o-mini", provider_id="openai").total_price
+)
 
 CONTENT_ATTRIBUTES = (
     "gen_ai.input.messages",

@@ -6,9 +6,10 @@ body has been read."""
 from __future__ import annotations
 
 import openai
+import pytest
 
 from tests.fakes.openai_server import CHAT_TEXT
-from tests.integration.openai.helpers import json_attr, one_span, output_text, spans, user
+from tests.integration.openai.helpers import GPT_4O_MINI_COST, json_attr, one_span, output_text, spans, user
 
 STREAM = dict(model="gpt-4o-mini", messages=user("hi"), stream=True, stream_options={"include_usage": True})
 
@@ -18,7 +19,7 @@ def assert_priced(span, response_id: str) -> None:
     assert span.attributes["gen_ai.response.finish_reasons"] == ("stop",)
     assert span.attributes["gen_ai.usage.input_tokens"] == 12
     assert span.attributes["gen_ai.usage.output_tokens"] == 7
-    assert span.attributes["gen_ai.usage.cost"] > 0
+    assert span.attributes["gen_ai.usage.cost"] == pytest.approx(GPT_4O_MINI_COST, rel=1e-9)
     assert json_attr(span, "gen_ai.output.messages") == [output_text(CHAT_TEXT)]
 
 
@@ -53,3 +54,33 @@ def test_with_streaming_response(client, exporter):
         completion = response.parse()
 
     assert_priced(one_span(exporter), completion.id)
+
+
+def test_with_raw_response_stream_parsed_in_one_expression(client, exporter):
+    """`create(...).parse()`: the raw response is dropped at once; the stream carries the span on."""
+    chunks = list(client.chat.completions.with_raw_response.create(**STREAM).parse())
+
+    assert_priced(one_span(exporter), chunks[0].id)
+
+
+async def test_with_raw_response_stream_async(aclient, exporter):
+    raw = await aclient.chat.completions.with_raw_response.create(**STREAM)
+    stream = raw.parse()
+    assert isinstance(stream, openai.AsyncStream)
+    chunks = [chunk async for chunk in stream]
+
+    assert_priced(one_span(exporter), chunks[0].id)
+
+
+async def test_with_raw_response_stream_async_parsed_in_one_expression(aclient, exporter):
+    stream = (await aclient.chat.completions.with_raw_response.create(**STREAM)).parse()
+    chunks = [chunk async for chunk in stream]
+
+    assert_priced(one_span(exporter), chunks[0].id)
+
+
+async def test_with_streaming_response_stream_async(aclient, exporter):
+    async with aclient.chat.completions.with_streaming_response.create(**STREAM) as response:
+        chunks = [chunk async for chunk in await response.parse()]
+
+    assert_priced(one_span(exporter), chunks[0].id)

@@ -11,7 +11,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.fakes.openai_server import CHAT_TEXT
-from tests.integration.openai.helpers import assert_span_ends_at_with_exit, attrs, exception_events, json_attr, one_span, output_text, spans, text_message, user
+from tests.integration.openai.helpers import GPT_4O_MINI_COST, assert_span_ends_at_with_exit, attrs, exception_events, json_attr, one_span, output_text, spans, text_message, user
 
 STREAM = dict(model="gpt-4o-mini", messages=user("Say hello."), stream=True, stream_options={"include_usage": True})
 TWENTY = "".join(f"tok{i} " for i in range(20))
@@ -28,7 +28,7 @@ def assert_complete_stream_span(span, srv, chunks) -> None:
     actual = attrs(span)
     first_chunk = actual.pop("gen_ai.response.time_to_first_chunk")
     assert isinstance(first_chunk, float) and first_chunk > 0
-    assert actual.pop("gen_ai.usage.cost") > 0
+    assert actual.pop("gen_ai.usage.cost") == pytest.approx(GPT_4O_MINI_COST, rel=1e-9)
     actual["gen_ai.input.messages"] = json_attr(span, "gen_ai.input.messages")
     actual["gen_ai.output.messages"] = json_attr(span, "gen_ai.output.messages")
     assert actual == {

@@ -32,6 +32,10 @@ _CACHE_WRITE = (
 )
 _REASONING = (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, sc.LLM_TOKEN_COUNT_COMPLETION_REASONING)
 _MODEL = (sc.GEN_AI_RESPONSE_MODEL, sc.GEN_AI_REQUEST_MODEL, sc.LLM_MODEL_NAME)
+# Bedrock bills the model id as sent (a global profile costs less than a regional one); its
+# reply names only the model, which prices the call when the id as sent cannot (an application profile).
+_MODEL_AS_SENT_FIRST = (sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_RESPONSE_MODEL, sc.LLM_MODEL_NAME)
+_PRICED_AS_SENT = frozenset({sc.GenAiProvider.AWS_BEDROCK})
 _PROVIDER = (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, sc.LLM_PROVIDER, sc.LLM_SYSTEM)
 
 # Spans that aggregate their children's usage are never priced: cost stays on the billed call.
@@ -104,12 +108,26 @@ def usage_and_cost(attributes: Mapping[str, Any], prices: PriceBook) -> dict[str
     ):
         if value is not None and name not in attributes:
             added[name] = value
-    model = _first_str(attributes, _MODEL)
-    if model and _is_billed_call(attributes):
-        cost = prices.cost(_first_str(attributes, _PROVIDER), model, usage)
+    if _is_billed_call(attributes):
+        cost = _cost(attributes, prices, usage)
         if cost is not None:
             added[sc.GEN_AI_USAGE_COST] = cost
     return added
+
+
+def _cost(attributes: Mapping[str, Any], prices: PriceBook, usage: TokenUsage) -> float | None:
+    """The call's price by the response's model, else the request's; Bedrock's by the id as sent, else by the model its reply names."""
+    provider = _first_str(attributes, _PROVIDER)
+    if provider not in _PRICED_AS_SENT:
+        model = _first_str(attributes, _MODEL)
+        return prices.cost(provider, model, usage) if model else None
+    for name in _MODEL_AS_SENT_FIRST:
+        model = attributes.get(name)
+        if isinstance(model, str) and model:
+            cost = prices.cost(provider, model, usage)
+            if cost is not None:
+                return cost
+    return None
 
 
 def with_attributes(span: ReadableSpan, extra: Mapping[str, Any]) -> ReadableSpan:

@@ -1,8 +1,14 @@
-"""Bedrock Runtime `Converse` and `ConverseStream`."""
+"""Bedrock Runtime `Converse` and `ConverseStream`.
+
+One output builder, `converse_output`, reads Converse content blocks for both: a complete
+reply's `output.message.content`, and the blocks a stream's deltas add up to
+(`ConverseStreamState` joins them back into the same block shapes), so a streamed reply is
+recorded exactly as the same reply not streamed. Nova's `invoke_model` bodies are
+Converse-shaped and use the same readers.
+"""
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,17 +18,14 @@ from opik_otel.instrumentors._engine import Attributes, Operation, StreamState
 from opik_otel.instrumentors._read import as_plain, integer, maybe_json, number, put, strings, text
 from opik_otel.instrumentors.bedrock.families import finish_reason
 
-# Cross-region inference profiles (us., eu., apac., global. …) and ARNs → the model's own id.
-_PROFILE_PREFIX = re.compile(r"^(?:us|eu|apac|ap|ca|jp|au|us-gov|global)\.")
-
-
-def model_name(model_id: str) -> str:
-    """`arn:aws:bedrock:…:inference-profile/us.anthropic.claude-…` → `anthropic.claude-…`."""
-    name = model_id.rsplit("/", 1)[-1] if model_id.startswith("arn:") else model_id
-    return _PROFILE_PREFIX.sub("", name)
+# The AWS request id (`ResponseMetadata.RequestId`), named as the official botocore instrumentation names it.
+AWS_REQUEST_ID = "aws.request_id"
+# What botocore puts in place of a union member its service model lacks (reasoning in botocore < 1.36).
+_UNKNOWN_TO_BOTOCORE = "SDK_UNKNOWN_MEMBER"
 
 
 def content_parts(content: Any) -> list[dict[str, Any]]:
+    """Converse content blocks (a message's, a reply's, or a stream's joined deltas) as convention parts."""
     parts = []
     for block in content or ():
         if "text" in block:
@@ -39,6 +42,8 @@ def content_parts(content: Any) -> list[dict[str, Any]]:
         elif "image" in block:
             image = block["image"]
             parts.append({"type": "blob", "modality": "image", "mime_type": f"image/{image.get('format')}", "content": "<bytes>"})
+        elif _UNKNOWN_TO_BOTOCORE in block:
+            continue  # a block type this botocore has no model for: it dropped the content (streams drop it too)
         else:
             parts.append({"type": next(iter(block), "unknown"), "content": as_plain(block)})
     return parts
@@ -83,21 +88,29 @@ def converse_request(kwargs: dict[str, Any], capture_content: bool) -> Attribute
     return attributes
 
 
-def converse_response(response: Any, capture_content: bool) -> Attributes:
-    """Attributes of a Converse-shaped response (`output.message`, `stopReason`, `usage`)."""
-    attributes = usage_attributes(response.get("usage"))
-    reason = response.get("stopReason")
-    if isinstance(reason, str):
-        attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
+def converse_output(content: Any, stop_reason: Any, usage: Any, capture_content: bool) -> Attributes:
+    """The response attributes of a Converse-shaped reply: its content blocks, stop reason and usage.
+
+    The one builder of both paths: `converse_response` passes the reply's blocks, the stream
+    state the blocks its deltas joined into."""
+    attributes = usage_attributes(usage)
+    if isinstance(stop_reason, str):
+        attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [stop_reason]
     if capture_content:
-        message = (response.get("output") or {}).get("message") or {}
-        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message(content_parts(message.get("content")), finish_reason(reason))])
+        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message(content_parts(content), finish_reason(stop_reason))])
     return attributes
 
 
+def converse_response(response: Any, capture_content: bool) -> Attributes:
+    """Attributes of a Converse-shaped response (`output.message`, `stopReason`, `usage`)."""
+    message = (response.get("output") or {}).get("message") or {}
+    return converse_output(message.get("content"), response.get("stopReason"), response.get("usage"), capture_content)
+
+
 def request_start(instance: Any, kwargs: dict[str, Any], operation_name: str, streams: bool) -> tuple[str, Attributes]:
-    """Span name and the attributes every Bedrock Runtime call has: provider, endpoint, model, guardrail."""
-    model = model_name(text(kwargs.get("modelId")) or "")
+    """Span name and the attributes every Bedrock Runtime call has: provider, endpoint, the
+    model id exactly as sent (a profile's or a model's id, or an ARN), guardrail."""
+    model = text(kwargs.get("modelId")) or ""
     attributes = endpoint_attributes(instance)
     attributes[sc.GEN_AI_OPERATION_NAME] = operation_name
     attributes[sc.GEN_AI_REQUEST_MODEL] = model
@@ -108,8 +121,11 @@ def request_start(instance: Any, kwargs: dict[str, Any], operation_name: str, st
     return f"{operation_name} {model}".rstrip(), attributes
 
 
-def request_id(response: Any) -> str | None:
-    return text((response.get("ResponseMetadata") or {}).get("RequestId"))
+def request_id(response: Any) -> Attributes:
+    """`aws.request_id`: AWS's id of the call (not the model's response id)."""
+    attributes: Attributes = {}
+    put(attributes, AWS_REQUEST_ID, text((response.get("ResponseMetadata") or {}).get("RequestId")))
+    return attributes
 
 
 class StreamInResponse(Operation):
@@ -130,8 +146,7 @@ class StreamInResponse(Operation):
         return result
 
     def stream_start(self, result: Any) -> Attributes:
-        request = request_id(result)
-        return {sc.GEN_AI_RESPONSE_ID: request} if request else {}
+        return request_id(result)
 
 
 class Converse(StreamInResponse):
@@ -146,7 +161,7 @@ class Converse(StreamInResponse):
 
     def response(self, response: Any, capture_content: bool) -> Attributes:
         attributes = converse_response(response, capture_content)
-        put(attributes, sc.GEN_AI_RESPONSE_ID, request_id(response))
+        attributes.update(request_id(response))
         return attributes
 
     def stream_state(self, capture_content: bool) -> StreamState:
@@ -157,47 +172,70 @@ class ConverseStream(Converse):
     streams = True
 
 
+class _Block:
+    """One content block of a stream, as its deltas arrive: a tool use's start, text or reasoning pieces."""
+
+    __slots__ = ("tool_use", "kind", "pieces")
+
+    def __init__(self) -> None:
+        self.tool_use: dict[str, Any] | None = None
+        self.kind = "text"  # "text", "toolUse" or "reasoningContent": the kind of its deltas
+        self.pieces: list[str] = []
+
+    def as_converse_block(self) -> dict[str, Any]:
+        """The block as a complete Converse reply would have it."""
+        joined = "".join(self.pieces)
+        if self.tool_use is not None or self.kind == "toolUse":
+            use = self.tool_use or {}
+            return {"toolUse": {"toolUseId": use.get("toolUseId"), "name": use.get("name"), "input": maybe_json(joined) if joined else None}}
+        if self.kind == "reasoningContent":
+            return {"reasoningContent": {"reasoningText": {"text": joined}}}
+        return {"text": joined}
+
+
 class ConverseStreamState(StreamState):
-    """ConverseStream events: text and tool-use deltas, `messageStop`, `metadata` with usage."""
+    """ConverseStream events (and Nova's `invoke_model` stream chunks): content deltas joined
+    per block, `messageStop`, `metadata` with usage; read by `converse_output` at the end."""
 
     __slots__ = ("capture", "blocks", "stop_reason", "usage")
 
     def __init__(self, capture: bool) -> None:
         self.capture = capture
-        self.blocks: dict[int, list[Any]] = {}  # index → [tool use start or None, pieces]
+        self.blocks: dict[int, _Block] = {}
         self.stop_reason: Any = None
         self.usage: Any = None
+
+    def _block(self, body: dict[str, Any]) -> _Block:
+        index = body.get("contentBlockIndex", 0)
+        block = self.blocks.get(index)
+        if block is None:
+            block = self.blocks[index] = _Block()
+        return block
 
     def on_chunk(self, event: Any) -> None:
         if "contentBlockDelta" in event:
             if self.capture:
                 body = event["contentBlockDelta"]
                 delta = body.get("delta") or {}
-                piece = delta.get("text") or (delta.get("toolUse") or {}).get("input") or (delta.get("reasoningContent") or {}).get("text")
-                if piece:
-                    self.blocks.setdefault(body.get("contentBlockIndex", 0), [None, []])[1].append(piece)
+                for kind, key in (("text", None), ("toolUse", "input"), ("reasoningContent", "text")):
+                    if kind in delta:
+                        piece = delta[kind] if key is None else (delta[kind] or {}).get(key)
+                        block = self._block(body)
+                        block.kind = kind
+                        if isinstance(piece, str) and piece:
+                            block.pieces.append(piece)
+                        break
         elif "contentBlockStart" in event:
             body = event["contentBlockStart"]
-            self.blocks.setdefault(body.get("contentBlockIndex", 0), [None, []])[0] = (body.get("start") or {}).get("toolUse")
+            self._block(body).tool_use = (body.get("start") or {}).get("toolUse")
         elif "messageStop" in event:
             self.stop_reason = event["messageStop"].get("stopReason")
         elif "metadata" in event:
             self.usage = event["metadata"].get("usage")
 
     def attributes(self) -> Attributes:
-        attributes = usage_attributes(self.usage)
-        if isinstance(self.stop_reason, str):
-            attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [self.stop_reason]
-        if self.capture:
-            parts = []
-            for _, (tool_use, pieces) in sorted(self.blocks.items()):
-                joined = "".join(pieces)
-                if tool_use:
-                    parts.append(sc.tool_call_part(tool_use.get("name") or "", maybe_json(joined) if joined else None, tool_use.get("toolUseId")))
-                else:
-                    parts.append(sc.text_part(joined))
-            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message(parts, finish_reason(self.stop_reason))])
-        return attributes
+        content = [block.as_converse_block() for _, block in sorted(self.blocks.items())]
+        return converse_output(content, self.stop_reason, self.usage, self.capture)
 
 
 def endpoint_attributes(client: Any) -> Attributes:

@@ -1,10 +1,12 @@
 """Bedrock Runtime `InvokeModel` and `InvokeModelWithResponseStream`.
 
 The body is the model family's own JSON, so each call is read by its family
-(`families.py`). The caller still gets a readable body: a response's `StreamingBody` is
-read once and replaced by an identical one over the same bytes, and the event stream is
-wrapped, not drained. Unknown families get a span with the model id and token counts
-(from Bedrock's headers or invocation metrics), and their body is not touched.
+(`families.py`), which also says the operation (`chat`, `text_completion`, `embeddings`, …).
+The caller still gets a readable body: a response's `StreamingBody` is read once and
+replaced by an identical one over the same bytes, and the event stream is wrapped, not
+drained. Families whose bodies we do not read (unknown ones, image and video models) get a
+span with the model id and token counts (from Bedrock's headers or invocation metrics),
+and their body is not touched.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from opik_otel import semconv as sc
 from opik_otel.instrumentors._engine import Attributes, StreamState
 from opik_otel.instrumentors._read import integer, put
 from opik_otel.instrumentors.bedrock.converse import StreamInResponse, request_id, request_start
-from opik_otel.instrumentors.bedrock.families import UNKNOWN, Family
+from opik_otel.instrumentors.bedrock.families import Family
 
 _METRICS = "amazon-bedrock-invocationMetrics"
 
@@ -34,23 +36,23 @@ class InvokeModel(StreamInResponse):
         self.operation_name = family.operation_name
 
     def request(self, instance: Any, kwargs: dict[str, Any], capture_content: bool) -> tuple[str, Attributes]:
-        name, attributes = request_start(instance, kwargs, self.operation_name, self.streams)
-        if self.family is not UNKNOWN:
-            body = _decoded(kwargs.get("body"))
-            if isinstance(body, dict):
-                attributes.update(self.family.request(body, capture_content))
+        family = self.family
+        body = _decoded(kwargs.get("body")) if family.reads_bodies else None
+        if not isinstance(body, dict):
+            return request_start(instance, kwargs, self.operation_name, self.streams)
+        name, attributes = request_start(instance, kwargs, family.operation(body), self.streams)
+        attributes.update(family.request(body, capture_content))
         return name, attributes
 
     def response(self, response: Any, capture_content: bool) -> Attributes:
         attributes: Attributes = {}
-        if self.family is not UNKNOWN:
+        if self.family.reads_bodies:
             body = _decoded(_buffer_body(response))
             if isinstance(body, dict):
                 attributes = self.family.response(body, capture_content)
         headers = (response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
         _token_fallback(attributes, headers.get("x-amzn-bedrock-input-token-count"), headers.get("x-amzn-bedrock-output-token-count"))
-        if sc.GEN_AI_RESPONSE_ID not in attributes:
-            put(attributes, sc.GEN_AI_RESPONSE_ID, request_id(response))
+        attributes.update(request_id(response))
         return attributes
 
     def stream_state(self, capture_content: bool) -> StreamState:

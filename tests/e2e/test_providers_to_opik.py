@@ -49,7 +49,7 @@ def test_anthropic_stream_and_bedrock_converse_stream_reach_opik_priced(backend,
     claude, bedrock = spans["anthropic"], spans["bedrock"]
     assert (claude["name"], claude["model"], claude["type"]) == ("chat claude-3-5-haiku-20241022", "claude-3-5-haiku-20241022", "llm")
     assert claude["usage"]["prompt_tokens"] == 10 + 4 + 2 and claude["usage"]["completion_tokens"] == 6
-    assert (bedrock["name"], bedrock["model"]) == ("chat anthropic.claude-3-5-haiku-20241022-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0")
+    assert (bedrock["name"], bedrock["model"]) == ("chat us.anthropic.claude-3-5-haiku-20241022-v1:0", "us.anthropic.claude-3-5-haiku-20241022-v1:0")
     assert bedrock["usage"]["prompt_tokens"] == 11 + 3 + 2 and bedrock["usage"]["completion_tokens"] == 7
     assert bedrock["output"]["messages"][0]["parts"][0]["content"] == BEDROCK_TEXT
     for span in (claude, bedrock):

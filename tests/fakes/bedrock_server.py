@@ -39,10 +39,13 @@ Model family (``model_family``), for InvokeModel bodies
     The model id without an ARN prefix (everything up to the last '/') and without a
     cross-region prefix (``us.``, ``eu.``, ``apac.``, ``us-gov.``, ``global.``, ``jp.``,
     ``au.``, ``ca.``) (``base_model_id``) starts with ``anthropic.`` -> "anthropic",
-    ``meta.`` -> "meta", ``amazon.titan-text`` -> "titan", ``amazon.nova`` -> "nova",
-    ``mistral.`` -> "mistral", ``cohere.command`` -> "cohere" (Command R chat, also for
-    the older cohere.command-text ids); anything else -> "unknown". Converse answers
-    every family the same way.
+    ``meta.`` -> "meta", ``amazon.titan-text`` -> "titan", ``amazon.titan-embed`` ->
+    "titan-embed", ``amazon.nova-canvas`` / ``amazon.nova-reel`` / ``amazon.titan-image``
+    -> "media", ``amazon.nova`` -> "nova", ``mistral.`` -> "mistral", ``cohere.command``
+    -> "cohere" (Command R chat, also for the older cohere.command-text ids),
+    ``cohere.embed`` -> "cohere-embed", ``ai21.j2`` -> "jurassic"; anything else ->
+    "unknown" (an application inference profile's or a provisioned model's ARN names no
+    model, so it is "unknown" here). Converse answers every family the same way.
 
 Converse (content type application/json)
     {"output": {"message": {"role": "assistant", "content": [...]}}, "stopReason",
@@ -57,6 +60,10 @@ Converse (content type application/json)
       * after a toolResult: [{"text": "The weather is sunny."}] (TOOL_RESULT_TEXT).
       * else [{"text": "Hello from the fake Bedrock server."}] (TEXT); stopReason
         "end_turn".
+      * reasoning asked for (``additionalModelRequestFields`` with ``thinking`` or
+        ``reasoning_config`` {"type": "enabled", ...}, as for Claude 3.7+): a first block
+        {"reasoningContent": {"reasoningText": {"text": "Let me think." (THINKING_TEXT),
+        "signature": "sig_fake" (SIGNATURE)}}} before the blocks above.
     ``inferenceConfig.maxTokens`` == 1: stopReason "max_tokens" (content unchanged).
 
 ConverseStream (content type application/vnd.amazon.eventstream, chunked)
@@ -69,21 +76,33 @@ ConverseStream (content type application/vnd.amazon.eventstream, chunked)
     {"contentBlockIndex": 0}; tool use: contentBlockStart {"start": {"toolUse":
     {"toolUseId", "name"}}, "contentBlockIndex": 0}, contentBlockDelta {"delta":
     {"toolUse": {"input": '{"city": '}}} and {... '"Paris"}'} (TOOL_INPUT_PIECES),
-    contentBlockStop; then messageStop {"stopReason"}; then metadata {"usage": USAGE,
-    "metrics": METRICS} (+ "trace" as above).
+    contentBlockStop; reasoning (no contentBlockStart, as on Bedrock): contentBlockDelta
+    {"delta": {"reasoningContent": {"text": word}}} per word of THINKING_TEXT, then
+    {"delta": {"reasoningContent": {"signature": SIGNATURE}}}, contentBlockStop; each
+    block has the next contentBlockIndex; then messageStop {"stopReason"}; then metadata
+    {"usage": USAGE, "metrics": METRICS} (+ "trace" as above).
 
-InvokeModel (content type application/json; body = the family's JSON). Every reply has
-headers ``x-amzn-bedrock-input-token-count: 11``, ``x-amzn-bedrock-output-token-count:
-7`` and ``x-amzn-bedrock-invocation-latency: 5`` (TOKEN_HEADERS); streams do not (as on
-Bedrock: the counts are in the last chunk instead).
+InvokeModel (content type application/json; body = the family's JSON). Every reply of a
+text family has headers ``x-amzn-bedrock-input-token-count: 11``,
+``x-amzn-bedrock-output-token-count: 7`` and ``x-amzn-bedrock-invocation-latency: 5``
+(TOKEN_HEADERS); embedding replies only the input count and the latency
+(EMBEDDING_HEADERS); image replies neither; streams do not (as on Bedrock: the counts are
+in the last chunk instead).
     anthropic  request {"anthropic_version", "max_tokens", "messages", "system"?,
                "tools"?}: an Anthropic Messages API message, planned by the Anthropic
                fake (tool_use {"id": "toolu_fake_1" (ANTHROPIC_TOOL_USE_ID), "name":
                first tool's, "input": {"city": "Paris"}} with stop_reason "tool_use"
                when tools are given and the last message has no tool_result; thinking
-               and structured output as there), text TEXT, id "msg_fake_<n>", "model":
-               the model id from the path, usage ANTHROPIC_USAGE (input 11, output 7,
+               and structured output as there), text TEXT, id "msg_bdrk_fake_<n>",
+               "model": Anthropic's name of the model, as Bedrock answers it
+               (``anthropic_model_name``: "anthropic.claude-3-5-haiku-20241022-v1:0" ->
+               "claude-3-5-haiku-20241022"), usage ANTHROPIC_USAGE (input 11, output 7,
                cache read 3, cache creation 2). max_tokens == 1: "max_tokens".
+               Claude 2's text completions (a body with "prompt" and no "messages":
+               {"prompt": "\n\nHuman: ...\n\nAssistant:", "max_tokens_to_sample", ...})
+               -> {"completion": TEXT, "stop_reason": "stop_sequence", "stop":
+               "\n\nHuman:"} ("max_tokens" and "stop": null when max_tokens_to_sample
+               == 1).
     meta       {"prompt", "max_gen_len", ...} -> {"generation": TEXT,
                "prompt_token_count": 11, "generation_token_count": 7, "stop_reason":
                "stop"} ("length" when max_gen_len == 1).
@@ -109,6 +128,23 @@ Bedrock: the counts are in the last chunk instead).
                "message": message}, {"role": "CHATBOT", "message": TEXT}],
                "finish_reason": "COMPLETE" ("MAX_TOKENS" when max_tokens == 1), "meta":
                {"billed_units": {"input_tokens": 11, "output_tokens": 7}}}.
+    jurassic   {"prompt", "maxTokens"?, "temperature"?, "topP"?, "stopSequences"?, ...} ->
+               {"id": 1234 (JURASSIC_ID), "prompt": {"text": prompt, "tokens": 11 token
+               objects}, "completions": [{"data": {"text": TEXT, "tokens": 7 token
+               objects}, "finishReason": {"reason": "endoftext"}}]} ({"reason": "length",
+               "length": 1} when maxTokens == 1). A token object: {"generatedToken":
+               {"token", "logprob", "raw_logprob"}, "topTokens": null, "textRange"}.
+    titan-embed {"inputText", "dimensions"?, "normalize"?, "embeddingTypes"?} ->
+               {"embedding": a vector of `dimensions` floats (default 1024; 1536 for
+               amazon.titan-embed-text-v1), "inputTextTokenCount": 11}, plus
+               "embeddingsByType": {"float": the vector} for the v2 model.
+    cohere-embed {"texts", "input_type", "truncate"?, "embedding_types"?} ->
+               {"embeddings": one 1024-float vector per text, "id": COHERE_EMBED_ID,
+               "response_type": "embeddings_floats", "texts": the texts}; with
+               "embedding_types": {"embeddings": {type: vectors}, "response_type":
+               "embeddings_by_type", ...}.
+    media      image generation {"taskType", "textToImageParams", ...} -> {"images":
+               [IMAGE_BASE64]}.
     unknown    {"output": "opaque"} (OPAQUE).
 
 InvokeModelWithResponseStream (application/vnd.amazon.eventstream, chunked, header
@@ -142,7 +178,11 @@ InvokeModelWithResponseStream (application/vnd.amazon.eventstream, chunked, head
                "gen_fake_1"}, {"is_finished": false, "event_type": "text-generation",
                "text": word} per word, {"is_finished": true, "event_type": "stream-end",
                "finish_reason", "response": the whole InvokeModel reply}.
+    claude text completion: {"completion": word, "stop_reason": null, "stop": null},
+               the last with "stop_reason" and "stop" as in the whole reply.
     unknown    one chunk {"output": "opaque"}.
+    jurassic, titan-embed, cohere-embed, media: 400 ValidationException "The model is
+               unsupported for streaming." (STREAMING_UNSUPPORTED), as on Bedrock.
 
 Errors (JSON body {"message": "fake <Exception>"}, header ``x-amzn-ErrorType:
 <Exception>:http://internal.amazon.com/coral/com.amazon.bedrock/``, from which botocore
@@ -203,6 +243,14 @@ TOOL_INPUT: dict[str, Any] = dict(_anthropic.TOOL_INPUT)  # {"city": "Paris"}
 TOOL_INPUT_JSON = _anthropic.TOOL_INPUT_JSON  # '{"city": "Paris"}'
 TOOL_INPUT_PIECES = split_words(TOOL_INPUT_JSON)  # ['{"city": ', '"Paris"}']
 MID_STREAM_ERROR_MESSAGE = "fake mid-stream error"
+THINKING_TEXT = _anthropic.THINKING_TEXT  # "Let me think."
+SIGNATURE = _anthropic.SIGNATURE  # "sig_fake"
+CLAUDE_TEXT_STOP = "\n\nHuman:"
+JURASSIC_ID = 1234
+COHERE_EMBED_ID = "emb_fake_1"
+EMBEDDING_DIMENSIONS = 1024
+IMAGE_BASE64 = "iVBORw0KGgo="  # the first bytes of a PNG
+STREAMING_UNSUPPORTED = "The model is unsupported for streaming."
 STREAM_ERROR_TYPE = "modelStreamErrorException"
 FAILING_STREAM_DELTAS = 2
 SLOW_SECONDS = 0.2
@@ -245,6 +293,10 @@ TOKEN_HEADERS: dict[str, str] = {
     "x-amzn-bedrock-output-token-count": str(OUTPUT_TOKENS),
     "x-amzn-bedrock-invocation-latency": str(LATENCY_MS),
 }
+EMBEDDING_HEADERS: dict[str, str] = {
+    "x-amzn-bedrock-input-token-count": str(INPUT_TOKENS),
+    "x-amzn-bedrock-invocation-latency": str(LATENCY_MS),
+}
 OPAQUE: dict[str, Any] = {"output": "opaque"}
 
 ERRORS: dict[str, tuple[int, str]] = {
@@ -264,10 +316,17 @@ FAMILY_PREFIXES: tuple[tuple[str, str], ...] = (
     ("anthropic.", "anthropic"),
     ("meta.", "meta"),
     ("amazon.titan-text", "titan"),
+    ("amazon.titan-embed", "titan-embed"),
+    ("amazon.titan-image", "media"),
+    ("amazon.nova-canvas", "media"),
+    ("amazon.nova-reel", "media"),
     ("amazon.nova", "nova"),
     ("mistral.", "mistral"),
     ("cohere.command", "cohere"),
+    ("cohere.embed", "cohere-embed"),
+    ("ai21.j2", "jurassic"),
 )
+NOT_STREAMED = frozenset({"jurassic", "titan-embed", "cohere-embed", "media"})
 
 
 # --- the server -----------------------------------------------------------------------
@@ -298,6 +357,13 @@ _PATH = re.compile(
 )
 
 
+def anthropic_model_name(model_id: str) -> str:
+    """Anthropic's name of a Bedrock Claude model, which Bedrock's reply body carries:
+    "us.anthropic.claude-3-5-haiku-20241022-v1:0" -> "claude-3-5-haiku-20241022" (the
+    version suffix goes after a date only: "anthropic.claude-v2:1" -> "claude-v2:1")."""
+    return re.sub(r"(?<=\d{8})-v\d+(?::\d+)?$", "", base_model_id(model_id).removeprefix("anthropic."))
+
+
 def base_model_id(model_id: str) -> str:
     """The model id without an ARN prefix (up to the last '/') and a cross-region prefix."""
     base = model_id.rsplit("/", 1)[-1]
@@ -308,7 +374,7 @@ def base_model_id(model_id: str) -> str:
 
 
 def model_family(model_id: str) -> str:
-    """"anthropic", "meta", "titan", "nova", "mistral", "cohere" or "unknown"."""
+    """The family name of FAMILY_PREFIXES ("anthropic", "meta", "titan", …) or "unknown"."""
     base = base_model_id(model_id)
     for prefix, family in FAMILY_PREFIXES:
         if base.startswith(prefix):
@@ -382,9 +448,17 @@ def plan_converse(body: dict[str, Any], max_tokens: Any) -> ConversePlan:
     else:
         content = [{"text": TOOL_RESULT_TEXT if _answers_tool_use(body) else TEXT}]
         stop_reason = "end_turn"
+    if _asks_for_reasoning(body):
+        reasoning = {"reasoningText": {"text": THINKING_TEXT, "signature": SIGNATURE}}
+        content.insert(0, {"reasoningContent": reasoning})
     if max_tokens == 1:
         stop_reason = "max_tokens"
     return ConversePlan(content, stop_reason)
+
+
+def _asks_for_reasoning(body: dict[str, Any]) -> bool:
+    fields = body.get("additionalModelRequestFields") or {}
+    return any((fields.get(name) or {}).get("type") == "enabled" for name in ("thinking", "reasoning_config"))
 
 
 def _converse_tool_to_call(body: dict[str, Any]) -> str | None:
@@ -412,6 +486,10 @@ def converse_content_events(plan: ConversePlan) -> list[tuple[str, dict[str, Any
             start = {"toolUseId": block["toolUse"]["toolUseId"], "name": block["toolUse"]["name"]}
             events.append(("contentBlockStart", {"start": {"toolUse": start}, "contentBlockIndex": index}, False))
             deltas = [{"toolUse": {"input": piece}} for piece in TOOL_INPUT_PIECES]
+        elif "reasoningContent" in block:
+            reasoning = block["reasoningContent"]["reasoningText"]
+            deltas = [{"reasoningContent": {"text": piece}} for piece in split_words(reasoning["text"])]
+            deltas.append({"reasoningContent": {"signature": reasoning["signature"]}})
         else:
             deltas = [{"text": piece} for piece in split_words(block["text"])]
         events.extend(("contentBlockDelta", {"delta": delta, "contentBlockIndex": index}, True) for delta in deltas)
@@ -447,7 +525,14 @@ Chunks = list[tuple[dict[str, Any], bool]]  # (chunk JSON, is_delta)
 
 def invoke(fake: FakeBedrockServer, body: dict[str, Any], model_id: str, stream: bool) -> Reply:
     family = model_family(model_id)
-    if family == "anthropic":
+    if stream and family in NOT_STREAMED:
+        return error_reply(400, "ValidationException", STREAMING_UNSUPPORTED)
+    if family in _UNSTREAMED_FAMILIES:
+        reply, headers = _UNSTREAMED_FAMILIES[family](body, model_id)
+        return JsonReply(200, reply, headers)
+    if family == "anthropic" and "prompt" in body and "messages" not in body:
+        reply, chunks = _claude_text(body)
+    elif family == "anthropic":
         reply, chunks = _anthropic_invoke(fake, body, model_id)
     elif family == "mistral":
         reply, chunks = _mistral_chat(body, model_id) if "messages" in body else _mistral_text(body)
@@ -479,10 +564,11 @@ def _anthropic_invoke(fake: FakeBedrockServer, body: dict[str, Any], model_id: s
     for block in plan.content:
         if block["type"] == "text" and block["text"] == _anthropic.TEXT:
             block["text"] = TEXT
-    message_id = f"msg_fake_{fake._next_id('message')}"
-    reply = message_object(message_id, model_id, plan.content, plan.stop_reason, dict(ANTHROPIC_USAGE))
+    message_id = f"msg_bdrk_fake_{fake._next_id('message')}"
+    model = anthropic_model_name(model_id)
+    reply = message_object(message_id, model, plan.content, plan.stop_reason, dict(ANTHROPIC_USAGE))
     chunks: Chunks = []
-    for event in stream_events(message_id, model_id, plan, {}):
+    for event in stream_events(message_id, model, plan, {}):
         if event["type"] == "ping":
             continue  # Bedrock sends no ping
         if event["type"] == "message_start":
@@ -490,6 +576,17 @@ def _anthropic_invoke(fake: FakeBedrockServer, body: dict[str, Any], model_id: s
         if event["type"] == "message_delta":
             event["usage"] = {"output_tokens": OUTPUT_TOKENS}
         chunks.append((event, event["type"] == "content_block_delta"))
+    return reply, chunks
+
+
+def _claude_text(body: dict[str, Any]) -> tuple[dict[str, Any], Chunks]:
+    """Claude 2's text completions: "prompt" -> "completion"."""
+    stop_reason, stop = ("max_tokens", None) if body.get("max_tokens_to_sample") == 1 else ("stop_sequence", CLAUDE_TEXT_STOP)
+    reply = {"completion": TEXT, "stop_reason": stop_reason, "stop": stop}
+    chunks: Chunks = [
+        ({"completion": word, "stop_reason": stop_reason if last else None, "stop": stop if last else None}, True)
+        for _, word, last in _words()
+    ]
     return reply, chunks
 
 
@@ -595,3 +692,61 @@ def _cohere(body: dict[str, Any]) -> tuple[dict[str, Any], Chunks]:
 
 
 _INVOKE_FAMILIES = {"meta": _meta, "titan": _titan, "nova": _nova, "cohere": _cohere}
+
+
+# --- families Bedrock does not stream: (reply, headers) ---------------------------------------
+
+
+def _tokens(words: list[str]) -> list[dict[str, Any]]:
+    """Jurassic's token objects, one per word."""
+    tokens, start = [], 0
+    for word in words:
+        token = {"token": "\u2581" + word.strip(), "logprob": -0.5, "raw_logprob": -0.5}
+        tokens.append({"generatedToken": token, "topTokens": None, "textRange": {"start": start, "end": start + len(word)}})
+        start += len(word)
+    return tokens
+
+
+def _jurassic(body: dict[str, Any], model_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    prompt = str(body.get("prompt", ""))
+    prompt_words = (split_words(prompt) + [""] * INPUT_TOKENS)[:INPUT_TOKENS]
+    finish = {"reason": "length", "length": 1} if body.get("maxTokens") == 1 else {"reason": "endoftext"}
+    words = (split_words(TEXT) + [""] * OUTPUT_TOKENS)[:OUTPUT_TOKENS]
+    reply = {
+        "id": JURASSIC_ID,
+        "prompt": {"text": prompt, "tokens": _tokens(prompt_words)},
+        "completions": [{"data": {"text": TEXT, "tokens": _tokens(words)}, "finishReason": finish}],
+    }
+    return reply, dict(TOKEN_HEADERS)
+
+
+def _vector(size: int) -> list[float]:
+    return [round((index % 10) / 10 - 0.45, 2) for index in range(size)]
+
+
+def _titan_embed(body: dict[str, Any], model_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    default = 1536 if base_model_id(model_id).startswith("amazon.titan-embed-text-v1") else EMBEDDING_DIMENSIONS
+    vector = _vector(int(body.get("dimensions") or default))
+    reply: dict[str, Any] = {"embedding": vector, "inputTextTokenCount": INPUT_TOKENS}
+    if "-v2" in base_model_id(model_id):
+        reply["embeddingsByType"] = {"float": vector}
+    return reply, dict(EMBEDDING_HEADERS)
+
+
+def _cohere_embed(body: dict[str, Any], model_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    texts = list(body.get("texts") or [])
+    vectors = [_vector(EMBEDDING_DIMENSIONS) for _ in texts]
+    types = body.get("embedding_types")
+    reply: dict[str, Any] = {"id": COHERE_EMBED_ID, "texts": texts}
+    if types:
+        reply.update(embeddings={kind: vectors for kind in types}, response_type="embeddings_by_type")
+    else:
+        reply.update(embeddings=vectors, response_type="embeddings_floats")
+    return reply, dict(EMBEDDING_HEADERS)
+
+
+def _media(body: dict[str, Any], model_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    return {"images": [IMAGE_BASE64]}, {}
+
+
+_UNSTREAMED_FAMILIES = {"jurassic": _jurassic, "titan-embed": _titan_embed, "cohere-embed": _cohere_embed, "media": _media}

@@ -19,24 +19,31 @@ boto3 = pytest.importorskip("boto3")
 
 from botocore.config import Config  # noqa: E402
 from botocore.eventstream import EventStreamBuffer  # noqa: E402
-from botocore.exceptions import EventStreamError, ReadTimeoutError  # noqa: E402
+from botocore.exceptions import ClientError, EventStreamError, ReadTimeoutError  # noqa: E402
 
 from tests.fakes.bedrock_server import (  # noqa: E402
     ANTHROPIC_TOOL_USE_ID,
     ANTHROPIC_USAGE,
+    COHERE_EMBED_ID,
+    EMBEDDING_HEADERS,
     ERRORS,
+    IMAGE_BASE64,
     INVOCATION_METRICS,
     METRICS,
     MID_STREAM_ERROR_MESSAGE,
     NOVA_USAGE,
     OPAQUE,
+    SIGNATURE,
+    STREAMING_UNSUPPORTED,
     TEXT,
+    THINKING_TEXT,
     TOKEN_HEADERS,
     TOOL_INPUT,
     TOOL_RESULT_TEXT,
     TOOL_USE_ID,
     USAGE,
     FakeBedrockServer,
+    anthropic_model_name,
     base_model_id,
     model_family,
 )
@@ -143,13 +150,33 @@ def test_requests_are_recorded(srv, client):
         ("apac.amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0", "nova"),
         ("eu.mistral.pixtral-large-2502-v1:0", "mistral.pixtral-large-2502-v1:0", "mistral"),
         ("global.cohere.command-r-plus-v1:0", "cohere.command-r-plus-v1:0", "cohere"),
-        ("amazon.titan-embed-text-v2:0", "amazon.titan-embed-text-v2:0", "unknown"),
+        ("amazon.titan-embed-text-v2:0", "amazon.titan-embed-text-v2:0", "titan-embed"),
+        ("amazon.titan-embed-image-v1", "amazon.titan-embed-image-v1", "titan-embed"),
+        ("cohere.embed-english-v3", "cohere.embed-english-v3", "cohere-embed"),
+        ("us.amazon.nova-canvas-v1:0", "amazon.nova-canvas-v1:0", "media"),
+        ("amazon.nova-reel-v1:1", "amazon.nova-reel-v1:1", "media"),
+        ("amazon.titan-image-generator-v2:0", "amazon.titan-image-generator-v2:0", "media"),
+        ("ai21.j2-ultra-v1", "ai21.j2-ultra-v1", "jurassic"),
         ("ai21.jamba-1-5-mini-v1:0", "ai21.jamba-1-5-mini-v1:0", "unknown"),
+        ("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5", "a1b2c3d4e5", "unknown"),
     ],
 )
 def test_model_family(model_id, base, family):
     assert base_model_id(model_id) == base
     assert model_family(model_id) == family
+
+
+@pytest.mark.parametrize(
+    ("model_id", "name"),
+    [
+        ("us.anthropic.claude-3-5-haiku-20241022-v1:0", "claude-3-5-haiku-20241022"),
+        ("anthropic.claude-3-5-sonnet-20241022-v2:0", "claude-3-5-sonnet-20241022"),
+        ("anthropic.claude-v2:1", "claude-v2:1"),
+        ("anthropic.claude-instant-v1", "claude-instant-v1"),
+    ],
+)
+def test_anthropic_model_name(model_id, name):
+    assert anthropic_model_name(model_id) == name
 
 
 def test_arn_and_cross_region_ids_route_to_the_family(client):
@@ -173,11 +200,22 @@ def test_unknown_route_and_bad_body(srv, once_client):
 # --- Converse ----------------------------------------------------------------------------------
 
 
+def parsed_usage(client):
+    """USAGE as this botocore parses it: releases before the cache counts drop them."""
+    members = client.meta.service_model.shape_for("TokenUsage").members
+    return {name: value for name, value in USAGE.items() if name in members}
+
+
+def knows_reasoning(client):
+    """Whether this botocore's Converse model has reasoning blocks (older ones drop them)."""
+    return "reasoningContent" in client.meta.service_model.shape_for("ContentBlock").members
+
+
 def test_converse_text(client):
     response = client.converse(modelId=MODEL_ID, messages=MESSAGES, system=[{"text": "Be brief."}])
     assert response["output"] == {"message": {"role": "assistant", "content": [{"text": TEXT}]}}
     assert response["stopReason"] == "end_turn"
-    assert response["usage"] == USAGE
+    assert response["usage"] == parsed_usage(client)
     assert response["usage"]["totalTokens"] == 23
     assert response["metrics"] == METRICS == {"latencyMs": 5}
     assert "trace" not in response
@@ -202,6 +240,8 @@ def test_converse_after_tool_result(client):
 
 
 def test_converse_max_tokens_and_guardrail(client):
+    if "guardrailConfig" not in client.meta.service_model.operation_model("Converse").input_shape.members:
+        pytest.skip("this botocore's Converse has no guardrailConfig")
     response = client.converse(
         modelId=MODEL_ID,
         messages=MESSAGES,
@@ -235,7 +275,7 @@ def test_converse_stream_text(srv, client):
     assert "".join(WORDS) == TEXT
     assert events[-3] == {"contentBlockStop": {"contentBlockIndex": 0}}
     assert events[-2] == {"messageStop": {"stopReason": "end_turn"}}
-    assert events[-1] == {"metadata": {"usage": USAGE, "metrics": METRICS}}
+    assert events[-1] == {"metadata": {"usage": parsed_usage(client), "metrics": METRICS}}
 
 
 def test_converse_stream_tool_use(client):
@@ -252,8 +292,38 @@ def test_converse_stream_tool_use(client):
         {"contentBlockDelta": {"delta": {"toolUse": {"input": '"Paris"}'}}, "contentBlockIndex": 0}},
         {"contentBlockStop": {"contentBlockIndex": 0}},
         {"messageStop": {"stopReason": "tool_use"}},
-        {"metadata": {"usage": USAGE, "metrics": METRICS}},
+        {"metadata": {"usage": parsed_usage(client), "metrics": METRICS}},
     ]
+
+
+REASONING = {"thinking": {"type": "enabled", "budget_tokens": 1024}}
+
+
+def test_converse_reasoning(client):
+    if not knows_reasoning(client):
+        pytest.skip("this botocore's Converse has no reasoningContent")
+    response = client.converse(modelId=MODEL_ID, messages=MESSAGES, additionalModelRequestFields=REASONING)
+    reasoning = {"reasoningContent": {"reasoningText": {"text": THINKING_TEXT, "signature": SIGNATURE}}}
+    assert response["output"]["message"]["content"] == [reasoning, {"text": TEXT}]
+    nova = client.converse(modelId=MODEL_ID, messages=MESSAGES, additionalModelRequestFields={"reasoning_config": {"type": "enabled"}})
+    assert nova["output"]["message"]["content"][0] == reasoning
+
+
+def test_converse_stream_reasoning(client):
+    if not knows_reasoning(client):
+        pytest.skip("this botocore's ConverseStream has no reasoningContent")
+    response = client.converse_stream(modelId=MODEL_ID, messages=MESSAGES, additionalModelRequestFields=REASONING)
+    events = list(response["stream"])
+    assert events[:7] == [
+        {"messageStart": {"role": "assistant"}},
+        {"contentBlockDelta": {"delta": {"reasoningContent": {"text": "Let "}}, "contentBlockIndex": 0}},
+        {"contentBlockDelta": {"delta": {"reasoningContent": {"text": "me "}}, "contentBlockIndex": 0}},
+        {"contentBlockDelta": {"delta": {"reasoningContent": {"text": "think."}}, "contentBlockIndex": 0}},
+        {"contentBlockDelta": {"delta": {"reasoningContent": {"signature": SIGNATURE}}, "contentBlockIndex": 0}},
+        {"contentBlockStop": {"contentBlockIndex": 0}},
+        {"contentBlockDelta": {"delta": {"text": "Hello "}, "contentBlockIndex": 1}},
+    ]
+    assert events[-3] == {"contentBlockStop": {"contentBlockIndex": 1}}
 
 
 def test_converse_stream_after_tool_result_with_max_tokens(client):
@@ -274,10 +344,10 @@ INVOKE_CASES = {
         MODEL_ID,
         ANTHROPIC_BODY,
         {
-            "id": "msg_fake_<n>",
+            "id": "msg_bdrk_fake_<n>",
             "type": "message",
             "role": "assistant",
-            "model": MODEL_ID,
+            "model": "claude-3-5-haiku-20241022",
             "content": [{"type": "text", "text": TEXT}],
             "stop_reason": "end_turn",
             "stop_sequence": None,
@@ -350,8 +420,8 @@ def test_invoke_model(srv, client, case):
     model_id, body, expected = INVOKE_CASES[case]
     response, reply = invoke_json(client, model_id, body)
     if case == "anthropic":
-        assert re.fullmatch(r"msg_fake_\d+", reply["id"])
-        reply["id"] = "msg_fake_<n>"
+        assert re.fullmatch(r"msg_bdrk_fake_\d+", reply["id"])
+        reply["id"] = "msg_bdrk_fake_<n>"
     assert reply == expected
     assert response["contentType"] == "application/json"
     headers = response["ResponseMetadata"]["HTTPHeaders"]
@@ -362,6 +432,77 @@ def test_invoke_model(srv, client, case):
     }
     assert srv.requests[-1]["body"] == body
     assert srv.requests[-1]["path"] == f"/model/{quote(model_id, safe='')}/invoke"
+
+
+CLAUDE_TEXT_BODY = {"prompt": "\n\nHuman: Hi\n\nAssistant:", "max_tokens_to_sample": 64, "temperature": 0.5}
+
+
+def test_invoke_claude_text_completion(client):
+    reply = invoke_json(client, "anthropic.claude-v2:1", CLAUDE_TEXT_BODY)[1]
+    assert reply == {"completion": TEXT, "stop_reason": "stop_sequence", "stop": "\n\nHuman:"}
+    reply = invoke_json(client, "anthropic.claude-v2", {**CLAUDE_TEXT_BODY, "max_tokens_to_sample": 1})[1]
+    assert reply == {"completion": TEXT, "stop_reason": "max_tokens", "stop": None}
+    chunks = stream_chunks(client, "anthropic.claude-v2:1", CLAUDE_TEXT_BODY)
+    assert chunks[0] == {"completion": "Hello ", "stop_reason": None, "stop": None}
+    assert chunks[-1] == {"completion": "server.", "stop_reason": "stop_sequence", "stop": "\n\nHuman:",
+                          "amazon-bedrock-invocationMetrics": INVOCATION_METRICS}
+    assert "".join(chunk["completion"] for chunk in chunks) == TEXT
+
+
+def test_invoke_jurassic(client):
+    response, reply = invoke_json(client, "ai21.j2-mid-v1", {"prompt": "Say hello.", "maxTokens": 64})
+    assert reply["id"] == 1234
+    assert reply["prompt"]["text"] == "Say hello."
+    assert len(reply["prompt"]["tokens"]) == 11
+    [completion] = reply["completions"]
+    assert completion["data"]["text"] == TEXT
+    assert len(completion["data"]["tokens"]) == 7
+    assert completion["data"]["tokens"][0] == {
+        "generatedToken": {"token": "\u2581Hello", "logprob": -0.5, "raw_logprob": -0.5}, "topTokens": None, "textRange": {"start": 0, "end": 6},
+    }
+    assert completion["finishReason"] == {"reason": "endoftext"}
+    assert {name: response["ResponseMetadata"]["HTTPHeaders"][name] for name in TOKEN_HEADERS} == TOKEN_HEADERS
+    limited = invoke_json(client, "ai21.j2-ultra-v1", {"prompt": "Hi", "maxTokens": 1})[1]
+    assert limited["completions"][0]["finishReason"] == {"reason": "length", "length": 1}
+
+
+def test_invoke_titan_embeddings(client):
+    response, reply = invoke_json(client, "amazon.titan-embed-text-v2:0", {"inputText": "Hi", "dimensions": 256, "normalize": True})
+    assert set(reply) == {"embedding", "inputTextTokenCount", "embeddingsByType"}
+    assert len(reply["embedding"]) == 256
+    assert reply["embeddingsByType"] == {"float": reply["embedding"]}
+    assert reply["inputTextTokenCount"] == 11
+    headers = response["ResponseMetadata"]["HTTPHeaders"]
+    assert {name: headers[name] for name in EMBEDDING_HEADERS} == EMBEDDING_HEADERS
+    assert "x-amzn-bedrock-output-token-count" not in headers
+    v1 = invoke_json(client, "amazon.titan-embed-text-v1", {"inputText": "Hi"})[1]
+    assert set(v1) == {"embedding", "inputTextTokenCount"}
+    assert len(v1["embedding"]) == 1536
+
+
+def test_invoke_cohere_embeddings(client):
+    response, reply = invoke_json(client, "cohere.embed-english-v3", {"texts": ["a", "b"], "input_type": "search_document"})
+    assert reply["id"] == COHERE_EMBED_ID
+    assert reply["response_type"] == "embeddings_floats"
+    assert reply["texts"] == ["a", "b"]
+    assert [len(vector) for vector in reply["embeddings"]] == [1024, 1024]
+    assert {name: response["ResponseMetadata"]["HTTPHeaders"][name] for name in EMBEDDING_HEADERS} == EMBEDDING_HEADERS
+    by_type = invoke_json(client, "cohere.embed-multilingual-v3", {"texts": ["a"], "input_type": "search_query", "embedding_types": ["float", "int8"]})[1]
+    assert by_type["response_type"] == "embeddings_by_type"
+    assert set(by_type["embeddings"]) == {"float", "int8"}
+
+
+def test_invoke_image_generation(client):
+    response, reply = invoke_json(client, "amazon.nova-canvas-v1:0", {"taskType": "TEXT_IMAGE", "textToImageParams": {"text": "a cat"}})
+    assert reply == {"images": [IMAGE_BASE64]}
+    assert not {name for name in response["ResponseMetadata"]["HTTPHeaders"] if name.startswith("x-amzn-bedrock-")}
+
+
+@pytest.mark.parametrize("model_id", ["ai21.j2-mid-v1", "amazon.titan-embed-text-v2:0", "cohere.embed-english-v3", "amazon.nova-canvas-v1:0"])
+def test_models_bedrock_does_not_stream(once_client, model_id):
+    with pytest.raises(once_client.exceptions.ValidationException) as caught:
+        once_client.invoke_model_with_response_stream(modelId=model_id, body=json.dumps({"prompt": "Hi", "texts": ["a"]}))
+    assert caught.value.response["Error"]["Message"] == STREAMING_UNSUPPORTED
 
 
 def test_invoke_anthropic_tool_use_and_result(client):
@@ -551,7 +692,9 @@ def _call(client, route, model_id):
 @pytest.mark.parametrize("marker", list(ERRORS))
 def test_error_models(srv, once_client, route, marker):
     status, exception = ERRORS[marker]
-    with pytest.raises(getattr(once_client.exceptions, exception)) as caught:
+    # botocore's model has no class for some errors in older releases: they are plain ClientErrors
+    expected = getattr(once_client.exceptions, exception, ClientError)
+    with pytest.raises(expected) as caught:
         _call(once_client, route, f"anthropic.{marker}-v1:0")
     response = caught.value.response
     assert response["Error"] == {"Code": exception, "Message": f"fake {exception}"}

@@ -14,7 +14,6 @@ from opik_otel.instrumentors.bedrock import BedrockInstrumentor  # noqa: E402
 from tests.fakes.bedrock_server import FakeBedrockServer  # noqa: E402
 
 MODEL_ID = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
-MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
 TEXT = "Hello from the fake Bedrock server."
 MESSAGES = [{"role": "user", "content": [{"text": "Hi"}]}]
 TOOLS = {"tools": [{"toolSpec": {"name": "get_weather", "description": "Weather of a city", "inputSchema": {"json": {"type": "object", "properties": {"city": {"type": "string"}}}}}}]}

@@ -1,9 +1,11 @@
 """The offline default: Opik-shaped trace and span records in local JSON-lines files.
 
-One file per day (`traces-YYYY-MM-DD.jsonl`) in a user data folder. Each record is one
-line written with a single `write()` on a file opened in append mode, so several
-processes can write at once without interleaving. The folder is bounded in size: past
-`max_bytes`, the oldest day files are removed.
+One file per day (`traces-YYYY-MM-DD.jsonl`) in a user data folder, rotated within the day
+into parts (`traces-YYYY-MM-DD.1.jsonl`, `.2.jsonl` …) of at most a tenth of `max_bytes`
+each. Each record is one line written with a single `write()` on a file opened in append
+mode, so several processes can write at once without interleaving (each writes to the
+newest part). The folder is bounded in size: past `max_bytes`, the oldest parts are removed,
+so it keeps the newest records, at least nine tenths of the bound's worth.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import threading
+import weakref
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -25,7 +29,9 @@ from opik_otel.exporters.opik.mapping import span_to_opik
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+DEFAULT_MAX_BYTES = 200 * 1_000_000  # the setting `local_store_max_mb`
+PARTS = 10  # a day's file is rotated at a tenth of the bound: removing the oldest part gives up at most that
+_FILE_NAME = re.compile(r"traces-(\d{4}-\d{2}-\d{2})(?:\.([1-9]\d*))?\.jsonl")
 
 
 class LocalStoreExporter(SpanExporter):
@@ -39,6 +45,7 @@ class LocalStoreExporter(SpanExporter):
         self.max_bytes = max_bytes
         self._ids = OpikIdMapper()
         self._lock = threading.Lock()
+        _instances.add(self)  # its lock is renewed in a forked child
         self._announced = False
         self._announce(self.directory / f"traces-{datetime.now(timezone.utc):%Y-%m-%d}.jsonl")  # once, before any output of the app
 
@@ -63,16 +70,30 @@ class LocalStoreExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
     def _write(self, data: str) -> None:
+        encoded = data.encode("utf-8")
         with self._lock:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            path = self.directory / f"traces-{datetime.now(timezone.utc):%Y-%m-%d}.jsonl"
+            files = store_files(self.directory)
+            path = self._part_for(files, len(encoded))
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(fd, data.encode("utf-8"))
+                os.write(fd, encoded)
             finally:
                 os.close(fd)
             self._announce(path)
-            self._enforce_bound()
+            self._enforce_bound(files if path in files else [*files, path])
+
+    def _part_for(self, files: list[Path], size: int) -> Path:
+        """Today's newest part, or the next one when `size` more bytes would take it past its share."""
+        day = f"{datetime.now(timezone.utc):%Y-%m-%d}"
+        today = [(key, path) for path in files if (key := _file_key(path)) is not None and key[0] == day]
+        if not today:
+            return self.directory / f"traces-{day}.jsonl"
+        (_, number), path = today[-1]
+        used = _size(path)
+        if used and used + size > max(1, self.max_bytes // PARTS):
+            return self.directory / f"traces-{day}.{number + 1}.jsonl"
+        return path
 
     def _announce(self, path: Path) -> None:
         if not self._announced:
@@ -83,13 +104,15 @@ class LocalStoreExporter(SpanExporter):
                 file=sys.stderr,
             )
 
-    def _enforce_bound(self) -> None:
-        files = sorted(self.directory.glob("traces-*.jsonl"))
-        total = sum(f.stat().st_size for f in files)
-        while total > self.max_bytes and len(files) > 1:
-            oldest = files.pop(0)
-            total -= oldest.stat().st_size
-            oldest.unlink(missing_ok=True)
+    def _enforce_bound(self, files: list[Path]) -> None:
+        """Remove the oldest files (never the newest) while the store is over `max_bytes`."""
+        sizes = [_size(path) for path in files]
+        total = sum(sizes)
+        for path, size in zip(files[:-1], sizes):
+            if total <= self.max_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
 
     def shutdown(self) -> None:
         pass
@@ -98,9 +121,35 @@ class LocalStoreExporter(SpanExporter):
         return True
 
 
+_instances: weakref.WeakSet[LocalStoreExporter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child gets new locks: one held by another thread of the parent is never released there."""
+    for exporter in list(_instances):
+        exporter._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _file_key(path: Path) -> tuple[str, int] | None:
+    """(day, part number) of a store file's name (the day's first file is part 0); None for another file."""
+    match = _FILE_NAME.fullmatch(path.name)
+    return (match[1], int(match[2] or 0)) if match else None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # removed meanwhile by another process
+        return 0
+
+
 def store_files(directory: Path) -> list[Path]:
-    """The store's day files, oldest first."""
-    return sorted(Path(directory).glob("traces-*.jsonl"))
+    """The store's files, oldest first: each day's `traces-YYYY-MM-DD.jsonl`, then its parts `….1.jsonl`, `….2.jsonl` …"""
+    keyed = [(key, path) for path in Path(directory).glob("traces-*.jsonl") if (key := _file_key(path)) is not None]
+    return [path for _, path in sorted(keyed)]
 
 
 def parse_line(line: str | bytes) -> tuple[str, dict] | None:

@@ -7,6 +7,10 @@ pool tasks submitted) inside it get it from `propagate_context_to_threads()`.
 
 A trace lives in one Opik project: a span with a local parent takes the parent's project
 (an empty one, meaning the exporter's default, when the parent has none).
+
+A local root with a foreign trace id (not a UUID v7: an app's own provider) gets its Opik
+trace id in its trace state as it starts (`opik=…`, see `opik_otel._ids`), which every span
+started under it inherits, so no map of running traces is needed to give them one id.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,9 +27,10 @@ from typing import Any, Iterator, Mapping, Sequence
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import SpanContext
 
 from opik_otel import semconv as sc
-from opik_otel._ids import OpikIdMapper, is_uuid7_int
+from opik_otel._ids import OPIK_TRACE_STATE_KEY, stamped_trace_state
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +86,8 @@ class OpikContextSpanProcessor(SpanProcessor):
     """Stamps the current `tracing_context` on each starting span and keeps a trace in one project.
 
     `configure()` installs it; add it yourself to a TracerProvider you build by hand.
-    It also remembers each trace's local root span, for `update_current_trace()`.
+    It also remembers each trace's local root span, for `update_current_trace()`, and,
+    while this process exports to Opik, stamps a foreign trace's Opik id on its local root.
     """
 
     def on_start(self, span: Span, parent_context: Any = None) -> None:
@@ -98,13 +105,19 @@ class OpikContextSpanProcessor(SpanProcessor):
             _ROOTS[context.trace_id] = span
             if len(_ROOTS) > _MAX_ROOTS:
                 _forget_oldest_root()
-            if not is_uuid7_int(context.trace_id):  # a foreign id: its Opik id takes this start
-                OpikIdMapper().trace_id(context.trace_id, span.start_time or 0, context.trace_state)
+            state = stamped_trace_state(context.trace_id, span.start_time or 0, context.trace_state)
+            if state is not None and _marks_traces():  # a foreign trace id: its Opik id takes this start
+                _set_trace_state(span, context, state)
             if scope is None:
                 return  # the common case: nothing to stamp
             attributes = span.attributes or {}
             project = attributes.get(sc.OPIK_PROJECT_NAME) or scope.project_name
         else:
+            parent_state = parent_ids.trace_state
+            if parent_state and OPIK_TRACE_STATE_KEY in parent_state:  # a sampler may not pass it on
+                context = span.context
+                if OPIK_TRACE_STATE_KEY not in context.trace_state:
+                    _set_trace_state(span, context, _with_opik_entry(context.trace_state, parent_state[OPIK_TRACE_STATE_KEY]))
             attributes = span.attributes or {}
             parent_attributes = getattr(parent, "attributes", None)
             # the trace's project ("" for the exporter's default); a non-SDK parent tells none
@@ -132,6 +145,21 @@ class OpikContextSpanProcessor(SpanProcessor):
         root = _ROOTS.get(context.trace_id)
         if root is not None and root.context.span_id == context.span_id:
             _ROOTS.pop(context.trace_id, None)
+
+
+def _marks_traces() -> bool:
+    from opik_otel._configure import marks_opik_traces
+
+    return marks_opik_traces()
+
+
+def _set_trace_state(span: Span, context: SpanContext, state: Any) -> None:
+    """Give a starting SDK span a trace state: spans started under it inherit it."""
+    span._context = SpanContext(context.trace_id, context.span_id, context.is_remote, context.trace_flags, state)
+
+
+def _with_opik_entry(state: Any, value: str) -> Any:
+    return state.add(OPIK_TRACE_STATE_KEY, value) if len(state) < 32 else state
 
 
 # Each running trace's local root span (the newest, if a trace enters this process twice).
@@ -191,6 +219,15 @@ def propagate_context_to_threads() -> None:
 
     threading.Thread.start = start  # type: ignore[method-assign]
     ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
+
+
+def _after_fork_in_child() -> None:
+    """A forked child gets a new lock: one held by another thread of the parent is never released there."""
+    global _threads_patched
+    _threads_patched = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _in_context(carried: otel_context.Context, fn: Any) -> Any:

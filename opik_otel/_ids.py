@@ -4,11 +4,23 @@ The Opik back end only accepts UUID v7 ids. `UuidV7IdGenerator` makes every OTel
 UUID v7, so the Opik trace id is the OTel trace id verbatim and every process of a
 distributed trace agrees on it with no shared state. Span ids (and foreign trace ids) go
 through Opik's own conversion (`otel_to_opik_id`), the one its OTLP ingestion uses.
+
+A foreign trace id (an app's own provider: random bits) needs the trace's start for that
+conversion, which a span exported alone does not know. So `OpikContextSpanProcessor`
+computes the Opik trace id once, as the local root starts, and puts it in the root's trace
+state (`opik=<32 hex>`, see `stamped_trace_state`); every span started under it inherits
+it, and the mapper reads it from the span: no memory per trace, however many traces and
+however long apart their spans are exported. It stamps only while this process's traces
+reach Opik with these ids (`marks_opik_traces()`), since the W3C `tracestate` carries the
+entry to callees and means "the parent is in Opik" there. Spans of a trace whose root was
+not stamped (no context processor, or not exporting to Opik) fall back to a deterministic
+id, bounded memory: see `OpikIdMapper`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import threading
 import time
@@ -18,12 +30,15 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.trace import TraceState
 
-__all__ = ["OPIK_PARENT_TRACE_STATE_KEY", "OPIK_TRACE_STATE_KEY", "OpikIdMapper", "opik_id_from_hex", "synthetic_span_id", "UuidV7IdGenerator", "is_uuid7_int", "otel_to_opik_id", "uuid7_timestamp_ms"]
+__all__ = ["OPIK_PARENT_TRACE_STATE_KEY", "OPIK_TRACE_STATE_KEY", "OpikIdMapper", "opik_id_from_hex", "stamped_trace_state", "synthetic_span_id", "UuidV7IdGenerator", "is_uuid7_int", "otel_to_opik_id", "uuid7_timestamp_ms"]
 
 _TIMESTAMP_MASK = (1 << 48) - 1
 _RAND_B_BITS = 62
 _MAX_CLOCK_SKEW_MS = 24 * 60 * 60 * 1000
+FALLBACK_WINDOW_MS = 60 * 60 * 1000  # an unstamped foreign trace id takes the start of its span's hour
+_MAX_TRACE_STATE_ENTRIES = 32  # W3C: a full trace state takes no more
 
 
 def uuid7_timestamp_ms(value: int) -> int:
@@ -97,6 +112,20 @@ def opik_id_from_hex(value: str | None) -> str | None:
     return str(parsed) if is_uuid7_int(parsed.int) else None
 
 
+def stamped_trace_state(otel_trace_id: int, start_time_ns: int, trace_state: TraceState | None) -> TraceState | None:
+    """The trace state that carries the Opik trace id of a local root with a foreign trace id
+    (`opik=<32 hex>` added: Opik's conversion with the root's start), or None when it needs
+    none: a UUID v7 trace id, an `opik` entry already there, or a full trace state."""
+    start_ms = start_time_ns // 1_000_000
+    if _is_plausible_uuid7(otel_trace_id, start_ms):
+        return None
+    state = trace_state if trace_state is not None else TraceState()
+    if OPIK_TRACE_STATE_KEY in state or len(state) >= _MAX_TRACE_STATE_ENTRIES:
+        return None
+    opik_id = otel_to_opik_id(otel_trace_id.to_bytes(16, "big"), start_ms)
+    return state.add(OPIK_TRACE_STATE_KEY, opik_id.replace("-", ""))
+
+
 def synthetic_span_id(opik_span_id: str) -> int:
     """The OTel span id standing for an Opik span id received from the Opik SDK (never 0)."""
     return int.from_bytes(hashlib.sha256(opik_span_id.encode()).digest()[:8], "big") or 1
@@ -105,18 +134,23 @@ def synthetic_span_id(opik_span_id: str) -> int:
 class OpikIdMapper:
     """Maps OTel trace and span ids to Opik ids, deterministically and thread-safely.
 
-    An Opik trace id in the span's trace state (`opik=…`) wins. Else a trace id that is a
-    UUID v7 whose timestamp is within a day of the span's start is used verbatim. Any
-    other trace id goes through `otel_to_opik_id` with the start of the first span of that
-    trace seen in this process (remembered for `max_traces` traces, shared by every
-    mapper: `OpikContextSpanProcessor` shows it each local root as it starts), so every
-    span of a trace gets one trace id. Span ids use the trace id's timestamp.
+    An Opik trace id in the span's trace state (`opik=…`) wins: a foreign trace's root
+    stamped by `OpikContextSpanProcessor`, or a parent in Opik. Else a trace id that is a
+    UUID v7 whose timestamp is within a day of the span's start is used verbatim. Any other
+    trace id (its root was not stamped) goes through `otel_to_opik_id` with the start of
+    its span rounded down to the hour (`FALLBACK_WINDOW_MS`): every span of the trace gets
+    one id with no memory, unless the trace's spans straddle the top of an hour. For those,
+    the hour first seen for each of the last `max_traces` (4,096, shared by every mapper)
+    traces is remembered; the limit: a trace whose spans straddle an hour and are exported
+    more than that many other unstamped traces apart gets two Opik trace ids; and such
+    traces sort in Opik by the hour they started in, not to the millisecond. Span ids use
+    the trace id's timestamp.
     """
 
-    _foreign: OrderedDict[int, str] = OrderedDict()
+    _foreign: OrderedDict[int, int] = OrderedDict()  # recent unstamped foreign trace ids: their hour (ms)
     _lock = threading.Lock()
 
-    def __init__(self, max_traces: int = 100_000) -> None:
+    def __init__(self, max_traces: int = 4096) -> None:
         self._max_traces = max_traces
 
     def trace_id(self, otel_trace_id: int, start_time_ns: int, trace_state: Any = None) -> str:
@@ -128,19 +162,27 @@ class OpikIdMapper:
         start_ms = start_time_ns // 1_000_000
         if _is_plausible_uuid7(otel_trace_id, start_ms):
             return str(uuid.UUID(int=otel_trace_id))
+        hour_ms = start_ms - start_ms % FALLBACK_WINDOW_MS
         with self._lock:
             foreign = self._foreign
-            opik_id = foreign.get(otel_trace_id)
-            if opik_id is None:
-                opik_id = otel_to_opik_id(otel_trace_id.to_bytes(16, "big"), start_ms)
-                foreign[otel_trace_id] = opik_id
-                if len(foreign) > self._max_traces:
+            seen_ms = foreign.get(otel_trace_id)
+            if seen_ms is None:
+                foreign[otel_trace_id] = seen_ms = hour_ms
+                while len(foreign) > self._max_traces:
                     foreign.popitem(last=False)
             else:
                 foreign.move_to_end(otel_trace_id)
-            return opik_id
+        return otel_to_opik_id(otel_trace_id.to_bytes(16, "big"), seen_ms)
 
     def span_id(self, otel_span_id: int, opik_trace_id: str) -> str:
         """The Opik span id of an OTel span id (or parent id) within an Opik trace."""
         timestamp_ms = int(opik_trace_id[:8] + opik_trace_id[9:13], 16)  # canonical UUID string
         return otel_to_opik_id(otel_span_id.to_bytes(8, "big"), timestamp_ms)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child gets a new lock: one held by another thread of the parent is never released there."""
+    OpikIdMapper._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -2,9 +2,9 @@
 
 Batches of at most 1000 items, gzip'd JSON, retries with capped exponential backoff and
 jitter on 429, 5xx, connection errors and timeouts, `Retry-After` / `RateLimit-Reset`
-honoured, 409 counted as delivered, a 413 split (one item: its content cut). Each batch
-ends DELIVERED, REJECTED (the content is refused: dropped) or UNDELIVERED (kept by the
-exporter's spool for later). The API key goes into one request header and
+honoured, 409 counted as delivered, a 413 split (one item: its content cut), a 400/422 split
+to drop only the refused items (see `OpikRestClient`). Each part of a batch ends DELIVERED,
+REJECTED (the content is refused: dropped) or UNDELIVERED (kept by the exporter's spool for later). The API key goes into one request header and
 nowhere else: not into a log line, an exception message or a `repr`.
 """
 
@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import enum
 import gzip
+import heapq
 import http.client
+import itertools
 import json
 import logging
 import math
+import os
 import random
 import ssl
 import threading
 import time
 import urllib.error
 import urllib.request
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +34,7 @@ import pydantic_core
 
 from opik_otel.semconv import to_json
 
-__all__ = ["MAX_BATCH_ITEMS", "OpikRestClient", "Outcome", "encode"]
+__all__ = ["MAX_BATCH_ITEMS", "MAX_SPLIT_REQUESTS", "OpikRestClient", "Outcome", "encode"]
 
 _logger = logging.getLogger(__name__)
 
@@ -42,11 +46,15 @@ BACKOFF_CAP_S = 10.0
 MAX_SERVER_DELAY_S = 60.0
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _AUTH_STATUSES = frozenset({401, 403})
+_REFUSED_STATUSES = frozenset({400, 422})  # invalid content: split the batch to find the refused items
+MAX_SPLIT_REQUESTS = 64  # at most this many requests to isolate the refused items of one batch
+_DENSE_PROBE_REQUESTS = 30  # halves … sixteenths: all refused means bad throughout
 _DELAY_HEADERS = ("Retry-After", "RateLimit-Reset")
 _PATHS = {"traces": "v1/private/traces/batch", "spans": "v1/private/spans/batch"}
 _TOO_LARGE = object()  # a 413 answer: split the batch, or cut the item's content
 _MAX_SHRINKS = 3
 _MAX_DETAIL_CHARS = 300
+_order = itertools.count()  # ties between refused parts of one size: oldest first
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,20 @@ class Outcome(enum.Enum):
 
 
 class OpikRestClient:
-    """Posts traces and spans to an Opik back end. Never raises; says what became of each batch."""
+    """Posts traces and spans to an Opik back end. Never raises; says what became of each batch.
+
+    A batch answered 400 or 422 (an invalid item: the back end stores none of the batch) is
+    cut in halves and each half sent again, the largest refused part first, down to the single
+    refused items: only those are dropped (and counted in `refused_items`). One bad item among
+    1,000 costs two requests per halving level (about 20). The search is bounded per batch:
+    at most `MAX_SPLIT_REQUESTS` requests (enough to isolate about three bad items among
+    1,000 exactly; past it, the refused parts left, the smallest ones, are dropped whole), and
+    none beyond the first four levels (30 requests) when every one of those was refused:
+    each sixteenth then holds a bad item, the batch is bad throughout (a mapping bug, a
+    stricter back end), and going on would cost up to 2 requests per item for nothing. Past the
+    deadline a refused part is not split but kept (UNDELIVERED) for a later try. 401/403
+    are never split (the credentials, not the content); other 4xx drop the batch whole.
+    """
 
     def __init__(
         self,
@@ -97,7 +118,9 @@ class OpikRestClient:
             _NoRedirect(), urllib.request.HTTPSHandler(context=_ssl_context(check_tls))
         )
         self._closed = threading.Event()
+        _clients.add(self)  # its event is renewed in a forked child
         self._warned: set[object] = set()
+        self.refused_items = 0  # items the back end refused for good (400, 422, 413 after cutting …): dropped
         self.deadline: float | None = None  # time.monotonic() after which no retry is started
 
     @property
@@ -113,48 +136,106 @@ class OpikRestClient:
         return all(outcome is Outcome.DELIVERED for _, _, outcome in self.send("spans", spans))
 
     def send(self, kind: str, items: Sequence[dict]) -> list[tuple[list[dict], bytes, Outcome]]:
-        """POST items of one kind ("traces" or "spans") in batches: (batch, body, outcome) for each
-        batch sent. A 413 splits the batch (one item: its content is cut) and sends the parts."""
+        """POST items of one kind ("traces" or "spans") in batches: (part, body, outcome) for each
+        part sent. A 413 splits the batch (one item: its content is cut), a 400/422 splits it down
+        to the refused items (see the class docstring), and the parts are sent."""
         results: list[tuple[list[dict], bytes, Outcome]] = []
         try:
             for batch in _batches(items):
-                self._send_batch(kind, batch, results, 0)
+                self._send_batch(kind, batch, results)
         except Exception as error:  # noqa: BLE001 - exporting must never raise into the SDK
             # Only the type: a message (an invalid header value, say) could quote the API key.
             self._warn_once(type(error), "Opik export to %s failed: %s", self._url, type(error).__name__)
         return results
 
     def send_body(self, kind: str, body: bytes) -> Outcome:
-        """POST a body as encoded by `encode` (a spooled batch). A 413 is split as in `send`."""
-        outcome, _ = self._post(_PATHS[kind], body)
-        if outcome is _TOO_LARGE:
-            try:
-                items = json.loads(gzip.decompress(body) if _is_gzip(body) else body)[kind]
-            except (ValueError, KeyError, OSError, TypeError):
-                return Outcome.REJECTED
-            results = self.send(kind, items)
-            return Outcome.DELIVERED if all(o is Outcome.DELIVERED for _, _, o in results) else Outcome.UNDELIVERED
-        return outcome
+        """POST a body as encoded by `encode` (a spooled batch), split as in `send` on a 413 or
+        400/422: UNDELIVERED if any part is, else REJECTED if any item was refused, else DELIVERED."""
+        outcome, response = self._post(_PATHS[kind], body)
+        if outcome is not _TOO_LARGE and not _refused(outcome, response):
+            return outcome
+        try:
+            items = json.loads(gzip.decompress(body) if _is_gzip(body) else body)[kind]
+        except (ValueError, KeyError, OSError, TypeError):
+            return Outcome.REJECTED
+        if not isinstance(items, list) or not items:
+            return Outcome.REJECTED
+        results: list[tuple[list[dict], bytes, Outcome]] = []
+        try:
+            self._send_batch(kind, items, results, answer=(body, outcome, response))
+        except Exception as error:  # noqa: BLE001 - replaying must never raise
+            self._warn_once(type(error), "Opik export to %s failed: %s", self._url, type(error).__name__)
+            return Outcome.UNDELIVERED
+        outcomes = {part_outcome for _, _, part_outcome in results}
+        for worst in (Outcome.UNDELIVERED, Outcome.REJECTED):
+            if worst in outcomes:
+                return worst
+        return Outcome.DELIVERED
 
     def close(self) -> None:
         """Stop waiting between retries; later sends make a single attempt."""
         self._closed.set()
 
-    def _send_batch(self, kind: str, batch: list[dict], results: list, shrunk: int) -> None:
-        body = encode(kind, batch)
-        outcome, _ = self._post(_PATHS[kind], body)
-        if outcome is not _TOO_LARGE:
-            results.append((batch, body, outcome))
-            return
-        if len(batch) > 1:  # split in halves and send each
-            middle = len(batch) // 2
-            self._send_batch(kind, batch[:middle], results, shrunk)
-            self._send_batch(kind, batch[middle:], results, shrunk)
-        elif shrunk < _MAX_SHRINKS and self._shrink is not None and self._shrink(batch[0], 4 ** (shrunk + 1)):
-            self._send_batch(kind, batch, results, shrunk + 1)
+    def _send_batch(self, kind: str, batch: list[dict], results: list, answer: tuple | None = None) -> None:
+        """Send one batch (`answer`: the (body, outcome, response) it already got) and its parts."""
+        refused: list[tuple[int, int, list[dict], bytes, _Response | None]] = []  # a heap: largest first
+        self._send_part(kind, batch, results, refused, answer=answer)
+        if refused:
+            self._split_refused(kind, refused, results)
+
+    def _send_part(self, kind: str, part: list[dict], results: list, refused: list, shrunk: int = 0,
+                   answer: tuple | None = None) -> None:
+        """Send a part; a 413 splits it (one item: its content is cut) and sends the halves; a
+        part of several items answered 400/422 goes onto the `refused` heap."""
+        if answer is None:
+            body = encode(kind, part)
+            outcome, response = self._post(_PATHS[kind], body)
         else:
-            self._warn_once(413, "Opik refused a %s item as too large even after cutting its content; dropped", kind)
-            results.append((batch, body, Outcome.REJECTED))
+            body, outcome, response = answer
+        if outcome is _TOO_LARGE:
+            if len(part) > 1:  # split in halves and send each
+                middle = len(part) // 2
+                self._send_part(kind, part[:middle], results, refused, shrunk)
+                self._send_part(kind, part[middle:], results, refused, shrunk)
+            elif shrunk < _MAX_SHRINKS and self._shrink is not None and self._shrink(part[0], 4 ** (shrunk + 1)):
+                self._send_part(kind, part, results, refused, shrunk + 1)
+            else:
+                self._warn_once(413, "Opik refused a %s item as too large even after cutting its content; dropped", kind)
+                self._refuse(kind, part, body, results)
+        elif _refused(outcome, response) and len(part) > 1:
+            heapq.heappush(refused, (-len(part), next(_order), part, body, response))
+        elif outcome is Outcome.REJECTED:
+            self._refuse(kind, part, body, results, response)
+        else:
+            results.append((part, body, outcome))
+
+    def _split_refused(self, kind: str, refused: list, results: list) -> None:
+        """Halve the parts answered 400/422, largest first, within the budget of the class docstring."""
+        requests = 0
+        delivered_before = _delivered(results)
+        bad_throughout = False
+        while refused:
+            _, _, part, body, response = heapq.heappop(refused)
+            if not bad_throughout and requests >= _DENSE_PROBE_REQUESTS:
+                bad_throughout = _delivered(results) == delivered_before
+            if bad_throughout or requests + 2 > MAX_SPLIT_REQUESTS:
+                self._refuse(kind, part, body, results, response)
+            elif self._out_of_time(0):
+                results.append((part, body, Outcome.UNDELIVERED))  # kept: split on a later try
+            else:
+                middle = len(part) // 2
+                for half in (part[:middle], part[middle:]):
+                    requests += 1
+                    self._send_part(kind, half, results, refused)
+
+    def _refuse(self, kind: str, part: list[dict], body: bytes, results: list, response: _Response | None = None) -> None:
+        """Drop a part the back end refuses for good and count it; say so for a 400/422 (other
+        refusals were said by `_post`)."""
+        self.refused_items += len(part)
+        results.append((part, body, Outcome.REJECTED))
+        if response is not None and response.status in _REFUSED_STATUSES:
+            self._warn_once(("refused", response.status), "Opik refused %d %s item(s) at %s (%s); dropped",
+                            len(part), kind, self._url + _PATHS[kind], response.detail)
 
     def _post(self, path: str, body: bytes) -> tuple[Any, _Response | None]:
         """One batch, with retries within the attempt budget and the deadline."""
@@ -170,7 +251,8 @@ class OpikRestClient:
                 self._warn_rejected(url, response)
                 return Outcome.UNDELIVERED, response  # kept: it goes through once the key is fixed
             if not response.retryable:
-                self._warn_rejected(url, response)
+                if response.status not in _REFUSED_STATUSES:  # those are split: said once the bad items are found
+                    self._warn_rejected(url, response)
                 return Outcome.REJECTED, response
             delay = _retry_delay(response.headers, attempt)
             if attempt == self._max_attempts or self._out_of_time(delay) or self._closed.wait(delay):
@@ -220,6 +302,20 @@ class OpikRestClient:
         _logger.log(level, message, *args)
 
 
+_clients: weakref.WeakSet[OpikRestClient] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child gets new events (their lock may have been held by another thread of the parent)."""
+    for client in list(_clients):
+        closed, client._closed = client._closed.is_set(), threading.Event()
+        if closed:
+            client._closed.set()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Never follow a redirect: it would carry the API key elsewhere (urllib raises HTTPError)."""
 
@@ -242,6 +338,15 @@ def _ssl_context(check_tls: bool) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def _refused(outcome: Any, response: _Response | None) -> bool:
+    """Whether the back end refused the content of a batch (400/422): some item in it is invalid."""
+    return outcome is Outcome.REJECTED and response is not None and response.status in _REFUSED_STATUSES
+
+
+def _delivered(results: list) -> int:
+    return sum(1 for _, _, outcome in results if outcome is Outcome.DELIVERED)
 
 
 def _batches(items: Sequence[dict]) -> Iterator[list[dict]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime, timezone
 
 from opik_otel.exporters.local import load_traces as load
 from tests.cli._run import store_dir
@@ -40,3 +41,74 @@ def test_nothing_configured_stores_locally_and_says_where_once(tmp_path):
     assert len(lines) == 3 * 200 * (1 + 1 + 3)  # per root: its trace, its span, 3 children; none torn or interleaved
     traces = load(store_dir(env))
     assert len(traces) == 600 and all(len(entry["spans"]) == 4 and entry["trace"] for entry in traces.values())
+
+
+# -- the bound -----------------------------------------------------------------------------
+
+
+def write_traces(directory, count: int, max_bytes: int, first: int = 0):
+    """`count` one-span traces of about 1.3 kB of records each, through a LocalStoreExporter."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from opik_otel import semconv as sc
+    from opik_otel._ids import UuidV7IdGenerator
+    from opik_otel.exporters.local import LocalStoreExporter
+
+    exporter = LocalStoreExporter(directory, max_bytes=max_bytes)
+    provider = TracerProvider(id_generator=UuidV7IdGenerator())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("store-test")
+    for index in range(first, first + count):
+        with tracer.start_as_current_span(f"root {index}", attributes={sc.INPUT_VALUE: "x" * 500}):
+            pass
+    provider.shutdown()
+    return exporter
+
+
+def root_names(directory) -> list[str]:
+    return [entry["trace"]["name"] for entry in load(directory).values()]
+
+
+def test_the_store_stays_within_its_bound_within_one_day(tmp_path):
+    from opik_otel.exporters.local import store_files
+
+    write_traces(tmp_path, 400, max_bytes=50_000)  # about 530 kB of records, all on one day
+
+    files = store_files(tmp_path)
+    sizes = [path.stat().st_size for path in files]
+    assert 45_000 <= sum(sizes) <= 50_000  # the oldest parts went; at most a tenth of the bound is given up
+    assert all(size <= 5_000 for size in sizes)  # parts of at most a tenth of the bound
+    day = f"{datetime.now(timezone.utc):%Y-%m-%d}"
+    last = int(files[-1].name.split(".")[1])
+    assert [path.name for path in files] == [f"traces-{day}.{number}.jsonl" for number in range(last - len(files) + 1, last + 1)]
+    names = root_names(tmp_path)
+    assert names == [f"root {index}" for index in range(400 - len(names), 400)]  # the newest traces, in order
+    assert len(names) >= 26  # 1.7 kB a trace: a bound's worth
+
+
+def test_store_files_are_the_parts_of_each_day_oldest_first(tmp_path):
+    from opik_otel.exporters.local import store_files
+
+    names = ["traces-2024-01-01.jsonl", "traces-2024-01-01.1.jsonl", "traces-2024-01-01.2.jsonl",
+             "traces-2024-01-01.10.jsonl", "traces-2024-01-02.jsonl", "traces-2024-01-02.1.jsonl"]
+    for name in reversed(names):
+        (tmp_path / name).write_text("")
+    (tmp_path / "upload-state.json").write_text("{}")
+    (tmp_path / "traces-notes.jsonl").write_text("")  # not a part of the store
+
+    assert [path.name for path in store_files(tmp_path)] == names
+
+
+def test_the_bound_is_a_setting_passed_to_the_store(tmp_path, monkeypatch):
+    from opik_otel._configure import build_exporter
+    from opik_otel._settings import resolve_settings
+    from opik_otel.exporters.local import DEFAULT_MAX_BYTES
+
+    monkeypatch.delenv("OPIK_OTEL_LOCAL_STORE_MAX_MB", raising=False)
+    assert build_exporter(resolve_settings(exporter="local", local_store_dir=str(tmp_path))).max_bytes == DEFAULT_MAX_BYTES == 200_000_000
+    monkeypatch.setenv("OPIK_OTEL_LOCAL_STORE_MAX_MB", "0.05")
+    settings = resolve_settings(exporter="local", local_store_dir=str(tmp_path))
+    assert settings.local_store_max_mb == 0.05 and settings.sources["local_store_max_mb"] == "env OPIK_OTEL_LOCAL_STORE_MAX_MB"
+    assert build_exporter(settings).max_bytes == 50_000
+    assert build_exporter(resolve_settings(exporter="local", local_store_dir=str(tmp_path), local_store_max_mb=1)).max_bytes == 1_000_000

@@ -64,6 +64,27 @@ def test_records_written_after_an_upload_go_with_the_next_one(tmp_path):
         assert backend.span_count == 2 * TRACES * 3 and backend.trace_count == 2 * TRACES and backend.duplicates == 0
 
 
+def test_upload_reads_every_part_of_a_rotated_store_and_resumes_in_each(tmp_path):
+    from opik_otel.exporters.local import store_files
+    from tests.cli._run import store_dir
+    from tests.cli.test_local_store import write_traces
+
+    env = clean_env(tmp_path)
+    store = store_dir(env)
+    write_traces(store, 60, max_bytes=200_000)  # about 100 kB in parts of 20 kB: none removed
+    parts = len(store_files(store))
+    assert parts >= 5
+    with FakeOpikBackend() as backend:
+        upload_env = {**env, "OPIK_URL_OVERRIDE": backend.url}
+        first = opik_otel("upload", env=upload_env)
+        assert first.returncode == 0 and "120 record(s) from the local store" in first.stdout
+        write_traces(store, 30, max_bytes=200_000, first=60)  # appended to the newest part, then new parts
+        assert len(store_files(store)) > parts
+        second = opik_otel("upload", env=upload_env)
+        assert second.returncode == 0 and "60 record(s) from the local store" in second.stdout
+        assert backend.trace_count == 90 and backend.span_count == 90 and backend.duplicates == 0
+
+
 def test_upload_sends_the_spool_too(tmp_path):
     env = clean_env(tmp_path)
     with FakeOpikBackend() as backend:
@@ -86,6 +107,31 @@ def test_upload_sends_the_spool_too(tmp_path):
         assert result.returncode == 0, result.stderr
         assert "spooled batch(es)" in result.stdout
         assert backend.span_count == 5 and backend.trace_count == 5
+
+
+def test_an_invalid_record_is_refused_alone_and_counted(tmp_path):
+    import json
+    import uuid
+
+    from tests.cli._run import store_dir
+
+    env = clean_env(tmp_path)
+    fill_store(env)
+    (day_file,) = store_dir(env).glob("traces-*.jsonl")
+    lines = day_file.read_text().splitlines()
+    kind, record = next((entry["kind"], entry["record"]) for entry in map(json.loads, lines) if entry["kind"] == "span")
+    bad = {**record, "id": str(uuid.UUID(int=0x0AF7651916CD43DD8448EB211C80319C))}  # not a UUID v7
+    lines.insert(len(lines) - 10, json.dumps({"kind": kind, "record": bad}))  # in the last batch, among valid spans
+    day_file.write_text("\n".join(lines) + "\n")
+    with FakeOpikBackend() as backend:
+        result = opik_otel("upload", env={**env, "OPIK_URL_OVERRIDE": backend.url})
+        assert result.returncode == 0, result.stderr
+        assert backend.span_count == TRACES * 3 and backend.trace_count == TRACES and backend.duplicates == 0
+        assert bad["id"] not in backend.stored_span_ids()
+        assert "1600 record(s) from the local store and 0 spooled batch(es) sent to" in result.stdout
+        assert "1 record(s) refused by the server (invalid content), not sent" in result.stdout
+        again = opik_otel("upload", env={**env, "OPIK_URL_OVERRIDE": backend.url})  # refused records are not retried
+        assert again.returncode == 0 and "0 record(s) from the local store" in again.stdout and "refused" not in again.stdout
 
 
 def test_upload_without_a_server_configured_says_how(tmp_path):

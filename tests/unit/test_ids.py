@@ -7,7 +7,9 @@ import threading
 import time
 import uuid
 
-from opik_otel._ids import OpikIdMapper, UuidV7IdGenerator, otel_to_opik_id
+from opentelemetry.trace import TraceState
+
+from opik_otel._ids import OpikIdMapper, UuidV7IdGenerator, otel_to_opik_id, stamped_trace_state
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -84,19 +86,34 @@ def test_uuid7_trace_id_is_used_verbatim():
     assert mapper.trace_id(trace_id, time.time_ns()) == str(uuid.UUID(int=trace_id))
 
 
-def test_foreign_trace_id_maps_with_first_seen_timestamp():
-    foreign = 0x0AF7651916CD43DD8448EB211C80319C  # random bits: not a UUID v7
-    other = 0x4BF92F3577B34DA6A3CE929D0E0E4736
-    first_ns = time.time_ns()
+HOUR_MS = 60 * 60 * 1000
+FOREIGN = 0x0AF7651916CD43DD8448EB211C80319C  # random bits: not a UUID v7
+OTHER = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+
+
+def test_unstamped_foreign_trace_id_takes_the_hour_of_its_first_span():
+    OpikIdMapper._foreign.clear()
+    hour_ms = (_now_ms() // HOUR_MS - 1) * HOUR_MS
+    first_ns = (hour_ms + HOUR_MS - 2_000) * 1_000_000  # 2 s before the top of the hour
     mapper = OpikIdMapper()
 
-    first = mapper.trace_id(foreign, first_ns)
-    later = mapper.trace_id(foreign, first_ns + 5_000_000_000)
-    earlier = mapper.trace_id(foreign, first_ns - 5_000_000_000)
+    first = mapper.trace_id(FOREIGN, first_ns)
+    later = mapper.trace_id(FOREIGN, first_ns + 5_000_000_000)  # the next hour: remembered
+    earlier = mapper.trace_id(FOREIGN, first_ns - 5_000_000_000)
 
-    expected = otel_to_opik_id(foreign.to_bytes(16, "big"), first_ns // 1_000_000)
+    expected = otel_to_opik_id(FOREIGN.to_bytes(16, "big"), hour_ms)
     assert first == later == earlier == expected
-    assert mapper.trace_id(other, first_ns) != first
+    assert mapper.trace_id(OTHER, first_ns) == otel_to_opik_id(OTHER.to_bytes(16, "big"), hour_ms)
+
+
+def test_unstamped_foreign_trace_id_is_the_same_without_memory_within_the_hour():
+    hour_ms = (_now_ms() // HOUR_MS - 1) * HOUR_MS
+    mapper = OpikIdMapper(max_traces=10)
+    first = mapper.trace_id(FOREIGN, (hour_ms + 1_000) * 1_000_000)
+    for trace_id in range(1, 1000):  # other traces: the first is forgotten
+        mapper.trace_id(trace_id, (hour_ms + 2_000) * 1_000_000)
+    assert FOREIGN not in OpikIdMapper._foreign and len(OpikIdMapper._foreign) == 10
+    assert mapper.trace_id(FOREIGN, (hour_ms + HOUR_MS - 1) * 1_000_000) == first  # deterministic: same hour
 
 
 def test_uuid7_look_alike_far_from_span_start_falls_back():
@@ -106,8 +123,23 @@ def test_uuid7_look_alike_far_from_span_start_falls_back():
 
     opik_id = OpikIdMapper().trace_id(look_alike, start_ns)
 
+    start_ms = start_ns // 1_000_000
     assert opik_id != str(uuid.UUID(int=look_alike))
-    assert opik_id == otel_to_opik_id(look_alike.to_bytes(16, "big"), start_ns // 1_000_000)
+    assert opik_id == otel_to_opik_id(look_alike.to_bytes(16, "big"), start_ms - start_ms % HOUR_MS)
+
+
+def test_stamped_trace_state_carries_the_opik_id_of_a_foreign_root():
+    start_ns = time.time_ns()
+    expected = otel_to_opik_id(FOREIGN.to_bytes(16, "big"), start_ns // 1_000_000)
+
+    state = stamped_trace_state(FOREIGN, start_ns, TraceState([("vendor", "v1")]))
+
+    assert state.to_header() == f"opik={uuid.UUID(expected).hex},vendor=v1"
+    assert OpikIdMapper().trace_id(FOREIGN, start_ns + 7 * HOUR_MS * 1_000_000, state) == expected
+    assert stamped_trace_state(UuidV7IdGenerator().generate_trace_id(), start_ns, None) is None  # UUID v7: verbatim
+    assert stamped_trace_state(FOREIGN, start_ns, state) is None  # already there
+    full = TraceState([(f"k{index}", "v") for index in range(32)])
+    assert stamped_trace_state(FOREIGN, start_ns, full) is None  # W3C: no room
 
 
 def test_span_id_uses_timestamp_of_opik_trace_id():

@@ -297,3 +297,90 @@ def test_encoded_bodies_are_valid_json_whatever_the_values():
     # large bodies are gzip'd
     big = encode("spans", [{"name": "x" * GZIP_MIN_BYTES}])
     assert big[:2] == b"\x1f\x8b" and json.loads(gzip.decompress(big)) == {"spans": [{"name": "x" * GZIP_MIN_BYTES}]}
+
+
+# -- refused items: 400/422 ----------------------------------------------------------------
+
+
+def valid_span_items(count: int) -> list[dict]:
+    """`count` SpanWrite dicts the back end accepts (one trace)."""
+    generator = UuidV7IdGenerator()
+    trace_id = str(uuid.UUID(int=generator.generate_trace_id()))
+    return [{"id": str(uuid.UUID(int=generator.generate_trace_id())), "trace_id": trace_id, "name": f"span {index}",
+             "start_time": "2024-01-01T00:00:00.000000Z"} for index in range(count)]
+
+
+def test_one_invalid_item_among_1000_drops_only_that_item(backend):
+    items = valid_span_items(1000)
+    bad_id = str(uuid.UUID(int=0x0AF7651916CD43DD8448EB211C80319C))  # not a UUID v7
+    items[0]["id"] = bad_id
+    client = OpikRestClient(backend.url, API_KEY, "ws")
+
+    results = client.send("spans", items)
+
+    refused = [batch for batch, _, outcome in results if outcome is client_module.Outcome.REJECTED]
+    assert refused == [[items[0]]]
+    assert sum(len(batch) for batch, _, outcome in results if outcome is client_module.Outcome.DELIVERED) == 999
+    assert backend.stored_span_ids() == {item["id"] for item in items[1:]}
+    assert client.refused_items == 1
+    # halving down to the bad item: the batch, then both halves at each of 9 levels (500 … 1)
+    assert len(backend.requests) == 1 + 2 * 9
+    assert set(backend.errors) == {f"spans[0].id: must be a version 7 UUID, got {bad_id!r}"}
+
+
+def test_a_spooled_body_with_one_invalid_item_drops_only_that_item(backend):
+    items = valid_span_items(10)
+    items[7]["trace_id"] = "not-a-uuid"
+    client = OpikRestClient(backend.url, API_KEY, "ws")
+
+    outcome = client.send_body("spans", client_module.encode("spans", items))
+
+    assert outcome is client_module.Outcome.REJECTED  # part of it was refused: it leaves the spool
+    assert backend.stored_span_ids() == {item["id"] for index, item in enumerate(items) if index != 7}
+    assert client.refused_items == 1
+    # 10 → 5 + 5 → 2 + 3 → 1 (the bad item) + 2: the body itself is not sent twice
+    assert [len(request.body["spans"]) for request in backend.requests] == [10, 5, 5, 2, 3, 1, 2]
+
+
+def test_a_batch_of_only_invalid_items_costs_a_bounded_number_of_requests(backend):
+    items = valid_span_items(1000)
+    for item in items:
+        item["type"] = "bogus"
+    client = OpikRestClient(backend.url, API_KEY, "ws")
+
+    results = client.send("spans", items)
+
+    assert [outcome for _, _, outcome in results] == [client_module.Outcome.REJECTED] * 16  # the sixteenths
+    assert sorted(item["name"] for batch, _, _ in results for item in batch) == sorted(item["name"] for item in items)
+    assert client.refused_items == 1000 and backend.span_count == 0
+    # the batch, its halves, quarters, eighths and sixteenths: all refused, so it is bad throughout: stop
+    assert len(backend.requests) == 1 + 2 + 4 + 8 + 16
+
+
+def test_many_invalid_items_spread_through_a_batch_stay_within_the_request_budget(backend):
+    items = valid_span_items(1000)
+    bad = {3, 170, 333, 512, 690, 871}  # six bad items: isolating each costs about 20 requests
+    for index in bad:
+        items[index]["usage"] = {"prompt_tokens": 1.5}
+    client = OpikRestClient(backend.url, API_KEY, "ws")
+
+    results = client.send("spans", items)
+
+    assert len(backend.requests) == 1 + client_module.MAX_SPLIT_REQUESTS
+    # the budget is spent on the largest refused parts first: six small parts left, one bad item in each
+    refused = {(items.index(batch[0]), len(batch)) for batch, _, outcome in results if outcome is client_module.Outcome.REJECTED}
+    assert refused == {(0, 7), (163, 8), (327, 8), (507, 8), (687, 7), (871, 4)}
+    refused_ids = {item["id"] for start, size in refused for item in items[start:start + size]}
+    assert backend.stored_span_ids() == {item["id"] for item in items} - refused_ids
+    assert client.refused_items == 42 and backend.span_count == 958
+
+
+def test_a_refused_single_trace_still_warns_with_the_server_detail(backend, caplog):
+    backend.fail_next(400, times=2)
+    client = OpikRestClient(backend.url, API_KEY, "ws")
+    with caplog.at_level(logging.WARNING, logger="opik_otel"):
+        results = client.send("spans", valid_span_items(2))
+    assert [(len(batch), outcome) for batch, _, outcome in results] == [(1, client_module.Outcome.REJECTED),
+                                                                        (1, client_module.Outcome.DELIVERED)]
+    assert [request.status for request in backend.requests] == [400, 400, 204]
+    assert "400" in caplog.text and "injected failure" in caplog.text and API_KEY not in caplog.text

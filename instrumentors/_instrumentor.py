@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import sys
 from dataclasses import dataclass
 from functools import partial
@@ -21,28 +20,11 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import unwrap
 
-from opik_otel.instrumentors._engine import ContentPolicy, Operation, async_wrapper, sync_wrapper
+from opik_otel._content import ContentPolicy, content_policy, content_policy_for
+from opik_otel.instrumentors._engine import Operation, async_wrapper, sync_wrapper
 from opik_otel.semconv import OPIK_PROJECT_NAME
 
 logger = logging.getLogger(__name__)
-
-CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-_CAPTURE_ON = {"span_only", "span_and_event", "true", "1", "yes", "on"}
-_CAPTURE_OFF = {"no_content", "event_only", "false", "0", "no", "off"}
-
-#: The process-wide content switch. Instrumentors default to off, as the conventions ask;
-#: `opik_otel.configure()` turns it on unless the environment variable says otherwise.
-content_policy = ContentPolicy(enabled=False)
-
-
-def capture_content_from_env() -> bool | None:
-    """The standard switch's value, or None when unset or unrecognised."""
-    value = os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower()
-    if value in _CAPTURE_ON:
-        return True
-    if value in _CAPTURE_OFF:
-        return False
-    return None
 
 
 @dataclass(frozen=True)
@@ -65,6 +47,7 @@ class GenAiInstrumentor(BaseInstrumentor):
 
     instruments: tuple[str, ...] = ()
     scope_name: str = "opik_otel.instrumentors"
+    content: ContentPolicy = content_policy  # set by `instrument()`: read `content.enabled` on each call
     _applied: list[Patch]
 
     def patches(self) -> list[Patch]:  # pragma: no cover - interface
@@ -77,10 +60,8 @@ class GenAiInstrumentor(BaseInstrumentor):
         from opik_otel import __version__
 
         tracer = trace.get_tracer(self.scope_name, __version__, kwargs.get("tracer_provider"))
-        capture = kwargs.get("capture_content")
-        if capture is None:
-            capture = capture_content_from_env()
-        content = ContentPolicy(capture) if capture is not None else content_policy
+        # explicit capture_content= for this instrumentor; else the process-wide switch, read per call
+        self.content = content = content_policy_for(kwargs.get("capture_content"))
         self._applied = []
         self._generation = generation = getattr(self, "_generation", 0) + 1
         for patch in self.patches():

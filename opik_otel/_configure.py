@@ -16,13 +16,13 @@ from opentelemetry.sdk.trace.sampling import Sampler
 
 from opik_otel import semconv as sc
 from opik_otel._batch import OpikBatchSpanProcessor
+from opik_otel._content import set_capture_content
 from opik_otel._context import OpikContextSpanProcessor, propagate_context_to_threads
 from opik_otel._distributed import add_opik_propagator
 from opik_otel._ids import UuidV7IdGenerator
 from opik_otel._pricing import PriceBook
 from opik_otel._processor import add_usage_and_cost
 from opik_otel._settings import Settings, resolve_settings
-from opik_otel.instrumentors._instrumentor import content_policy
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,8 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
     if name == "local":
         from opik_otel.exporters.local import LocalStoreExporter
 
-        return LocalStoreExporter(settings.local_store_dir, settings.project_name, max_field_bytes=settings.max_field_bytes)
+        return LocalStoreExporter(settings.local_store_dir, settings.project_name, max_bytes=int(settings.local_store_max_mb * 1_000_000),
+                                  max_field_bytes=settings.max_field_bytes)
     if name == "console":
         return ConsoleSpanExporter()
     return None
@@ -182,7 +183,7 @@ def configure(
     with _State.lock:
         if _State.settings == resolved and _State.pipeline is not None:
             return _State.provider
-        content_policy.enabled = resolved.capture_content
+        set_capture_content(resolved.capture_content)  # explicit argument > env > on, for everything traced
         sc.set_content_hook(resolved.redact)
         _State.marks_opik_traces = not resolved.track_disable and resolved.resolved_exporter in ("opik", "local")
         if resolved.track_disable:

@@ -33,6 +33,7 @@ def run(check: bool = True) -> int:
     print("libraries:")
     for line in library_lines():
         print(f"  {line}")
+    print(zero_code_line())
     if not check:
         return 0
     ok, verdict = check_endpoint(settings)
@@ -47,9 +48,8 @@ def mask(secret: str) -> str:
 
 def library_lines() -> list[str]:
     """One line per supported library: installed version, and whether our instrumentor will trace it."""
-    from opik_otel._instrumentor import INTEGRATIONS
+    from opik_otel._instrumentor import INTEGRATIONS, is_disabled
 
-    disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
     lines = []
     for integration in INTEGRATIONS:
         try:
@@ -57,13 +57,40 @@ def library_lines() -> list[str]:
         except PackageNotFoundError:
             lines.append(f"{integration.library:<12} not installed")
             continue
-        if integration.entry_point in disabled:
+        if is_disabled(integration.entry_point):
             status = f"not instrumented: disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS ({integration.entry_point})"
         else:
             conflict = _version_conflict(integration)
             status = f"not instrumented: {conflict}" if conflict else f"instrumented ({integration.entry_point})"
         lines.append(f"{integration.library:<12} {found:<10} {status}")
     return lines
+
+
+def zero_code_line() -> str:
+    """Which distro and configurator `opentelemetry-instrument` would load, chosen as it chooses
+    them (`OTEL_PYTHON_DISTRO` / `OTEL_PYTHON_CONFIGURATOR`, else the first entry point), and
+    whether tracing then reaches opik-otel's pipeline (our distro configures it, whichever configurator runs)."""
+    from opentelemetry.util._importlib_metadata import entry_points
+
+    def chosen(group: str, variable: str) -> tuple[str | None, list[str]]:
+        names = [entry_point.name for entry_point in entry_points(group=group)]
+        wanted = os.environ.get(variable)
+        return next((name for name in names if wanted is None or name == wanted), None), names
+
+    distro, distros = chosen("opentelemetry_distro", "OTEL_PYTHON_DISTRO")
+    configurator, configurators = chosen("opentelemetry_configurator", "OTEL_PYTHON_CONFIGURATOR")
+    loads = f"opentelemetry-instrument loads distro {distro or '(none)'} and configurator {configurator or '(none)'}"
+    if distro == "opik_otel":
+        if len(distros) > 1 and os.environ.get("OTEL_PYTHON_DISTRO") is None:
+            return (f"zero code: OK - {loads}; {len(distros)} distros are installed ({', '.join(distros)}) and the first "
+                    "found wins: set OTEL_PYTHON_DISTRO=opik_otel not to depend on that order")
+        return f"zero code: OK - {loads}"
+    fix = "set OTEL_PYTHON_DISTRO=opik_otel and OTEL_PYTHON_CONFIGURATOR=opik_otel"
+    if configurator == "opik_otel":
+        return (f"zero code: PROBLEM - {loads} (installed distros: {', '.join(distros)}): that distro's defaults apply "
+                f"(opentelemetry-distro's sends to OTLP, not Opik); {fix}")
+    return (f"zero code: PROBLEM - {loads} (installed: distros {', '.join(distros)}; configurators {', '.join(configurators)}): "
+            f"nothing reaches opik-otel's pipeline; {fix}")
 
 
 def _version_conflict(integration: Any) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import os
 from typing import Any, Collection, NamedTuple
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
@@ -33,8 +34,16 @@ def installed_integrations() -> list[Integration]:
     return [i for i in INTEGRATIONS if importlib.util.find_spec(i.library) is not None]
 
 
+def is_disabled(entry_point: str) -> bool:
+    """Whether `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` disables this entry point, as
+    `opentelemetry-instrument` reads it (comma-separated names, `*` for every one)."""
+    disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+    return entry_point in disabled or "*" in disabled
+
+
 class OpikInstrumentor(BaseInstrumentor):
-    """Instruments every supported library that is installed; silently skips the rest.
+    """Instruments every supported library that is installed; silently skips the rest, and those
+    `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` names (`opik_openai`, `opik_anthropic`, `opik_bedrock`).
 
     `OpikInstrumentor().instrument(tracer_provider=None, **kwargs)` passes kwargs on to each
     library's instrumentor; `uninstrument()` restores the originals.
@@ -48,6 +57,9 @@ class OpikInstrumentor(BaseInstrumentor):
     def _instrument(self, **kwargs: Any) -> None:
         self._instrumentors = []
         for integration in installed_integrations():
+            if is_disabled(integration.entry_point):
+                logger.debug("opik-otel: %s disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", integration.entry_point)
+                continue
             try:
                 cls = getattr(importlib.import_module(integration.module), integration.instrumentor)
                 instrumentor = cls()

@@ -7,14 +7,18 @@ at `configure()` with a message saying which one to fix.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from opik_otel._content import CAPTURE_CONTENT_ENV, parse_boolean, parse_capture_content
 from opik_otel._pricing import ModelPrices, parse_overrides
+
+logger = logging.getLogger(__name__)
 
 CLOUD_URL = "https://www.comet.com/opik/api/"
 DEFAULT_PROJECT = "Default Project"
@@ -28,7 +32,7 @@ ENV_VARS = {
     "api_key": "OPIK_API_KEY",
     "workspace": "OPIK_WORKSPACE",
     "exporter": "OPIK_OTEL_EXPORTER",
-    "capture_content": "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+    "capture_content": CAPTURE_CONTENT_ENV,
     "track_disable": "OPIK_TRACK_DISABLE",
     "check_tls_certificate": "OPIK_CHECK_TLS_CERTIFICATE",
     "max_queue_size": "OTEL_BSP_MAX_QUEUE_SIZE",
@@ -36,6 +40,7 @@ ENV_VARS = {
     "schedule_delay_millis": "OTEL_BSP_SCHEDULE_DELAY",
     "export_timeout_millis": "OTEL_BSP_EXPORT_TIMEOUT",
     "local_store_dir": "OPIK_OTEL_LOCAL_STORE_DIR",
+    "local_store_max_mb": "OPIK_OTEL_LOCAL_STORE_MAX_MB",
     "price_overrides": "OPIK_OTEL_PRICE_OVERRIDES",
     "spool_dir": "OPIK_OTEL_SPOOL_DIR",
     "spool_max_mb": "OPIK_OTEL_SPOOL_MAX_MB",
@@ -46,8 +51,11 @@ ENV_VARS = {
 # keys of the Opik SDK's config file section [opik]
 _CONFIG_FILE_KEYS = {"url_override": "url", "api_key": "api_key", "workspace": "workspace", "project_name": "project_name"}
 _OTLP_ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
-_TRUE = {"1", "true", "yes", "on", "span_only", "span_and_event"}
-_FALSE = {"0", "false", "no", "off", "no_content", "event_only"}
+# The SDK's exporter variable, below OPIK_OTEL_EXPORTER: the names of its values we can honour
+OTEL_TRACES_EXPORTER = "OTEL_TRACES_EXPORTER"
+_OTEL_EXPORTERS = ("otlp", "console", "none", "opik")
+MAX_EXPORT_BATCH_SIZE = 1000  # the Opik REST API's batch limit: larger sizes are clamped to it
+_warned_exporter_lists: set[str] = set()
 
 
 class ConfigurationError(ValueError):
@@ -77,10 +85,11 @@ class Settings(BaseModel):
     track_disable: bool = False
     check_tls_certificate: bool = True
     max_queue_size: int = Field(2048, gt=0)
-    max_export_batch_size: int = Field(512, gt=0, le=1000)
-    schedule_delay_millis: int = Field(1000, ge=0)
+    max_export_batch_size: int = Field(512, gt=0)  # clamped to 1000 and to max_queue_size
+    schedule_delay_millis: int = Field(1000, gt=0)  # as the SDK: 0 would make the worker spin
     export_timeout_millis: int = Field(30000, gt=0)
     local_store_dir: Path = Field(default_factory=default_local_store_dir)
+    local_store_max_mb: float = Field(200.0, gt=0)  # the local store's bound, all files together
     price_overrides: dict[str, ModelPrices] = Field(default_factory=dict)
     spool_dir: Path = Field(default_factory=default_spool_dir)
     spool_max_mb: float = Field(100.0, ge=0)  # 0: no spool
@@ -98,6 +107,35 @@ class Settings(BaseModel):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"must be an http(s) URL with a host, got {value!r}")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("capture_content", mode="before")
+    @classmethod
+    def _content_switch(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parsed = parse_capture_content(value)  # the content switch's one value table
+            if parsed is None:
+                raise ValueError("must be SPAN_ONLY, SPAN_AND_EVENT, NO_CONTENT, EVENT_ONLY or a boolean (true/false, 1/0, yes/no, on/off)")
+            return parsed
+        return value
+
+    @field_validator("track_disable", "check_tls_certificate", mode="before")
+    @classmethod
+    def _boolean(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parsed = parse_boolean(value)
+            if parsed is None:
+                raise ValueError("must be a boolean: true/false, 1/0, yes/no or on/off")
+            return parsed
+        return value
+
+    @model_validator(mode="after")
+    def _clamp_batch_size(self) -> "Settings":
+        # the SDK accepts any positive size; the Opik client splits at 1000 anyway, and a batch
+        # larger than the queue could never fill
+        clamped = min(self.max_export_batch_size, MAX_EXPORT_BATCH_SIZE, self.max_queue_size)
+        if clamped != self.max_export_batch_size:
+            self.__dict__["max_export_batch_size"] = clamped  # frozen model: set while validating
+        return self
 
     @field_validator("redact")
     @classmethod
@@ -149,19 +187,12 @@ class Settings(BaseModel):
         return "default" if self.opik_url == CLOUD_URL else None
 
 
-def _parse_env(name: str, raw: str) -> Any:
-    if name in ("capture_content", "track_disable", "check_tls_certificate"):
-        lowered = raw.strip().lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        return raw  # left for pydantic to reject with the setting's name
-    return raw
+def _config_path() -> Path:
+    return Path(os.environ.get("OPIK_CONFIG_PATH") or Path.home() / ".opik.config")
 
 
 def _config_file() -> dict[str, str]:
-    path = Path(os.environ.get("OPIK_CONFIG_PATH") or Path.home() / ".opik.config")
+    path = _config_path()
     if not path.is_file():
         return {}
     import configparser  # only when there is a file: start-up pays nothing for it otherwise
@@ -187,7 +218,11 @@ def resolve_settings(**explicit: Any) -> Settings:
     for name, var in ENV_VARS.items():
         raw = os.environ.get(var) if var != "-" else None
         if raw is not None and raw != "":
-            values[name], sources[name] = _parse_env(name, raw), f"env {var}"
+            values[name], sources[name] = raw, f"env {var}"
+    if "exporter" not in sources and explicit.get("exporter") is None:
+        exporter = _otel_traces_exporter()
+        if exporter is not None:
+            values["exporter"], sources["exporter"] = exporter, f"env {OTEL_TRACES_EXPORTER}"
     for name, value in explicit.items():
         if value is not None:
             values[name], sources[name] = value, "argument"
@@ -195,21 +230,47 @@ def resolve_settings(**explicit: Any) -> Settings:
         return Settings(**values, sources=sources)
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc, sources)) from None
-    except (ValueError, OSError) as exc:  # price_overrides JSON
-        raise ConfigurationError(f"invalid setting 'price_overrides' ({ENV_VARS['price_overrides']}): {exc}") from None
+    except (ValueError, OSError) as exc:  # price_overrides file
+        raise ConfigurationError(f"invalid setting: {_origin('price_overrides', sources)}: {exc}") from None
+
+
+def _otel_traces_exporter() -> str | None:
+    """The first name in `OTEL_TRACES_EXPORTER` that we can honour (we run one exporter)."""
+    raw = os.environ.get(OTEL_TRACES_EXPORTER, "")
+    names = [name.strip().lower() for name in raw.split(",") if name.strip()]
+    if not names:
+        return None
+    supported = [name for name in names if name in _OTEL_EXPORTERS]
+    if not supported:
+        raise ConfigurationError(
+            f"invalid setting: env {OTEL_TRACES_EXPORTER} (exporter): {raw.strip()!r} names no exporter opik-otel runs "
+            f"({', '.join(_OTEL_EXPORTERS)}); set {ENV_VARS['exporter']} to choose one"
+        )
+    if len(names) > 1 and raw not in _warned_exporter_lists:
+        _warned_exporter_lists.add(raw)
+        ignored = ", ".join(name for name in names if name != supported[0])
+        logger.warning("opik-otel: %s=%r: exporting with %r only (one exporter; ignored: %s)", OTEL_TRACES_EXPORTER, raw, supported[0], ignored)
+    return supported[0]
 
 
 def _describe(exc: ValidationError, sources: dict[str, str]) -> str:
+    """One line: each invalid setting where its value came from (what to change), and why."""
     problems = []
     for error in exc.errors():
         name = str(error["loc"][0]) if error["loc"] else "?"
-        where = sources.get(name, "default")
-        problems.append(
-            f"invalid setting '{name}' (argument {name}={_env_hint(name)}; value from {where}): {error['msg']}"
-        )
-    return "opik_otel.configure(): " + "; ".join(problems)
+        problems.append(f"{_origin(name, sources)}: {error['msg']}")
+    return "invalid setting: " + "; ".join(problems)
 
 
-def _env_hint(name: str) -> str:
-    var = ENV_VARS.get(name, "-")
-    return "" if var == "-" else f" or env {var}"
+def _origin(name: str, sources: dict[str, str]) -> str:
+    """Where a setting's value came from, named as the user set it."""
+    where = sources.get(name, "default")
+    if where.startswith("env "):
+        return f"{where} ({name})"
+    if where == "config file":
+        key = next((key for key, ours in _CONFIG_FILE_KEYS.items() if ours == name), name)
+        return f"{key} in the config file {_config_path()} ({name})"
+    if where == "argument":
+        var = ENV_VARS.get(name, "-")
+        return f"argument {name}=" + ("" if var == "-" else f" (also settable as env {var})")
+    return f"{name} (default)"

@@ -19,11 +19,11 @@ from opentelemetry.trace import SpanKind
 
 from opik_otel import semconv as sc
 from opik_otel import _configure
+from opik_otel._content import capture_content
 from opik_otel._context import local_root, propagate_context_to_threads
 from opik_otel._distributed import extract_distributed_context
 from opik_otel._version import __version__
 from opik_otel.instrumentors._engine import record_error
-from opik_otel.instrumentors._instrumentor import content_policy
 
 logger = logging.getLogger(__name__)
 
@@ -104,18 +104,22 @@ class _Spec:
         self.attributes = attributes
 
     def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[trace.Span, otel_context.Context]:
-        """Start the call's span; returns it and the context to run the function in."""
-        _configure.ensure_configured()
-        propagate_context_to_threads()
-        headers = kwargs.pop(_HEADERS_KWARG, None)
-        parent = None
-        if headers:
-            parent = extract_distributed_context(headers)
-        attributes = dict(self.attributes)
-        if self.capture_input and content_policy.enabled:
-            attributes[sc.INPUT_VALUE] = safe_json(self.inputs(args, kwargs))
-        span = trace.get_tracer(_SCOPE, __version__).start_span(self.name, context=parent, kind=SpanKind.INTERNAL, attributes=attributes)
-        return span, trace.set_span_in_context(span, parent)
+        """Start the call's span; returns it and the context to run the function in.
+
+        Never raises: on any failure the call runs untraced (a non-recording span, the current context)."""
+        headers = kwargs.pop(_HEADERS_KWARG, None)  # always taken out: the function does not expect it
+        try:
+            _configure.ensure_configured()
+            propagate_context_to_threads()
+            parent = extract_distributed_context(headers) if headers else None
+            attributes = dict(self.attributes)
+            if self.capture_input and capture_content():
+                attributes[sc.INPUT_VALUE] = safe_json(self.inputs(args, kwargs))
+            span = trace.get_tracer(_SCOPE, __version__).start_span(self.name, context=parent, kind=SpanKind.INTERNAL, attributes=attributes)
+            return span, trace.set_span_in_context(span, parent)
+        except Exception:
+            logger.debug("opik-otel: could not start a @track span; the call runs untraced", exc_info=True)
+            return trace.INVALID_SPAN, otel_context.get_current()
 
     def inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         if self.signature is None:
@@ -130,15 +134,25 @@ class _Spec:
         return values
 
     def succeed(self, span: trace.Span, output: Any) -> None:
+        """Record the output and end the span; never raises."""
         try:
-            if self.capture_output and content_policy.enabled and sc.OUTPUT_VALUE not in (getattr(span, "attributes", None) or {}):
+            if self.capture_output and capture_content() and sc.OUTPUT_VALUE not in (getattr(span, "attributes", None) or {}):
                 span.set_attribute(sc.OUTPUT_VALUE, safe_json(output))
-        finally:
-            span.end()
+        except Exception:
+            logger.debug("opik-otel: could not record a @track output", exc_info=True)
+        _end(span)
 
     def fail(self, span: trace.Span, exc: BaseException) -> None:
+        """Record the error and end the span; never raises (the caller re-raises `exc` itself)."""
         record_error(span, exc)
+        _end(span)
+
+
+def _end(span: trace.Span) -> None:
+    try:
         span.end()
+    except Exception:  # a span processor that raises: the SDK calls them unguarded
+        logger.debug("opik-otel: could not end a @track span", exc_info=True)
 
 
 def _function_wrapper(func: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
@@ -352,14 +366,9 @@ def _update(span: Any, name: str | None, input: Any, output: Any, metadata: Mapp
 
 
 def safe_json(value: Any) -> str:
-    """JSON of any value: unserialisable parts as `str()`, a circular structure as its `repr()`."""
-    try:
-        return sc.content_json(value)
-    except (ValueError, TypeError, RecursionError):
-        try:
-            return sc.to_json(repr(value))
-        except Exception:
-            return sc.to_json(f"<unserialisable {type(value).__name__}>")
+    """JSON of any content value, after the redaction hook (`content_json`, which never raises):
+    unserialisable parts as `str()`, a circular structure as its `repr()`, else a placeholder."""
+    return sc.content_json(value)
 
 
 def _attribute_value(value: Any) -> Any:

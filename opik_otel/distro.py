@@ -14,36 +14,61 @@ logger = logging.getLogger(__name__)
 _SUPERSEDED = {"openai": "opik_openai", "openai_v2": "opik_openai", "anthropic": "opik_anthropic"}
 
 
+class _ZeroCode:
+    configured = False  # configure_from_environment() ran in this process
+    distro_loaded = False  # opentelemetry-instrument chose our distro
+
+
+def configure_from_environment() -> None:
+    """`opik_otel.configure()` from the environment, once per process; an invalid setting is one
+    line on stderr naming it, and the app runs on untraced (never a traceback, never an exit)."""
+    if _ZeroCode.configured:
+        return
+    _ZeroCode.configured = True
+    from opik_otel import configure
+
+    try:
+        configure()
+    except ValueError as exc:  # ConfigurationError: its message names the variable to fix
+        logger.error("opik-otel: tracing is off: %s", exc)
+    except Exception as exc:  # pragma: no cover - e.g. an exporter's package missing
+        logger.error("opik-otel: tracing is off: configuration failed: %s: %s", type(exc).__name__, exc)
+
+
 class OpikDistro(BaseDistro):
-    """Loads our instrumentors and skips other packages' duplicates of them."""
+    """Configures opik-otel, loads our instrumentors and skips other packages' duplicates of them.
+
+    `opentelemetry-instrument` runs the chosen distro before the first configurator it finds, so
+    configuring here makes ours win even when another package's configurator (opentelemetry-distro's)
+    is the one picked: its provider then cannot replace ours."""
 
     def _configure(self, **kwargs: Any) -> None:
-        pass
+        _ZeroCode.distro_loaded = True
+        configure_from_environment()
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
         ours = _SUPERSEDED.get(entry_point.name)
         if ours is not None:
-            from opentelemetry.instrumentation.environment_variables import OTEL_PYTHON_DISABLED_INSTRUMENTATIONS
-            import os
+            from opik_otel._instrumentor import is_disabled
 
-            disabled = {n.strip() for n in os.environ.get(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS, "").split(",")}
-            if ours not in disabled:
+            if not is_disabled(ours):
                 logger.debug("opik-otel: skipping %s in favour of %s", entry_point.name, ours)
                 return
         super().load_instrumentor(entry_point, **kwargs)
 
 
 class OpikConfigurator:
-    """Runs `opik_otel.configure()` from the environment before instrumentors load.
+    """Runs `opik_otel.configure()` from the environment before instrumentors load (unless our
+    distro did already).
 
     `opentelemetry-instrument` only calls `configure(**kwargs)` on it. It does not derive from
     the SDK's `_BaseConfigurator`: importing that module loads the metrics and logs SDKs
     (≈ 70 ms of start-up) for a configurator that sets up traces only."""
 
     def configure(self, **kwargs: Any) -> None:
-        from opik_otel import configure
-
-        try:
-            configure()
-        except ValueError as exc:
-            logger.error("opik-otel: not configured: %s", exc)
+        if not _ZeroCode.distro_loaded:
+            logger.warning(
+                "opik-otel: another OpenTelemetry distro was loaded, so its defaults apply (opentelemetry-distro's "
+                "sets OTEL_TRACES_EXPORTER=otlp); set OTEL_PYTHON_DISTRO=opik_otel to use opik-otel's"
+            )
+        configure_from_environment()

@@ -85,6 +85,7 @@ def to_json(value: Any) -> str:
 class _ContentHook:
     redact: Callable[[Any], Any] | None = None
     warned = False
+    unencodable_logged = False
 
 
 def set_content_hook(redact: Callable[[Any], Any] | None) -> None:
@@ -94,8 +95,9 @@ def set_content_hook(redact: Callable[[Any], Any] | None) -> None:
 
 
 def content_json(value: Any) -> str:
-    """`to_json` of content, after the redaction hook; a hook that fails records a placeholder,
-    never the unredacted content."""
+    """`to_json` of content, after the redaction hook; never raises. A hook that fails records a
+    placeholder; a value that cannot be encoded (circular, or `str()` raising) records its `repr()`,
+    else a placeholder: always of the redacted value, never of the unredacted content."""
     redact = _ContentHook.redact
     if redact is not None:
         try:
@@ -105,4 +107,13 @@ def content_json(value: Any) -> str:
                 _ContentHook.warned = True
                 logging.getLogger(__name__).warning("opik-otel: the redaction hook raised; content replaced by a placeholder", exc_info=True)
             value = "[redaction failed]"
-    return to_json(value)
+    try:
+        return to_json(value)
+    except Exception:  # from here on `value` is the redacted value only
+        if not _ContentHook.unencodable_logged:
+            _ContentHook.unencodable_logged = True
+            logging.getLogger(__name__).debug("opik-otel: content not JSON-encodable; recording its repr", exc_info=True)
+    try:
+        return to_json(repr(value))
+    except Exception:
+        return to_json(f"<unserialisable {type(value).__name__}>")

@@ -230,6 +230,56 @@ def test_capture_content_off_keeps_prompts_out(backend, env):
     assert span["usage"]["prompt_tokens"] == 12  # everything else is still there
 
 
+CONTENT_SWITCH_APP = """
+import opik_otel
+from opik_otel.instrumentors.openai import OpenAIInstrumentor
+url = {url!r}
+if {instrument_first}:
+    OpenAIInstrumentor().instrument()  # before configure(): configure()'s decision still applies
+{configure}
+OpenAIInstrumentor().instrument()
+
+@opik_otel.track
+def ask(question):
+    return chat(openai_client(), question).choices[0].message.content
+
+ask("a secret prompt")
+opik_otel.flush()
+"""
+
+
+@pytest.mark.parametrize(
+    "variable, capture_content, instrument_first, expected",
+    [
+        ("SPAN_ONLY", "False", False, False),
+        ("SPAN_ONLY", "False", True, False),
+        ("NO_CONTENT", "True", True, True),
+        ("NO_CONTENT", None, True, False),
+        (None, None, True, True),
+    ],
+)
+def test_content_switch_explicit_argument_then_variable_then_on(backend, env, variable, capture_content, instrument_first, expected):
+    """`configure(capture_content=...)` beats the variable, which beats the default (on), for the
+    instrumentor and `@track` alike, whether `instrument()` ran before `configure()` or after."""
+    if variable:
+        env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = variable
+    extra = {"capture_content": capture_content} if capture_content else {}
+    run_snippet(CONTENT_SWITCH_APP.format(url=backend.url, instrument_first=instrument_first, configure=configure_call(**extra)), env)
+
+    assert backend.errors == []
+    spans = {span["name"]: span for span in backend.spans.values()}
+    assert sorted(spans) == ["ask", "chat gpt-4o-mini"]
+    recorded = json.dumps(list(backend.spans.values()) + list(backend.traces.values()))
+    assert ("a secret prompt" in recorded) is expected
+    assert (CHAT_TEXT in recorded) is expected
+    if expected:
+        assert spans["ask"]["input"] == {"question": "a secret prompt"}
+        assert spans["chat gpt-4o-mini"]["input"]["messages"][0]["parts"][0]["content"] == "a secret prompt"
+    else:
+        assert "input" not in spans["ask"]
+        assert spans["chat gpt-4o-mini"]["usage"]["prompt_tokens"] == 12  # the span is there, without content
+
+
 def test_instrument_and_uninstrument_restore_openai(env):
     values, _ = run_snippet(
         """

@@ -63,27 +63,36 @@ def instrument_command() -> str:
     return command
 
 
-def run_app(source: str, tmp_path: Path, backend: FakeOpikBackend, srv: FakeOpenAIServer, **extra: str):
+def run_app(source: str, tmp_path: Path, backend: FakeOpikBackend, srv: FakeOpenAIServer, **extra: str | None):
+    """Run `source` under `opentelemetry-instrument`; `extra` adds variables (None removes one)."""
     app = tmp_path / "app.py"
     app.write_text(textwrap.dedent(source))
-    env = clean_env(
-        tmp_path,
-        OPENAI_BASE_URL=srv.base_url,
-        OPENAI_API_KEY="sk-test-fake",
-        OPIK_URL_OVERRIDE=backend.url,
-        OPIK_API_KEY=API_KEY,
-        OPIK_PROJECT_NAME=PROJECT,
-        OTEL_SERVICE_NAME="app",
+    variables: dict[str, str | None] = {
+        "OPENAI_BASE_URL": srv.base_url,
+        "OPENAI_API_KEY": "sk-test-fake",
+        "OPIK_URL_OVERRIDE": backend.url,
+        "OPIK_API_KEY": API_KEY,
+        "OPIK_PROJECT_NAME": PROJECT,
+        "OTEL_SERVICE_NAME": "app",
         # opentelemetry-distro is installed too: pick ours explicitly
-        OTEL_PYTHON_DISTRO="opik_otel",
-        OTEL_PYTHON_CONFIGURATOR="opik_otel",
+        "OTEL_PYTHON_DISTRO": "opik_otel",
+        "OTEL_PYTHON_CONFIGURATOR": "opik_otel",
+        # HTTP client instrumentations may be installed too (their spans under ours are tested elsewhere)
+        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "httpx,httpx2,requests,urllib,urllib3,botocore,aiobotocore",
         **extra,
-    )
+    }
+    env = clean_env(tmp_path, **{name: value for name, value in variables.items() if value is not None})
     # The app exits on its own (the timeout would fail the test); nothing calls flush():
     # what the back end holds afterwards was delivered by the SDK's shutdown at exit.
     process = run([instrument_command(), sys.executable, str(app)], env, cwd=tmp_path, timeout=30)
     assert process.returncode == 0, f"{process.stdout}\n{process.stderr}"
     return process
+
+
+def ours(stderr: str) -> list[str]:
+    """opik-otel's lines on stderr (with opentelemetry-distro installed, opentelemetry-instrument
+    also warns that one of the two configurators was not loaded)."""
+    return [line for line in stderr.splitlines() if line.startswith("opik-otel")]
 
 
 def assert_llm_span(span: dict, trace_id: str) -> None:
@@ -162,8 +171,54 @@ def test_track_disable_in_zero_code_exports_nothing(tmp_path, backend, srv):
     assert backend.requests == []
 
 
-def test_invalid_setting_does_not_break_the_app(tmp_path, backend, srv):
-    process = run_app(PLAIN_APP, tmp_path, backend, srv, OTEL_BSP_MAX_EXPORT_BATCH_SIZE="0")
-    assert f"plain: {CHAT_TEXT}" in process.stdout
-    assert "OTEL_BSP_MAX_EXPORT_BATCH_SIZE" in process.stderr  # the error names the setting
+@pytest.mark.parametrize("variable, value", [("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "0"), ("OTEL_BSP_SCHEDULE_DELAY", "0"), ("OPIK_TRACK_DISABLE", "span_only")])
+def test_invalid_setting_is_one_line_naming_the_variable_and_the_app_runs(tmp_path, backend, srv, variable, value):
+    process = run_app(PLAIN_APP, tmp_path, backend, srv, **{variable: value})
+    assert f"streamed: {CHAT_TEXT}" in process.stdout
+    (line,) = ours(process.stderr)  # one line, no traceback
+    assert "Traceback" not in process.stderr
+    assert line.startswith(f"opik-otel: tracing is off: invalid setting: env {variable} (")
+    assert "argument" not in line and "configure(" not in line  # the app never called configure()
     assert backend.requests == []
+
+
+def test_batch_size_above_1000_is_clamped_not_rejected(tmp_path, backend, srv):
+    """2048 is valid for the SDK: tracing stays on (the Opik client splits at 1,000 anyway)."""
+    process = run_app(PLAIN_APP, tmp_path, backend, srv, OTEL_BSP_MAX_EXPORT_BATCH_SIZE="2048")
+    assert ours(process.stderr) == []
+    assert backend.errors == []
+    assert len(backend.spans) == 2
+
+
+def test_otel_traces_exporter_console_is_honoured(tmp_path, backend, srv):
+    process = run_app(PLAIN_APP, tmp_path, backend, srv, OTEL_TRACES_EXPORTER="console", OPIK_URL_OVERRIDE=None, OPIK_API_KEY=None)
+    assert f"streamed: {CHAT_TEXT}" in process.stdout
+    assert process.stdout.count('"name": "chat gpt-4o-mini"') == 2  # the SDK's console exporter's JSON
+    assert backend.requests == []
+    assert not (tmp_path / "xdg" / "opik-otel").exists()  # not the local store
+
+
+# --- another distro installed: opentelemetry-distro's distro is "distro", its configurator "configurator" ---
+
+
+@pytest.mark.parametrize("configurator", ["configurator", None])  # ours: every other test
+def test_our_distro_wins_whichever_configurator_is_picked(tmp_path, backend, srv, configurator):
+    """`opentelemetry-instrument` runs the distro, then the first configurator (or the one named by
+    OTEL_PYTHON_CONFIGURATOR): with ours as the distro, spans reach Opik whichever that is."""
+    process = run_app(PARENT_APP, tmp_path, backend, srv, OTEL_PYTHON_CONFIGURATOR=configurator)
+    values = results(process.stdout)
+    assert values["provider"] == "TracerProvider"
+    assert backend.errors == []
+    assert len(backend.spans) == 3
+    (trace,) = backend.traces.values()
+    assert uuid.UUID(trace["id"]).hex == values["trace_id"]  # our provider (UUID v7 trace ids), not the other one's
+    assert ours(process.stderr) == []
+
+
+def test_another_distro_with_our_configurator_says_what_to_set(tmp_path, backend, srv):
+    process = run_app(PLAIN_APP, tmp_path, backend, srv, OTEL_PYTHON_DISTRO="distro", OTEL_TRACES_EXPORTER="none")
+    assert f"streamed: {CHAT_TEXT}" in process.stdout
+    assert ours(process.stderr) == [
+        "opik-otel: another OpenTelemetry distro was loaded, so its defaults apply (opentelemetry-distro's sets "
+        "OTEL_TRACES_EXPORTER=otlp); set OTEL_PYTHON_DISTRO=opik_otel to use opik-otel's"
+    ]

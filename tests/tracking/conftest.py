@@ -22,13 +22,13 @@ def exporter():
 @pytest.fixture
 def provider(exporter, monkeypatch):
     import opik_otel._configure
-    from opik_otel.instrumentors._instrumentor import content_policy
+    import opik_otel._content
 
     provider = TracerProvider(id_generator=UuidV7IdGenerator())
     provider.add_span_processor(OpikContextSpanProcessor())
     provider.add_span_processor(UsageCostSpanProcessor(SimpleSpanProcessor(exporter)))
     monkeypatch.setattr(opik_otel._configure, "ensure_configured", lambda: None)
-    monkeypatch.setattr(content_policy, "enabled", True)
+    monkeypatch.setattr(opik_otel._content, "_configured", True)  # content on, as configure() decides
     saved = trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE
     trace._TRACER_PROVIDER_SET_ONCE, trace._TRACER_PROVIDER = Once(), None
     trace.set_tracer_provider(provider)

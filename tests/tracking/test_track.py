@@ -49,7 +49,7 @@ def test_options(exporter):
 
 
 def test_capture_input_off_and_content_switch_off(exporter, monkeypatch):
-    from opik_otel.instrumentors._instrumentor import content_policy
+    import opik_otel._content
 
     @opik_otel.track(capture_input=False)
     def secret(token):
@@ -57,7 +57,7 @@ def test_capture_input_off_and_content_switch_off(exporter, monkeypatch):
 
     secret("s3cr3t")
     assert "input.value" not in exporter.get_finished_spans()[0].attributes
-    monkeypatch.setattr(content_policy, "enabled", False)
+    monkeypatch.setattr(opik_otel._content, "_configured", False)
     secret("s3cr3t")
     assert not {"input.value", "output.value"} & set(exporter.get_finished_spans()[1].attributes)
 
@@ -311,6 +311,134 @@ def test_update_current_trace_from_a_nested_span(exporter):
     assert not any(k.startswith("opik.trace.") for k in spans["inner"].attributes)
 
 
-def test_updates_outside_any_span_do_nothing():
-    opik_otel.update_current_span(name="x")
-    opik_otel.update_current_trace(name="y")
+def test_updates_outside_any_span_do_nothing(exporter, provider):
+    from opentelemetry import trace
+
+    bystander = provider.get_tracer("app").start_span("bystander")  # running, but not current
+    assert not trace.get_current_span().get_span_context().is_valid
+    opik_otel.update_current_span(name="x", input={"q": 1}, output={"a": 2}, metadata={"m": 1}, tags=["t"], thread_id="th")
+    opik_otel.update_current_trace(name="y", input={"q": 1}, output={"a": 2}, metadata={"m": 1}, tags=["t"], thread_id="th")
+    bystander.end()
+    (span,) = exporter.get_finished_spans()  # no span was started by the updates
+    assert span.name == "bystander"
+    assert attributes(span) == {}
+
+
+# --- @track never raises into user code -----------------------------------------------------
+
+
+class Detached:
+    """An argument or result that cannot be printed (a detached ORM object)."""
+
+    def __str__(self):
+        raise RuntimeError("detached instance")
+
+    __repr__ = __str__
+
+
+class Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("cannot print this error")
+
+
+PLACEHOLDER = '"<unserialisable Detached>"'
+
+
+def test_unprintable_argument_and_result_pass_through(exporter):
+    @opik_otel.track(metadata={"obj": Detached()})
+    def identity(value):
+        return value
+
+    value = Detached()
+    assert identity(value) is value
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["output.value"] == PLACEHOLDER
+    assert span.attributes["opik.metadata.obj"] == PLACEHOLDER
+    assert span.attributes["input.value"] == '"<unserialisable dict>"'
+
+
+def test_unprintable_exception_passes_through_unchanged(exporter):
+    error = Unprintable()
+
+    @opik_otel.track
+    def fail(value):
+        raise error
+
+    with pytest.raises(Unprintable) as info:
+        fail(Detached())
+    assert info.value is error
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["error.type"] == "Unprintable"
+
+
+def test_unprintable_values_in_coroutines_and_generators(exporter):
+    value = Detached()
+
+    @opik_otel.track
+    async def coroutine(item):
+        return item
+
+    @opik_otel.track
+    def generator(item):
+        yield item
+        yield item
+
+    @opik_otel.track
+    async def async_generator(item):
+        yield item
+
+    async def consume():
+        return [item async for item in async_generator(value)]
+
+    assert asyncio.run(coroutine(value)) is value
+    assert [item is value for item in generator(value)] == [True, True]
+    assert [item is value for item in asyncio.run(consume())] == [True]
+    outputs = {span.name: span.attributes["output.value"] for span in exporter.get_finished_spans()}
+    assert outputs == {"coroutine": PLACEHOLDER, "generator": '"<unserialisable list>"', "async_generator": '"<unserialisable list>"'}
+
+
+class FailingProcessor:
+    """A span processor with a bug: the SDK calls it unguarded from `start_span()` and `end()`."""
+
+    def on_start(self, span, parent_context=None):
+        raise RuntimeError("processor bug on start")
+
+    def _on_ending(self, span):
+        pass
+
+    def on_end(self, span):
+        raise RuntimeError("processor bug on end")
+
+    def shutdown(self):
+        pass
+
+    def force_flush(self, timeout_millis=30000):
+        return True
+
+
+@pytest.mark.parametrize("failing", ["on_start", "on_end"])
+def test_a_failing_pipeline_never_reaches_the_decorated_call(provider, exporter, monkeypatch, failing):
+    processor = FailingProcessor()
+    monkeypatch.setattr(processor, "on_end" if failing == "on_start" else "on_start", lambda *args, **kwargs: None)
+    provider.add_span_processor(processor)
+    result = object()
+
+    @opik_otel.track
+    def work():
+        return result
+
+    @opik_otel.track
+    def chunks():
+        yield result
+
+    error = KeyError("the function's own")
+
+    @opik_otel.track
+    def fail():
+        raise error
+
+    assert work() is result
+    assert list(chunks()) == [result]
+    with pytest.raises(KeyError) as info:
+        fail()
+    assert info.value is error

@@ -255,8 +255,8 @@ def test_negative_max_queue_size_env(monkeypatch):
     assert "max_queue_size" in message and "OTEL_BSP_MAX_QUEUE_SIZE" in message
 
 
-@pytest.mark.parametrize("size", [0, 1001])
-def test_max_export_batch_size_out_of_range(size):
+@pytest.mark.parametrize("size", [0, -1])
+def test_max_export_batch_size_must_be_positive(size):
     message = _error(max_export_batch_size=size)
     assert "max_export_batch_size" in message and "OTEL_BSP_MAX_EXPORT_BATCH_SIZE" in message
 
@@ -264,6 +264,53 @@ def test_max_export_batch_size_out_of_range(size):
 @pytest.mark.parametrize("size", [1, 1000])
 def test_max_export_batch_size_bounds_are_valid(size):
     assert resolve_settings(max_export_batch_size=size).max_export_batch_size == size
+
+
+@pytest.mark.parametrize("size", [1001, 2048, 100_000])
+def test_max_export_batch_size_above_1000_is_clamped(size, monkeypatch):
+    """Valid for the SDK (any positive size up to the queue): clamped to the Opik client's 1,000."""
+    assert resolve_settings(max_export_batch_size=size).max_export_batch_size == 1000
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", str(size))
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", str(max(size, 2048)))
+    settings = resolve_settings()
+    assert settings.max_export_batch_size == 1000
+    assert settings.sources["max_export_batch_size"] == "env OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
+
+
+def test_max_export_batch_size_above_the_queue_is_clamped_to_the_queue(monkeypatch):
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "100")  # the default batch size (512) no longer fits
+    assert (resolve_settings().max_queue_size, resolve_settings().max_export_batch_size) == (100, 100)
+    assert resolve_settings(max_export_batch_size=2048).max_export_batch_size == 100
+
+
+@pytest.mark.parametrize("delay", ["0", "-1"])
+def test_schedule_delay_must_be_positive_as_in_the_sdk(monkeypatch, delay):
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", delay)
+    message = _error()
+    assert message == "invalid setting: env OTEL_BSP_SCHEDULE_DELAY (schedule_delay_millis): Input should be greater than 0"
+    monkeypatch.delenv("OTEL_BSP_SCHEDULE_DELAY")
+    assert "argument schedule_delay_millis=" in _error(schedule_delay_millis=0)
+
+
+def test_an_error_from_the_environment_names_the_variable_only(monkeypatch):
+    """Under zero code there is no configure() call: the message names what to set, not an argument."""
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "-5")
+    message = _error()
+    assert message == "invalid setting: env OTEL_BSP_MAX_QUEUE_SIZE (max_queue_size): Input should be greater than 0"
+    assert "argument" not in message and "configure" not in message
+
+
+def test_an_error_from_an_argument_names_the_argument_and_its_variable():
+    assert _error(max_queue_size=-1) == (
+        "invalid setting: argument max_queue_size= (also settable as env OTEL_BSP_MAX_QUEUE_SIZE): Input should be greater than 0"
+    )
+
+
+def test_an_error_from_the_config_file_names_the_file_and_key(tmp_path, monkeypatch):
+    path = write_config(tmp_path / "c", url_override="not a url")
+    monkeypatch.setenv("OPIK_CONFIG_PATH", str(path))
+    message = _error()
+    assert message.startswith(f"invalid setting: url_override in the config file {path} (url): Value error, must be an http(s) URL")
 
 
 def test_non_numeric_env_number(monkeypatch):
@@ -277,6 +324,18 @@ def test_bad_boolean_env(monkeypatch):
     message = _error()
     assert "track_disable" in message
     assert "OPIK_TRACK_DISABLE" in message
+
+
+@pytest.mark.parametrize("raw", ["span_only", "SPAN_AND_EVENT", "no_content", "event_only", "t", "y"])
+def test_track_disable_takes_booleans_only(monkeypatch, raw):
+    monkeypatch.setenv("OPIK_TRACK_DISABLE", raw)
+    message = _error()
+    assert message == "invalid setting: env OPIK_TRACK_DISABLE (track_disable): Value error, must be a boolean: true/false, 1/0, yes/no or on/off"
+
+
+def test_capture_content_rejects_an_unknown_value(monkeypatch):
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "t")
+    assert "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT" in _error()
 
 
 def test_bad_boolean_tls_env(monkeypatch):
@@ -417,6 +476,40 @@ def test_exporter_from_env_wins(monkeypatch):
     assert settings.sources["exporter"] == "env OPIK_OTEL_EXPORTER"
 
 
+@pytest.mark.parametrize("raw, expected", [("console", "console"), ("none", "none"), ("otlp", "otlp"), ("opik", "opik"), (" Console ", "console")])
+def test_otel_traces_exporter_is_honoured(monkeypatch, raw, expected):
+    monkeypatch.setenv("OPIK_URL_OVERRIDE", "http://localhost:5173/api/")  # would choose opik
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", raw)
+    settings = resolve_settings()
+    assert settings.resolved_exporter == expected
+    assert settings.sources["exporter"] == "env OTEL_TRACES_EXPORTER"
+
+
+def test_otel_traces_exporter_list_takes_the_first_supported_name(monkeypatch, caplog):
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin, console,otlp")
+    with caplog.at_level("WARNING", logger="opik_otel"):
+        assert resolve_settings().resolved_exporter == "console"
+    assert [r.getMessage() for r in caplog.records] == [
+        "opik-otel: OTEL_TRACES_EXPORTER='zipkin, console,otlp': exporting with 'console' only (one exporter; ignored: zipkin, otlp)"
+    ]
+
+
+def test_otel_traces_exporter_without_a_supported_name_is_an_error(monkeypatch):
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
+    message = _error()
+    assert message.startswith("invalid setting: env OTEL_TRACES_EXPORTER (exporter): ")
+    assert "otlp, console, none, opik" in message
+
+
+def test_opik_otel_exporter_and_the_argument_beat_otel_traces_exporter(monkeypatch):
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    monkeypatch.setenv("OPIK_OTEL_EXPORTER", "local")
+    assert resolve_settings().resolved_exporter == "local"
+    assert resolve_settings().sources["exporter"] == "env OPIK_OTEL_EXPORTER"
+    monkeypatch.delenv("OPIK_OTEL_EXPORTER")
+    assert resolve_settings(exporter="none").resolved_exporter == "none"
+
+
 def test_workspace_is_not_defaulted_for_a_self_hosted_url():
     assert resolve_settings(url="http://localhost:5173/api/").opik_workspace is None
     assert resolve_settings(url="http://localhost:5173/api/", workspace="w").opik_workspace == "w"
@@ -425,3 +518,10 @@ def test_workspace_is_not_defaulted_for_a_self_hosted_url():
 def test_every_setting_has_an_env_var():
     fields = set(Settings.model_fields) - {"sources"}
     assert fields == set(ENV_VARS)
+
+
+def test_an_unsupported_otel_traces_exporter_is_no_error_when_opik_otel_exporter_decides(monkeypatch):
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
+    assert resolve_settings(exporter="local").resolved_exporter == "local"
+    monkeypatch.setenv("OPIK_OTEL_EXPORTER", "console")
+    assert resolve_settings().resolved_exporter == "console"

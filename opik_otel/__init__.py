@@ -10,6 +10,25 @@
 
 from __future__ import annotations
 
+
+def _find_subpackages_in_the_source_tree() -> None:
+    """Inside a clone, the repository's `opik_otel/` folder shadows an installed (non-editable)
+    package, the current directory being first on sys.path; unlike the install, it has no
+    semconv/, instrumentors/ or exporters/ inside it. Find them beside it, where pyproject.toml's
+    package-dir maps them from (an editable install maps them itself)."""
+    import importlib.util
+    import os
+
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(package_dir)
+    if os.path.isdir(os.path.join(package_dir, "semconv")):
+        return  # the installed package: its sub-packages are inside it
+    if os.path.isfile(os.path.join(root, "semconv", "__init__.py")) and importlib.util.find_spec("opik_otel.semconv") is None:
+        __path__.append(root)
+
+
+_find_subpackages_in_the_source_tree()
+
 from opik_otel._version import __version__
 from opik_otel._configure import configure, flush, shutdown
 from opik_otel._context import OpikContextSpanProcessor, tracing_context

@@ -13,22 +13,119 @@ in the conversation, it answers in words from that result. Replies are plain JSO
 `stream_options.include_usage` is set, then `data: [DONE]`). Token counts are estimated from
 the text (about 4 characters a token), so the trace shows realistic usage and cost.
 Anything else gets an OpenAI-style error.
+
+The chat-completions wire format here (`ChatReply`, `chat_reply`) and the HTTP plumbing
+(local_http.py) are the one implementation: the test suite's fake OpenAI server
+(tests/fakes/openai_server.py) builds on them and adds what only tests need.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from socketserver import TCPServer
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+from urllib.parse import urlsplit
+
+from opik_otel._demo.local_http import JsonReply, LocalHTTPServer, Reply, RequestHandler, SseEvent, StreamReply
 
 DEFAULT_MODEL = "gpt-4o-mini"
 TOOL_ARGUMENTS = {"city": "Paris"}
 SYSTEM_FINGERPRINT = "fp_opik_otel_demo"
+
+
+# --- the OpenAI chat-completions wire format -------------------------------------------------
+
+
+@dataclass
+class ChatReply:
+    """The assistant message of a chat reply (every choice repeats it) and its finish reason."""
+
+    content: str | None
+    finish_reason: str
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "type", "function": {"name", "arguments"}}]
+    function_call: dict[str, Any] | None = None  # the legacy {"name", "arguments"}
+    refusal: str | None = None
+
+
+def chat_reply(
+    header: dict[str, Any], reply: ChatReply, body: dict[str, Any], usage: dict[str, Any], choice_count: int = 1
+) -> Reply:
+    """The reply to a chat-completions request `body`: a `chat.completion`, or with `stream: true`
+    its chunks (`chat_chunks`; the usage only when `stream_options.include_usage` is set).
+    `header` holds what every object repeats: id, created, model, system_fingerprint, service_tier."""
+    if body.get("stream"):
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return StreamReply(chat_chunks(header, reply, usage if include_usage else None, choice_count))
+    message: dict[str, Any] = {"role": "assistant", "content": reply.content, "refusal": reply.refusal, "annotations": []}
+    if reply.tool_calls:
+        message["tool_calls"] = reply.tool_calls
+    if reply.function_call:
+        message["function_call"] = reply.function_call
+    choices = [
+        {"index": index, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}
+        for index in range(choice_count)
+    ]
+    return JsonReply(200, {**header, "object": "chat.completion", "choices": choices, "usage": usage})
+
+
+def chat_chunks(
+    header: dict[str, Any], reply: ChatReply, usage: dict[str, Any] | None, choice_count: int = 1
+) -> Iterator[SseEvent]:
+    """A streamed reply as OpenAI sends it: each delta (`chat_deltas`) for every choice, a final
+    empty delta with the finish_reason, a `choices: []` chunk with the usage (when given), then
+    `data: [DONE]`."""
+
+    def chunk(choices: list[dict[str, Any]], **extra: Any) -> SseEvent:
+        return SseEvent({**header, "object": "chat.completion.chunk", "choices": choices, **extra})
+
+    def choice(index: int, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+
+    for delta in chat_deltas(reply):
+        for index in range(choice_count):
+            yield chunk([choice(index, delta)])
+    for index in range(choice_count):
+        yield chunk([choice(index, {}, reply.finish_reason)])
+    if usage is not None:
+        yield chunk([], usage=usage)
+    yield SseEvent("[DONE]")
+
+
+def chat_deltas(reply: ChatReply) -> list[dict[str, Any]]:
+    """The deltas of one streamed choice, before its finish_reason, as OpenAI sends them: the
+    role delta, the content word by word, the refusal likewise, then each tool call (or the
+    legacy function call) opening with its name and empty arguments, then argument fragments.
+    With neither content nor refusal, the first opening rides on the role delta."""
+    role: dict[str, Any] = {"role": "assistant", "content": None if reply.content is None else ""}
+    if reply.refusal is not None:
+        role["refusal"] = ""
+    deltas = [role]
+    deltas += [{"content": piece} for piece in split_words(reply.content or "")]
+    deltas += [{"refusal": piece} for piece in split_words(reply.refusal or "")]
+    for index, call in enumerate(reply.tool_calls):
+        function = call["function"]
+        opening = {"index": index, "id": call["id"], "type": "function", "function": {"name": function["name"], "arguments": ""}}
+        deltas.append({"tool_calls": [opening]})
+        pieces = split_words(function["arguments"])
+        deltas += [{"tool_calls": [{"index": index, "function": {"arguments": piece}}]} for piece in pieces]
+    if reply.function_call:
+        deltas.append({"function_call": {"name": reply.function_call["name"], "arguments": ""}})
+        deltas += [{"function_call": {"arguments": piece}} for piece in split_words(reply.function_call["arguments"])]
+    if len(deltas) > 1 and not reply.content and not reply.refusal:
+        deltas[0:2] = [{**deltas[0], **deltas[1]}]
+    return deltas
+
+
+def split_words(text: str) -> list[str]:
+    """Words that keep their trailing whitespace: "".join(split_words(t)) == t."""
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+def openai_error(status: int, message: str, error_type: str, code: str | None) -> JsonReply:
+    """An error reply with OpenAI's body: {"error": {"message", "type", "param", "code"}}."""
+    return JsonReply(status, {"error": {"message": message, "type": error_type, "param": None, "code": code}})
 
 
 # --- the answers -----------------------------------------------------------------------------
@@ -87,8 +184,8 @@ def answer_from_tool_result(content: Any) -> str:
     return f"Here is what the tool found: {content}"
 
 
-def plan_reply(body: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None, str]:
-    """(text, tool call, finish_reason) of the assistant's reply to this request."""
+def plan_reply(body: dict[str, Any]) -> ChatReply:
+    """The assistant's reply to this request."""
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
     tool_results = [m for m in messages if m.get("role") == "tool"]
     tools = body.get("tools") or []
@@ -98,224 +195,67 @@ def plan_reply(body: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None,
             "type": "function",
             "function": {"name": _tool_name(tools[0]), "arguments": json.dumps(TOOL_ARGUMENTS)},
         }
-        return None, call, "tool_calls"
+        return ChatReply(None, "tool_calls", tool_calls=[call])
     if tool_results:
-        return answer_from_tool_result(tool_results[-1].get("content")), None, "stop"
-    return "Hello from the opik-otel demo server. Ask me about the weather!", None, "stop"
-
-
-def words(text: str) -> list[str]:
-    """The text's words, each keeping its trailing whitespace ("".join(words(t)) == t)."""
-    return re.findall(r"\S+\s*|\s+", text)
+        return ChatReply(answer_from_tool_result(tool_results[-1].get("content")), "stop")
+    return ChatReply("Hello from the opik-otel demo server. Ask me about the weather!", "stop")
 
 
 # --- the server ------------------------------------------------------------------------------
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, demo: DemoOpenAIServer) -> None:
-        self.demo = demo
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks the host name up (socket.getfqdn): no lookups here.
-        TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.connections_lock:
-            self.connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self.connections_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        with self.connections_lock:
-            connections = list(self.connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hangs up is not the demo's problem
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: every reply is length-delimited or chunked
-    disable_nagle_algorithm = True  # stream chunks go out as they are written
-    server: _HTTPServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
-        path = self.path.split("?", 1)[0].rstrip("/")
-        if path != "/v1/chat/completions":
-            self._error(404, f"Unknown request URL: POST {path or '/'}", "invalid_request_error", "unknown_url")
-            return
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
+class _Handler(RequestHandler):
+    def answer(self, headers: dict[str, str], body: Any) -> Reply:
+        path = urlsplit(self.path).path.rstrip("/")
+        if self.command != "POST" or path != "/v1/chat/completions":
+            return openai_error(404, f"Unknown request URL: {self.command} {path or '/'}", "invalid_request_error", "unknown_url")
         if not isinstance(body, dict):
-            self._error(400, "We could not parse the JSON body of your request.", "invalid_request_error", None)
-            return
+            return openai_error(400, "We could not parse the JSON body of your request.", "invalid_request_error", None)
         if not isinstance(body.get("messages"), list) or not body["messages"]:
-            self._error(400, "'messages' must be a non-empty array.", "invalid_request_error", None)
-            return
-        self._chat(body)
+            return openai_error(400, "'messages' must be a non-empty array.", "invalid_request_error", None)
+        return self.server.owner.chat(body)
 
-    def _other(self) -> None:
-        self._error(404, f"Unknown request URL: {self.command} {self.path}", "invalid_request_error", "unknown_url")
-
-    do_GET = do_PUT = do_PATCH = do_DELETE = _other
-
-    # --- chat completions
-
-    def _chat(self, body: dict[str, Any]) -> None:
-        text, tool_call, finish_reason = plan_reply(body)
-        completion = text if text is not None else json.dumps(tool_call)
-        usage = _usage(_prompt_tokens(body), count_tokens(completion) + (7 if tool_call else 0))
-        header = {
-            "id": f"chatcmpl-demo-{self.server.demo.next_id('chat')}",
-            "created": int(time.time()),
-            "model": str(body.get("model") or DEFAULT_MODEL),
-            "system_fingerprint": SYSTEM_FINGERPRINT,
-            "service_tier": "default",
-        }
-        if body.get("stream"):
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            self._stream(_chunks(header, text, tool_call, finish_reason, usage if include_usage else None))
-            return
-        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None, "annotations": []}
-        if tool_call:
-            message["tool_calls"] = [tool_call]
-        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
-        self._json(200, {**header, "object": "chat.completion", "choices": [choice], "usage": usage})
-
-    # --- replies
-
-    def _error(self, status: int, message: str, error_type: str, code: str | None) -> None:
-        self._json(status, {"error": {"message": message, "type": error_type, "param": None, "code": code}})
-
-    def _json(self, status: int, body: dict[str, Any]) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("x-request-id", f"req_demo_{self.server.demo.next_id('request')}")
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _stream(self, chunks: Iterator[str]) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("x-request-id", f"req_demo_{self.server.demo.next_id('request')}")
-        self.end_headers()
-        try:
-            for data in chunks:
-                self._write_chunk(f"data: {data}\n\n".encode())
-                if self.server.demo.stream_delay:
-                    time.sleep(self.server.demo.stream_delay)
-            self._write_chunk(b"")  # the last chunk: the body ends cleanly
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def _write_chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
+    def bug_reply(self, message: str) -> JsonReply:
+        return openai_error(500, message, "server_error", None)
 
 
-def _chunks(
-    header: dict[str, Any], text: str | None, tool_call: dict[str, Any] | None, finish_reason: str, usage: dict[str, Any] | None
-) -> Iterator[str]:
-    """The SSE data of a streamed reply: a role delta, the content word by word (or the tool
-    call, then its arguments), the finish reason, the usage when asked, then [DONE]."""
-
-    def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
-        choices = [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
-        return json.dumps({**header, "object": "chat.completion.chunk", "choices": choices, **extra})
-
-    if tool_call:
-        function = tool_call["function"]
-        opening = {"index": 0, "id": tool_call["id"], "type": "function", "function": {"name": function["name"], "arguments": ""}}
-        yield chunk({"role": "assistant", "content": None, "tool_calls": [opening]})
-        for piece in words(function["arguments"]):
-            yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
-    else:
-        yield chunk({"role": "assistant", "content": ""})
-        for piece in words(text or ""):
-            yield chunk({"content": piece})
-    yield chunk({}, finish_reason)
-    if usage is not None:
-        yield chunk(None, usage=usage)
-    yield "[DONE]"
-
-
-class DemoOpenAIServer:
+class DemoOpenAIServer(LocalHTTPServer):
     """The built-in OpenAI-compatible server on 127.0.0.1 (a free port), in a daemon thread.
 
     `stream_delay` (seconds) paces the streamed chunks, so the answer appears word by word.
     """
 
+    handler_class = _Handler
+    thread_name = "opik-otel-demo-server"
+    request_id_prefix = "req_demo_"
+
     def __init__(self, stream_delay: float = 0.0) -> None:
+        super().__init__()
         self.stream_delay = stream_delay
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._ids: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def start(self) -> DemoOpenAIServer:
-        if self._httpd is None:
-            self._httpd = _HTTPServer(self)
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="opik-otel-demo-server", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.close_connections()  # ends idle keep-alive connections
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> DemoOpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the demo server is not running")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     @property
     def base_url(self) -> str:
         return f"{self.url}/v1"
 
-    def next_id(self, kind: str) -> int:
-        """1, 2, 3… for each kind of id ("chat": chatcmpl-demo-N, "request": req_demo_N)."""
-        with self._lock:
-            self._ids[kind] = self._ids.get(kind, 0) + 1
-            return self._ids[kind]
+    def chat(self, body: dict[str, Any]) -> Reply:
+        """The reply to a chat-completions request (a dict with a non-empty `messages` list)."""
+        reply = plan_reply(body)
+        completion = reply.content if reply.content is not None else json.dumps(reply.tool_calls)
+        usage = _usage(_prompt_tokens(body), count_tokens(completion) + 7 * len(reply.tool_calls))
+        header = {
+            "id": f"chatcmpl-demo-{self._next_id('chat')}",
+            "created": int(time.time()),
+            "model": str(body.get("model") or DEFAULT_MODEL),
+            "system_fingerprint": SYSTEM_FINGERPRINT,
+            "service_tier": "default",
+        }
+        answer = chat_reply(header, reply, body, usage)
+        if isinstance(answer, StreamReply) and self.stream_delay:
+            answer.events = _paced(answer.events, self.stream_delay)
+        return answer
+
+
+def _paced(events: Iterable[SseEvent], delay: float) -> Iterator[SseEvent]:
+    for event in events:
+        yield event
+        time.sleep(delay)

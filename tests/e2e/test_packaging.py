@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -101,3 +103,44 @@ def test_wheel_imports_without_the_source_tree(wheel: Path, tmp_path: Path) -> N
     )
     for line in result.stdout.split():
         assert line.startswith(str(tmp_path)), line
+
+
+def test_a_wheel_install_imports_inside_the_clone(wheel: Path, tmp_path: Path) -> None:
+    """The wheel installed (not editable) in a fresh venv, then imported in the repository root,
+    where the `opik_otel/` folder shadows the install (the current directory comes first on
+    sys.path) without semconv/, instrumentors/ and exporters/ inside it; and elsewhere."""
+    uv = shutil.which("uv")
+    assert uv is not None, "this test needs uv on PATH (pip install uv)"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    venv = tmp_path / "venv"
+    python = venv / "bin" / "python"
+    subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(venv)], env=env, check=True, capture_output=True, timeout=50)
+    subprocess.run([uv, "pip", "install", "-q", "-p", str(python), str(wheel)], env=env, check=True, capture_output=True, timeout=50)
+    code = (
+        "import opik_otel, opik_otel.semconv, opik_otel.instrumentors.openai, opik_otel.exporters.opik\n"
+        "mods = [opik_otel, opik_otel.semconv, opik_otel.instrumentors.openai, opik_otel.exporters.opik]\n"
+        "print('\\n'.join(m.__file__ for m in mods))\n"
+        "print(opik_otel.OpikInstrumentor.__name__, opik_otel.OpikSpanExporter.__name__)\n"
+    )
+    in_clone = subprocess.run([str(python), "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+    assert in_clone.returncode == 0, in_clone.stderr
+    assert in_clone.stdout.splitlines() == [
+        str(ROOT / "opik_otel" / "__init__.py"),
+        str(ROOT / "semconv" / "__init__.py"),
+        str(ROOT / "instrumentors" / "openai" / "__init__.py"),
+        str(ROOT / "exporters" / "opik" / "__init__.py"),
+        "OpikInstrumentor OpikSpanExporter",
+    ]
+    elsewhere = subprocess.run([str(python), "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    site_packages = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env=env, capture_output=True, text=True
+    ).stdout.strip()
+    installed = Path(site_packages) / "opik_otel"
+    assert elsewhere.stdout.splitlines() == [
+        str(installed / "__init__.py"),
+        str(installed / "semconv" / "__init__.py"),
+        str(installed / "instrumentors" / "openai" / "__init__.py"),
+        str(installed / "exporters" / "opik" / "__init__.py"),
+        "OpikInstrumentor OpikSpanExporter",
+    ]

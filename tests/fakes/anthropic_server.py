@@ -189,7 +189,7 @@ Reply = Union[JsonReply, StreamReply]
 
 class _Handler(FakeRequestHandler):
     def answer(self, headers: dict[str, str], body: Any) -> Reply:
-        return route(self.server.fake, self.command, parse_target(self.path), headers, body)
+        return route(self.server.owner, self.command, parse_target(self.path), headers, body)
 
     def bug_reply(self, message: str) -> JsonReply:
         return error_reply(500, message, parse_target(self.path).platform)

@@ -336,7 +336,7 @@ class _Handler(FakeRequestHandler):
     request_id_header = "x-amzn-RequestId"
 
     def answer(self, headers: dict[str, str], body: Any) -> Reply:
-        return route(self.server.fake, self.command, self.path, headers, body)
+        return route(self.server.owner, self.command, self.path, headers, body)
 
     def bug_reply(self, message: str) -> JsonReply:
         return error_reply(500, "InternalServerException", message)

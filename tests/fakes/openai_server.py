@@ -12,7 +12,11 @@ The unmodified ``openai`` SDK (1.x on httpx, 3.x on httpx2) works against it:
         srv.requests   # [{"method", "path" (with query), "headers" (lower-case keys),
                        #   "body" (parsed JSON or None)}, ...]
 
-Every answer is deterministic, so tests can assert exact values.
+Every answer is deterministic, so tests can assert exact values. The HTTP plumbing and the
+chat-completions wire format (JSON and SSE chunks: ``ChatReply``, ``chat_reply``) are the
+demo server's (opik_otel/_demo/), which ships in the package; this fake adds what only tests
+need: its routes and answers, errors, slow and failing models, Azure, the Responses API,
+embeddings and the ``x-fake-*`` headers.
 
 Routes
     POST {prefix}/chat/completions, {prefix}/responses, {prefix}/embeddings, where
@@ -91,10 +95,11 @@ import itertools
 import json
 import re
 import struct
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import unquote, urlsplit
 
+from opik_otel._demo.server import ChatReply, chat_reply, openai_error, split_words
 from tests.fakes._server import (
     DROP_CONNECTION,
     FakeRequestHandler,
@@ -166,7 +171,7 @@ _MAX_SCHEMA_DEPTH = 12
 class _Handler(FakeRequestHandler):
     def answer(self, headers: dict[str, str], body: Any) -> Reply:
         endpoint, deployment = _split_path(self.path)
-        return route(self.server.fake, _Request(self.command, endpoint, deployment, headers, body))
+        return route(self.server.owner, _Request(self.command, endpoint, deployment, headers, body))
 
     def bug_reply(self, message: str) -> JsonReply:
         return error_reply(500, message, "server_error", "fake_bug")
@@ -235,9 +240,10 @@ def route(fake: FakeOpenAIServer, request: _Request) -> Reply:
 
 
 def error_reply(status: int, message: str, error_type: str, code: str | None) -> JsonReply:
-    body = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
-    headers = {"retry-after": "0"} if status == 429 else {}
-    return JsonReply(status, body, headers)
+    reply = openai_error(status, message, error_type, code)
+    if status == 429:
+        reply.headers["retry-after"] = "0"
+    return reply
 
 
 def model_error(model: str) -> JsonReply | None:
@@ -258,11 +264,6 @@ def _slow_delay_ms(model: str) -> int:
 def forced_chunk_count(headers: dict[str, str]) -> int | None:
     value = headers.get(CHUNKS_HEADER)
     return int(value) if value is not None and value.strip().isdigit() else None
-
-
-def split_words(text: str) -> list[str]:
-    """Words that keep their trailing whitespace: "".join(split_words(t)) == t."""
-    return re.findall(r"\S+\s*|\s+", text)
 
 
 def stream_pieces(text: str, headers: dict[str, str]) -> list[str]:
@@ -311,35 +312,24 @@ def _sse_failure(model: str, error_event: Callable[[], SseEvent]) -> list[Any] |
 # --- POST /chat/completions ------------------------------------------------------------
 
 
-@dataclass
-class ChatPlan:
-    """The assistant message of a chat reply (every choice repeats it) and its finish reason."""
-
-    content: str | None
-    finish_reason: str
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "type", "function": {"name", "arguments"}}]
-    function_call: dict[str, Any] | None = None  # the legacy {"name", "arguments"}
-    refusal: str | None = None
-
-
-def plan_chat_reply(body: dict[str, Any], headers: dict[str, str] | None = None) -> ChatPlan:
+def plan_chat_reply(body: dict[str, Any], headers: dict[str, str] | None = None) -> ChatReply:
     messages = body.get("messages") or []
     last_role = messages[-1].get("role") if messages and isinstance(messages[-1], dict) else None
     tools = body.get("tools") or []
     functions = body.get("functions") or []
     plan = _scripted_message((headers or {}).get(MESSAGE_HEADER))
     if plan is None and tools and last_role != "tool":
-        plan = ChatPlan(None, "tool_calls", tool_calls=[_tool_call(_chat_tool_name(tools[0]))])
+        plan = ChatReply(None, "tool_calls", tool_calls=[_tool_call(_chat_tool_name(tools[0]))])
     elif plan is None and functions and last_role != "function":
-        plan = ChatPlan(None, "function_call", function_call={"name": functions[0].get("name", "function"), "arguments": TOOL_ARGUMENTS})
+        plan = ChatReply(None, "function_call", function_call={"name": functions[0].get("name", "function"), "arguments": TOOL_ARGUMENTS})
     elif plan is None:
-        plan = ChatPlan(_chat_text(body, last_role), "stop")
+        plan = ChatReply(_chat_text(body, last_role), "stop")
     if 1 in (body.get("max_tokens"), body.get("max_completion_tokens")):
         plan.finish_reason = "length"
     return plan
 
 
-def _scripted_message(header: str | None) -> ChatPlan | None:
+def _scripted_message(header: str | None) -> ChatReply | None:
     """The assistant message an ``x-fake-message`` header asks for (None without the header)."""
     if header is None:
         return None
@@ -347,7 +337,7 @@ def _scripted_message(header: str | None) -> ChatPlan | None:
     tool_calls = [{"type": "function", **call} for call in message.get("tool_calls") or []]
     function_call = message.get("function_call")
     finish = "tool_calls" if tool_calls else "function_call" if function_call else "stop"
-    return ChatPlan(message.get("content"), finish, tool_calls, function_call, message.get("refusal"))
+    return ChatReply(message.get("content"), finish, tool_calls, function_call, message.get("refusal"))
 
 
 def _chat_tool_name(tool: dict[str, Any]) -> str:
@@ -372,6 +362,8 @@ def _tool_call(name: str) -> dict[str, Any]:
 
 def chat_completions(fake: FakeOpenAIServer, request: _Request, body: dict, model: str) -> Reply:
     plan = plan_chat_reply(body, request.headers)
+    if body.get("stream") and plan.content:
+        plan.content = "".join(stream_pieces(plan.content, request.headers))  # x-fake-chunks
     header = {
         "id": f"chatcmpl-fake-{fake._next_id('chat')}",
         "created": CREATED,
@@ -380,81 +372,24 @@ def chat_completions(fake: FakeOpenAIServer, request: _Request, body: dict, mode
         "service_tier": "default",
     }
     choice_count = max(int(body.get("n") or 1), 1)
-    if body.get("stream"):
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        azure = request.deployment is not None
-        return StreamReply(_chat_stream(header, plan, choice_count, include_usage, request.headers, azure))
-    message: dict[str, Any] = {"role": "assistant", "content": plan.content, "refusal": plan.refusal, "annotations": []}
-    if plan.tool_calls:
-        message["tool_calls"] = plan.tool_calls
-    if plan.function_call:
-        message["function_call"] = plan.function_call
-    choices = [
-        {"index": index, "message": message, "logprobs": None, "finish_reason": plan.finish_reason}
-        for index in range(choice_count)
-    ]
-    return JsonReply(200, {**header, "object": "chat.completion", "choices": choices, "usage": CHAT_USAGE})
+    reply = chat_reply(header, plan, body, CHAT_USAGE, choice_count)
+    if isinstance(reply, StreamReply):
+        reply.events = _fake_chat_stream(reply.events, model, choice_count, azure=request.deployment is not None)
+    return reply
 
 
-def _chat_deltas(plan: ChatPlan, headers: dict[str, str]) -> list[dict[str, Any]]:
-    """The deltas of one streamed choice, before the final finish_reason chunk, as OpenAI sends
-    them: the role delta, content pieces, refusal pieces, then each tool call (or the legacy
-    function call) opening with its name and empty arguments, then argument fragments. With
-    neither content nor refusal, the first opening rides on the role delta."""
-    role: dict[str, Any] = {"role": "assistant", "content": None if plan.content is None else ""}
-    if plan.refusal is not None:
-        role["refusal"] = ""
-    deltas = [role]
-    if plan.content:
-        deltas += [{"content": piece} for piece in stream_pieces(plan.content, headers)]
-    if plan.refusal:
-        deltas += [{"refusal": piece} for piece in split_words(plan.refusal)]
-    for index, call in enumerate(plan.tool_calls):
-        function = call["function"]
-        opening = {"index": index, "id": call["id"], "type": "function", "function": {"name": function["name"], "arguments": ""}}
-        deltas.append({"tool_calls": [opening]})
-        pieces = split_words(function["arguments"])
-        deltas += [{"tool_calls": [{"index": index, "function": {"arguments": piece}}]} for piece in pieces]
-    if plan.function_call:
-        deltas.append({"function_call": {"name": plan.function_call["name"], "arguments": ""}})
-        deltas += [{"function_call": {"arguments": piece}} for piece in split_words(plan.function_call["arguments"])]
-    if len(deltas) > 1 and not plan.content and not plan.refusal:
-        deltas[0:2] = [{**deltas[0], **deltas[1]}]
-    return deltas
-
-
-def _chat_stream(
-    header: dict[str, Any],
-    plan: ChatPlan,
-    choice_count: int,
-    include_usage: bool,
-    headers: dict[str, str],
-    azure: bool = False,
-) -> Iterator[Any]:
-    def chunk(choices: list[dict[str, Any]], **extra: Any) -> SseEvent:
-        return SseEvent({**header, "object": "chat.completion.chunk", "choices": choices, **extra})
-
-    def choice(index: int, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-
+def _fake_chat_stream(events: Iterable[SseEvent], model: str, choice_count: int, azure: bool) -> Iterator[Any]:
+    """A chat stream as the fake sends it: on Azure's paths after AZURE_PROMPT_FILTER_CHUNK; for
+    stream-error / stream-drop, the role delta and 2 content pieces of each choice, then the failure."""
     if azure:
         yield SseEvent(AZURE_PROMPT_FILTER_CHUNK)
     error = {"message": MID_STREAM_ERROR_MESSAGE, "type": "server_error"}
-    failure = _sse_failure(header["model"], lambda: SseEvent({"error": error}))
-    deltas = _chat_deltas(plan, headers)
-    if failure:
-        deltas = deltas[:3]  # the role delta and 2 content pieces
-    for delta in deltas:
-        for index in range(choice_count):
-            yield chunk([choice(index, delta)])
-    if failure:
-        yield from failure
+    failure = _sse_failure(model, lambda: SseEvent({"error": error}))
+    if failure is None:
+        yield from events
         return
-    for index in range(choice_count):
-        yield chunk([choice(index, {}, plan.finish_reason)])
-    if include_usage:
-        yield chunk([], usage=CHAT_USAGE)
-    yield SseEvent("[DONE]")
+    yield from itertools.islice(events, 3 * choice_count)
+    yield from failure
 
 
 # --- POST /responses ---------------------------------------------------------------------

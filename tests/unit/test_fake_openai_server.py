@@ -143,6 +143,24 @@ def test_start_stop_and_urls():
         assert server.base_url == server.url + "/v1"
 
 
+def test_the_fake_builds_on_the_demo_server():
+    """One implementation: the demo's OpenAI-compatible server (shipped in the package) holds the
+    HTTP plumbing and the chat-completions wire format; the fakes add only test behaviours."""
+    from opik_otel._demo import local_http
+    from opik_otel._demo import server as demo
+    from tests.fakes import _server, openai_server
+
+    assert issubclass(FakeOpenAIServer, local_http.LocalHTTPServer)
+    assert issubclass(demo.DemoOpenAIServer, local_http.LocalHTTPServer)
+    assert issubclass(_server.FakeRequestHandler, local_http.RequestHandler)
+    assert (_server.JsonReply, _server.StreamReply, _server.SseEvent) == (
+        local_http.JsonReply, local_http.StreamReply, local_http.SseEvent,
+    )
+    assert (openai_server.ChatReply, openai_server.chat_reply, openai_server.split_words) == (
+        demo.ChatReply, demo.chat_reply, demo.split_words,
+    )
+
+
 def test_requests_are_recorded(srv, client):
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, temperature=0.5)
     [request] = srv.requests

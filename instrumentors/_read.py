@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
+
+from opik_otel import semconv as sc
+from opik_otel.semconv.providers import provider_of_host
 
 _MISSING = object()
 
@@ -64,3 +69,20 @@ def as_plain(value: Any) -> Any:
         except Exception:
             return str(value)
     return value
+
+
+@lru_cache(maxsize=256)
+def _endpoint(url: str, provider: str) -> tuple[tuple[str, Any], ...]:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return (
+        (sc.GEN_AI_PROVIDER_NAME, provider_of_host(host) or provider),
+        (sc.SERVER_ADDRESS, host),
+        (sc.SERVER_PORT, parts.port or (80 if parts.scheme == "http" else 443)),
+    )
+
+
+def endpoint(url: str, provider: str) -> dict[str, Any]:
+    """`gen_ai.provider.name`, `server.address` and `server.port` of a client's base URL: a host
+    the provider table knows (`api.deepseek.com`) names its provider, any other host `provider`."""
+    return dict(_endpoint(url, provider))

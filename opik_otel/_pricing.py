@@ -11,43 +11,22 @@ itself on every call. Coefficients are re-derived hourly, so dated price changes
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, NamedTuple
 
+from opik_otel.semconv.attributes import GenAiProvider
+from opik_otel.semconv.providers import bedrock_base_model, prices_id
+
 logger = logging.getLogger(__name__)
 
-# gen_ai.provider.name (and the older gen_ai.system / OpenInference llm.provider values) → genai-prices provider id.
-_PROVIDER_IDS = {
-    "openai": "openai",
-    "azure.ai.openai": "azure",
-    "azure.ai.inference": "azure",
-    "azure": "azure",
-    "anthropic": "anthropic",
-    "aws.bedrock": "aws",
-    "aws_bedrock": "aws",
-    "bedrock": "aws",
-    "gcp.gemini": "google",
-    "gcp.vertex_ai": "google",
-    "gcp.gen_ai": "google",
-    "google": "google",
-    "vertex_ai": "google",
-    "gemini": "google",
-    "mistral_ai": "mistral",
-    "mistralai": "mistral",
-    "mistral": "mistral",
-    "x_ai": "x-ai",
-    "xai": "x-ai",
-    "deepseek": "deepseek",
-    "groq": "groq",
-    "cohere": "cohere",
-    "perplexity": "perplexity",
-    "together": "together",
-    "fireworks": "fireworks",
-    "openrouter": "openrouter",
-}
+# Each provider's genai-prices id comes from the one provider table (`semconv.providers`).
+_AWS = prices_id(GenAiProvider.AWS_BEDROCK)
+_ANTHROPIC = prices_id(GenAiProvider.ANTHROPIC)
+
 
 _MTOK = 1_000_000
 _TTL_SECONDS = 3600.0
@@ -165,12 +144,21 @@ class PriceBook:
         # (provider, model) → (derived at, pricer); bounded, oldest derivation evicted first
         self._cache: OrderedDict[tuple[str | None, str], tuple[float, Callable[[TokenUsage], float] | None]] = OrderedDict()
         self._lock = threading.Lock()
+        from opik_otel._batch import after_fork_in_child
+
+        after_fork_in_child(self._at_fork_reinit)
+
+    def _at_fork_reinit(self) -> None:
+        self._lock = threading.Lock()  # the parent's may have been held at the fork
 
     def cost(self, provider: str | None, model: str, usage: TokenUsage) -> float | None:
         override = self.overrides.get(model)
         if override is not None:
             return override.cost(usage)
-        pricer = self._pricer(_PROVIDER_IDS.get(provider or "", None) if provider else None, model)
+        provider_id = prices_id(provider)
+        pricer = self._pricer(provider_id, model)
+        if pricer is None and provider_id == _AWS:
+            pricer = self._bedrock_pricer(model)
         if pricer is None:
             return None
         try:
@@ -178,6 +166,21 @@ class PriceBook:
         except Exception:
             logger.debug("opik-otel: pricing %s failed", model, exc_info=True)
             return None
+
+    def _bedrock_pricer(self, model: str) -> Callable[[TokenUsage], float] | None:
+        """A Bedrock id genai-prices does not know as sent: the ARN's resource id, then the bare
+        model id; an Anthropic model Bedrock's table lacks (Claude 2) at Anthropic's list price,
+        which Bedrock's on-demand price for it equals."""
+        resource = model.rsplit("/", 1)[-1] if model.startswith("arn:") else model
+        base = bedrock_base_model(model)
+        for candidate in dict.fromkeys((resource, base)):
+            if candidate != model:
+                pricer = self._pricer(_AWS, candidate)
+                if pricer is not None:
+                    return pricer
+        if base.startswith(("anthropic.", "claude-")):
+            return self._pricer(_ANTHROPIC, base.removeprefix("anthropic."))
+        return None
 
     def _pricer(self, provider_id: str | None, model: str) -> Callable[[TokenUsage], float] | None:
         key = (provider_id, model)
@@ -199,10 +202,9 @@ def _build_pricer(provider_id: str | None, model: str) -> Callable[[TokenUsage],
     try:
         from datetime import datetime, timezone
 
-        from genai_prices import data_snapshot
         from genai_prices.types import TieredPrices
 
-        snapshot = data_snapshot.get_snapshot()
+        snapshot = _snapshot()
         provider, info = snapshot.find_provider_model(model, None, provider_id, None)
         model_price = info.get_prices(datetime.now(tz=timezone.utc))
     except LookupError:
@@ -221,6 +223,20 @@ def _build_pricer(provider_id: str | None, model: str) -> Callable[[TokenUsage],
     except Exception:
         logger.debug("opik-otel: could not derive linear prices for %s; using exact pricing", model, exc_info=True)
         return exact
+
+
+_LOAD_WAIT_S = 30.0  # how long pricing waits for the loading thread before loading on its own
+_FORK_WAIT_S = 5.0  # how long a fork waits for a load under way to end
+
+
+def _snapshot() -> Any:
+    """genai-prices' snapshot. It is loaded on the loading thread (`warm_up`), also when pricing
+    needs it first, so that a fork knows a load is under way and waits for it to end."""
+    from genai_prices import data_snapshot
+
+    if not _Snapshot.ready.is_set():
+        wait_ready(_LOAD_WAIT_S)
+    return data_snapshot.get_snapshot()
 
 
 class _Snapshot:
@@ -257,6 +273,29 @@ def warm_up() -> None:
                 logger.debug("opik-otel: a price-ready callback failed", exc_info=True)
 
     threading.Thread(target=load, name="opik-otel-prices", daemon=True).start()
+
+
+def _snapshot_before_fork() -> None:
+    """A fork waits (at most `_FORK_WAIT_S`) for a load under way to end: a child forked in the
+    middle of importing the price data could never finish that import (the module's import
+    lock belongs to the parent's loading thread, which does not exist in the child)."""
+    if _Snapshot.started and not _Snapshot.ready.is_set():
+        _Snapshot.ready.wait(_FORK_WAIT_S)
+
+
+def _snapshot_after_fork_in_child() -> None:
+    """A child forked while the snapshot was still loading (past the wait) loads it itself: the
+    parent's loading thread does not exist in the child, and would never set `ready` nor run
+    the callbacks."""
+    _Snapshot.lock = threading.Lock()
+    if _Snapshot.started and not _Snapshot.ready.is_set():
+        _Snapshot.ready = threading.Event()
+        _Snapshot.started = False
+        warm_up()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_snapshot_before_fork, after_in_child=_snapshot_after_fork_in_child)
 
 
 def prices_ready() -> bool:

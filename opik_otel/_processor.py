@@ -12,31 +12,31 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opik_otel import semconv as sc
 from opik_otel._attributes import span_attributes
 from opik_otel._pricing import PriceBook, TokenUsage, prices_ready, wait_ready, when_ready
+from opik_otel.semconv.providers import known_provider
+from opik_otel.semconv.usage import (
+    INPUT_TOKENS,
+    MODEL_KEYS,
+    OUTPUT_TOKENS,
+    PROVIDER_KEYS,
+    first_count,
+    first_text,
+    token_counts,
+)
 
 logger = logging.getLogger(__name__)
 
-# Where each normalised count may be found, in order of preference: ours (the conventions),
-# then OpenLLMetry's older gen_ai names, then OpenInference's llm.token_count.*.
-_INPUT = (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_PROMPT_TOKENS, sc.LLM_TOKEN_COUNT_PROMPT)
-_OUTPUT = (sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.GEN_AI_USAGE_COMPLETION_TOKENS, sc.LLM_TOKEN_COUNT_COMPLETION)
-_CACHE_READ = (
-    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS_OPENLLMETRY,
-    sc.LLM_TOKEN_COUNT_PROMPT_CACHE_READ,
-)
-_CACHE_WRITE = (
-    sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-    sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
-    sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS_OPENLLMETRY,
-    sc.LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE,
-)
-_REASONING = (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, sc.LLM_TOKEN_COUNT_COMPLETION_REASONING)
-_MODEL = (sc.GEN_AI_RESPONSE_MODEL, sc.GEN_AI_REQUEST_MODEL, sc.LLM_MODEL_NAME)
 # Bedrock bills the model id as sent (a global profile costs less than a regional one); its
 # reply names only the model, which prices the call when the id as sent cannot (an application profile).
 _MODEL_AS_SENT_FIRST = (sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_RESPONSE_MODEL, sc.LLM_MODEL_NAME)
 _PRICED_AS_SENT = frozenset({sc.GenAiProvider.AWS_BEDROCK})
-_PROVIDER = (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, sc.LLM_PROVIDER, sc.LLM_SYSTEM)
+# Our name of each count (in `TokenCounts` order), added where a span has it under another name only.
+_NORMALISED = (
+    sc.GEN_AI_USAGE_INPUT_TOKENS,
+    sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+)
 
 # Spans that aggregate their children's usage are never priced: cost stays on the billed call.
 _NOT_BILLED_OPERATIONS = frozenset(
@@ -46,33 +46,13 @@ _OPENINFERENCE_KIND = "openinference.span.kind"
 _OPENINFERENCE_BILLED = frozenset({"LLM", "EMBEDDING"})
 
 
-_MAX_TOKENS = 2**53  # anything larger (or negative) is not a token count: treated as absent
-
-
-def _first_int(attributes: Mapping[str, Any], names: tuple[str, ...]) -> int | None:
-    for name in names:
-        value = attributes.get(name)
-        is_count = type(value) is int or (isinstance(value, int) and not isinstance(value, bool))  # fast path first
-        if is_count and 0 <= value < _MAX_TOKENS:
-            return value
-    return None
-
-
-def _first_str(attributes: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
-    for name in names:
-        value = attributes.get(name)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
 _MAX_WAITING = 10_000
 
 
 def _needs_price(attributes: Mapping[str, Any]) -> bool:
     """A span this processor would price (it has token counts and no cost yet)."""
     return sc.GEN_AI_USAGE_COST not in attributes and (
-        _first_int(attributes, _INPUT) is not None or _first_int(attributes, _OUTPUT) is not None
+        first_count(attributes, INPUT_TOKENS) is not None or first_count(attributes, OUTPUT_TOKENS) is not None
     )
 
 
@@ -87,25 +67,13 @@ def usage_and_cost(attributes: Mapping[str, Any], prices: PriceBook) -> dict[str
     """The attributes to add to a span: normalised `gen_ai.usage.*` and, when priced, the cost."""
     if sc.GEN_AI_USAGE_COST in attributes:
         return {}  # priced already (by us upstream, or by the instrumentation itself)
-    input_tokens = _first_int(attributes, _INPUT)
-    output_tokens = _first_int(attributes, _OUTPUT)
-    if input_tokens is None and output_tokens is None:
+    counts = token_counts(attributes)
+    if counts.input is None and counts.output is None:
         return {}
-    usage = TokenUsage(
-        input=input_tokens or 0,
-        output=output_tokens or 0,
-        cache_read=_first_int(attributes, _CACHE_READ) or 0,
-        cache_write=_first_int(attributes, _CACHE_WRITE) or 0,
-        reasoning=_first_int(attributes, _REASONING) or 0,
-    )
+    usage = TokenUsage(*(count or 0 for count in counts))  # the same five counts, in the same order
     added: dict[str, Any] = {}
-    for name, value in (
-        (sc.GEN_AI_USAGE_INPUT_TOKENS, input_tokens),
-        (sc.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens),
-        (sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read or None),
-        (sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cache_write or None),
-        (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning or None),
-    ):
+    normalised = (counts.input, counts.output, usage.cache_read or None, usage.cache_write or None, usage.reasoning or None)
+    for name, value in zip(_NORMALISED, normalised):
         if value is not None and name not in attributes:
             added[name] = value
     if _is_billed_call(attributes):
@@ -117,9 +85,10 @@ def usage_and_cost(attributes: Mapping[str, Any], prices: PriceBook) -> dict[str
 
 def _cost(attributes: Mapping[str, Any], prices: PriceBook, usage: TokenUsage) -> float | None:
     """The call's price by the response's model, else the request's; Bedrock's by the id as sent, else by the model its reply names."""
-    provider = _first_str(attributes, _PROVIDER)
-    if provider not in _PRICED_AS_SENT:
-        model = _first_str(attributes, _MODEL)
+    provider = first_text(attributes, PROVIDER_KEYS)
+    known = known_provider(provider)
+    if known is None or known.name not in _PRICED_AS_SENT:
+        model = first_text(attributes, MODEL_KEYS)
         return prices.cost(provider, model, usage) if model else None
     for name in _MODEL_AS_SENT_FIRST:
         model = attributes.get(name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
@@ -21,6 +21,8 @@ from opentelemetry.trace import StatusCode
 from opik_otel import semconv as sc
 from opik_otel._attributes import span_attributes
 from opik_otel.exporters.opik.payload import MEDIA_THRESHOLD_BYTES, fit
+from opik_otel.semconv.providers import opik_provider
+from opik_otel.semconv.usage import MODEL_KEYS, PROVIDER_KEYS, TOKEN_KEYS, TOTAL_TOKENS, first_count, first_text, token_counts
 from opik_otel._ids import OPIK_PARENT_TRACE_STATE_KEY, OPIK_TRACE_STATE_KEY, OpikIdMapper, opik_id_from_hex, synthetic_span_id
 
 __all__ = [
@@ -45,38 +47,8 @@ _Op = sc.GenAiOperation
 _LLM_OPERATIONS = frozenset({_Op.CHAT, _Op.TEXT_COMPLETION, _Op.GENERATE_CONTENT, _Op.EMBEDDINGS})
 _NON_LLM_OPERATIONS = frozenset({_Op.INVOKE_AGENT, _Op.EXECUTE_TOOL, _Op.INVOKE_WORKFLOW, _Op.RETRIEVAL})
 
-_MODEL_KEYS = (sc.GEN_AI_RESPONSE_MODEL, sc.GEN_AI_REQUEST_MODEL, sc.LLM_MODEL_NAME)
-_PROVIDER_KEYS = (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, sc.LLM_PROVIDER, sc.LLM_SYSTEM)
-
-# Opik usage key -> attributes read for it, first present int wins.
-_USAGE_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "prompt_tokens",
-        (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_PROMPT_TOKENS, sc.LLM_TOKEN_COUNT_PROMPT),
-    ),
-    (
-        "completion_tokens",
-        (sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.GEN_AI_USAGE_COMPLETION_TOKENS, sc.LLM_TOKEN_COUNT_COMPLETION),
-    ),
-    (
-        "cache_read_input_tokens",
-        (
-            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS_OPENLLMETRY,
-            sc.LLM_TOKEN_COUNT_PROMPT_CACHE_READ,
-        ),
-    ),
-    (
-        "cache_creation_input_tokens",
-        (
-            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS_OPENLLMETRY,
-            sc.LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE,
-        ),
-    ),
-    ("reasoning_tokens", (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, sc.LLM_TOKEN_COUNT_COMPLETION_REASONING)),
-)
-_TOTAL_TOKENS_KEYS = (sc.LLM_USAGE_TOTAL_TOKENS, sc.LLM_TOKEN_COUNT_TOTAL)
+# Opik's usage key of each token count, in `TokenCounts` order.
+_OPIK_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "reasoning_tokens")
 
 
 class _ContentSpec(NamedTuple):
@@ -106,43 +78,15 @@ _OUTPUT = _ContentSpec(
 )
 
 _CONTENT_KEYS = {spec.wrap_key: spec.attribute_keys() for spec in (_INPUT, _OUTPUT)}
-_USAGE_KEYS = frozenset(key for _, keys in _USAGE_SOURCES for key in keys) | set(_TOTAL_TOKENS_KEYS)
 # Attributes that never go to metadata; for llm spans `_LLM_KEYS` are fields, not metadata.
 _NEVER_METADATA = (
     frozenset({sc.OPIK_PROJECT_NAME, sc.OPIK_TAGS, sc.OPIK_SPAN_TYPE, sc.GEN_AI_USAGE_COST})
     | _INPUT.attribute_keys()
     | _OUTPUT.attribute_keys()
-    | _USAGE_KEYS
+    | TOKEN_KEYS
 )
-_LLM_KEYS = frozenset(_MODEL_KEYS + _PROVIDER_KEYS)
+_LLM_KEYS = frozenset(MODEL_KEYS + PROVIDER_KEYS)
 _NEVER_METADATA_LLM = _NEVER_METADATA | _LLM_KEYS
-
-_GOOGLE = "google"
-_VERTEX_HOST = "aiplatform.googleapis.com"
-_OPIK_PROVIDERS = {
-    "openai": "openai",
-    "azure.ai.openai": "azure",
-    "az.ai.openai": "azure",
-    "azure": "azure",
-    "anthropic": "anthropic",
-    "aws.bedrock": "bedrock",
-    "aws": "bedrock",
-    "gcp.gemini": "google_ai",
-    "gemini": "google_ai",
-    "gcp.vertex_ai": "google_vertexai",
-    "vertex_ai": "google_vertexai",
-    "vertexai": "google_vertexai",
-    "gcp.gen_ai": _GOOGLE,
-    "google": _GOOGLE,
-    "mistral_ai": "mistral",
-    "mistralai": "mistral",
-    "groq": "groq",
-    "cohere": "cohere",
-    "deepseek": "deepseek",
-    "x_ai": "xai",
-    "xai": "xai",
-    "perplexity": "perplexity",
-}
 
 
 def span_to_opik(
@@ -233,21 +177,13 @@ def span_type(attrs: Mapping[str, Any]) -> str:
     return "general"
 
 
-def opik_provider(provider: str, server_address: str | None = None) -> str:
-    """Opik's name of a GenAI provider; an unknown one passes through."""
-    name = _OPIK_PROVIDERS.get(provider.lower(), provider)
-    if name == _GOOGLE:
-        return "google_vertexai" if server_address and server_address.endswith(_VERTEX_HOST) else "google_ai"
-    return name
-
-
 # -- fields ---------------------------------------------------------------------------
 
 
 def _llm_fields(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """model, provider, usage and total_estimated_cost of an llm span."""
     return {
-        "model": _safe(_first_str, attrs, _MODEL_KEYS),
+        "model": _safe(first_text, attrs, MODEL_KEYS),
         "provider": _safe(_provider, attrs),
         "usage": _safe(_usage, attrs),
         "total_estimated_cost": _safe(_cost, attrs.get(sc.GEN_AI_USAGE_COST)),
@@ -261,14 +197,13 @@ def _project_name(span: ReadableSpan, attrs: Mapping[str, Any]) -> str | None:
 
 
 def _provider(attrs: Mapping[str, Any]) -> str | None:
-    provider = _first_str(attrs, _PROVIDER_KEYS)
+    provider = first_text(attrs, PROVIDER_KEYS)
     return opik_provider(provider, attrs.get(sc.SERVER_ADDRESS)) if provider else None
 
 
 def _usage(attrs: Mapping[str, Any]) -> dict[str, int] | None:
-    usage = {field: _first_count(attrs, keys) for field, keys in _USAGE_SOURCES}
-    usage = {field: count for field, count in usage.items() if count is not None}
-    total = _first_count(attrs, _TOTAL_TOKENS_KEYS)
+    usage = {key: count for key, count in zip(_OPIK_USAGE_KEYS, token_counts(attrs)) if count is not None}
+    total = first_count(attrs, TOTAL_TOKENS)
     if total is None and ("prompt_tokens" in usage or "completion_tokens" in usage):
         total = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
     if total is not None:
@@ -409,24 +344,6 @@ def _loads(value: Any, is_json: bool = False) -> Any:
         except ValueError:
             return value
     return value
-
-
-def _first_str(attrs: Mapping[str, Any], keys: Iterable[str]) -> str | None:
-    """The first value among `keys` that is a non-empty string."""
-    for key in keys:
-        value = attrs.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _first_count(attrs: Mapping[str, Any], keys: Iterable[str]) -> int | None:
-    """The first value among `keys` that is a non-negative int (bools excluded)."""
-    for key in keys:
-        value = attrs.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
-    return None
 
 
 def _iso(time_ns: int) -> str:

@@ -14,11 +14,11 @@ import re
 from typing import Any
 
 from opik_otel.semconv import to_json
+from opik_otel.semconv.media import split_data_url
 
 __all__ = ["fit", "json_size"]
 
 MEDIA_THRESHOLD_BYTES = 4096  # base64 media longer than this becomes a placeholder
-_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[\w=.+-]+)*;base64,", re.ASCII)
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]+$")
 _PREVIEW_CHARS = 1000
 
@@ -68,9 +68,9 @@ def _replace_media(value: Any) -> tuple[Any, bool]:
 def _media_placeholder(text: str, mime_type: str | None) -> str | None:
     if len(text) <= MEDIA_THRESHOLD_BYTES:
         return None
-    match = _DATA_URL.match(text)
-    if match:
-        return f"<{match.group('mime')} base64, {_decoded_size(text[match.end():])} bytes omitted>"
+    media = split_data_url(text)
+    if media is not None and media[0]:
+        return f"<{media[0]} base64, {_decoded_size(media[1])} bytes omitted>"
     if mime_type and _BASE64.match(text[:256]):
         return f"<{mime_type} base64, {_decoded_size(text)} bytes omitted>"
     return None

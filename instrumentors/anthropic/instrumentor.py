@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import wrapt
 
 from opik_otel import semconv as sc
 from opik_otel.instrumentors._engine import inside_instrumented_call
 from opik_otel.instrumentors._instrumentor import GenAiInstrumentor, Patch, track_client
+from opik_otel.instrumentors._read import endpoint
 from opik_otel.instrumentors.anthropic.messages import Messages, MessagesStream
 from opik_otel.instrumentors.anthropic.package import _instruments
 
@@ -26,24 +26,18 @@ _BETA_MESSAGES = "anthropic.resources.beta.messages"
 _PROVIDER_BY_CLIENT = {"AnthropicBedrock": sc.GenAiProvider.AWS_BEDROCK, "AnthropicVertex": sc.GenAiProvider.GCP_VERTEX_AI}
 
 
-@lru_cache(maxsize=128)
-def _endpoint(base_url: str, client_class: str) -> dict[str, Any]:
-    parts = urlsplit(base_url)
-    provider = next((p for name, p in _PROVIDER_BY_CLIENT.items() if client_class.startswith(("Async" + name, name))), sc.GenAiProvider.ANTHROPIC)
-    return {
-        sc.GEN_AI_PROVIDER_NAME: provider,
-        sc.SERVER_ADDRESS: parts.hostname or "",
-        sc.SERVER_PORT: parts.port or (443 if parts.scheme == "https" else 80),
-    }
+@lru_cache(maxsize=32)
+def _provider(client_class: str) -> str:
+    return next((p for name, p in _PROVIDER_BY_CLIENT.items() if client_class.startswith(("Async" + name, name))), sc.GenAiProvider.ANTHROPIC)
 
 
 def endpoint_attributes(resource: Any) -> dict[str, Any]:
-    """Provider (Anthropic, or Bedrock / Vertex for those clients), server address and port."""
+    """Provider (Anthropic, Bedrock / Vertex for those clients, or the one the host names), server address and port."""
     client = getattr(resource, "_client", None)
     base_url = getattr(client, "base_url", None)
     if base_url is None:
         return {sc.GEN_AI_PROVIDER_NAME: sc.GenAiProvider.ANTHROPIC}
-    return dict(_endpoint(str(base_url), type(client).__name__))
+    return endpoint(str(base_url), _provider(type(client).__name__))
 
 
 def _patches() -> list[Patch]:

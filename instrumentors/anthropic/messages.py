@@ -7,9 +7,8 @@ from typing import Any
 from opik_otel import semconv as sc
 from opik_otel.instrumentors._engine import Attributes, Operation, StreamState
 from opik_otel.instrumentors._read import as_plain, field, integer, maybe_json, number, put, strings, text
-
-# stop_reason → the conventions' finish_reason
-_FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_call", "refusal": "content_filter", "pause_turn": "stop"}
+from opik_otel.semconv.providers import ANTHROPIC_FINISH_REASONS, finish_reason
+from opik_otel.semconv.usage import cache_inclusive_usage
 
 
 def _image_part(source: Any) -> dict[str, Any]:
@@ -90,19 +89,14 @@ def tool_definitions(tools: Any) -> list[dict[str, Any]]:
 
 def usage_attributes(usage: Any) -> Attributes:
     """The conventions count every input token: input + cache reads + cache writes."""
-    attributes: Attributes = {}
     if usage is None:
-        return attributes
-    uncached = integer(field(usage, "input_tokens")) or 0
-    cache_read = integer(field(usage, "cache_read_input_tokens")) or 0
-    cache_write = integer(field(usage, "cache_creation_input_tokens")) or 0
-    attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] = uncached + cache_read + cache_write
-    put(attributes, sc.GEN_AI_USAGE_OUTPUT_TOKENS, integer(field(usage, "output_tokens")))
-    if cache_read:
-        attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cache_read
-    if cache_write:
-        attributes[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = cache_write
-    return attributes
+        return {}
+    return cache_inclusive_usage(
+        integer(field(usage, "input_tokens")),
+        integer(field(usage, "output_tokens")),
+        integer(field(usage, "cache_read_input_tokens")),
+        integer(field(usage, "cache_creation_input_tokens")),
+    )
 
 
 def message_attributes(message: Any, capture_content: bool) -> Attributes:
@@ -115,7 +109,7 @@ def message_attributes(message: Any, capture_content: bool) -> Attributes:
     if isinstance(stop_reason, str):
         attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [stop_reason]
     if capture_content:
-        finish = _FINISH_REASONS.get(stop_reason, stop_reason) if isinstance(stop_reason, str) else "stop"
+        finish = finish_reason(stop_reason, ANTHROPIC_FINISH_REASONS)
         attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message(content_parts(field(message, "content")), finish)])
     return attributes
 

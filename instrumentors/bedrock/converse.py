@@ -9,14 +9,13 @@ Converse-shaped and use the same readers.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from opik_otel import semconv as sc
 from opik_otel.instrumentors._engine import Attributes, Operation, StreamState
-from opik_otel.instrumentors._read import as_plain, integer, maybe_json, number, put, strings, text
-from opik_otel.instrumentors.bedrock.families import finish_reason
+from opik_otel.instrumentors._read import as_plain, endpoint, integer, maybe_json, number, put, strings, text
+from opik_otel.semconv.providers import BEDROCK_FINISH_REASONS, finish_reason
+from opik_otel.semconv.usage import cache_inclusive_usage
 
 # The AWS request id (`ResponseMetadata.RequestId`), named as the official botocore instrumentation names it.
 AWS_REQUEST_ID = "aws.request_id"
@@ -53,15 +52,12 @@ def usage_attributes(usage: Any) -> Attributes:
     """Bedrock reports cache reads and writes apart from `inputTokens`; the conventions sum them."""
     if not isinstance(usage, dict):
         return {}
-    cache_read = integer(usage.get("cacheReadInputTokens", usage.get("cacheReadInputTokenCount"))) or 0
-    cache_write = integer(usage.get("cacheWriteInputTokens", usage.get("cacheWriteInputTokenCount"))) or 0
-    attributes: Attributes = {sc.GEN_AI_USAGE_INPUT_TOKENS: (integer(usage.get("inputTokens")) or 0) + cache_read + cache_write}
-    put(attributes, sc.GEN_AI_USAGE_OUTPUT_TOKENS, integer(usage.get("outputTokens")))
-    if cache_read:
-        attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cache_read
-    if cache_write:
-        attributes[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = cache_write
-    return attributes
+    return cache_inclusive_usage(
+        integer(usage.get("inputTokens")),
+        integer(usage.get("outputTokens")),
+        integer(usage.get("cacheReadInputTokens", usage.get("cacheReadInputTokenCount"))),
+        integer(usage.get("cacheWriteInputTokens", usage.get("cacheWriteInputTokenCount"))),
+    )
 
 
 def converse_request(kwargs: dict[str, Any], capture_content: bool) -> Attributes:
@@ -97,7 +93,7 @@ def converse_output(content: Any, stop_reason: Any, usage: Any, capture_content:
     if isinstance(stop_reason, str):
         attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [stop_reason]
     if capture_content:
-        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message(content_parts(content), finish_reason(stop_reason))])
+        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message(content_parts(content), finish_reason(stop_reason, BEDROCK_FINISH_REASONS))])
     return attributes
 
 
@@ -240,10 +236,4 @@ class ConverseStreamState(StreamState):
 
 def endpoint_attributes(client: Any) -> Attributes:
     """`aws.bedrock`, the endpoint's host (the region's `bedrock-runtime` host) and port."""
-    return dict(_endpoint(getattr(getattr(client, "meta", None), "endpoint_url", "") or ""))
-
-
-@lru_cache(maxsize=64)
-def _endpoint(url: str) -> tuple[tuple[str, Any], ...]:
-    parts = urlsplit(url)
-    return ((sc.GEN_AI_PROVIDER_NAME, sc.GenAiProvider.AWS_BEDROCK), (sc.SERVER_ADDRESS, parts.hostname or ""), (sc.SERVER_PORT, parts.port or 443))
+    return endpoint(getattr(getattr(client, "meta", None), "endpoint_url", "") or "", sc.GenAiProvider.AWS_BEDROCK)

@@ -17,21 +17,9 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from opik_otel import semconv as sc
-from opik_otel._pricing import bedrock_base_model
 from opik_otel.instrumentors._engine import Attributes, StreamState
 from opik_otel.instrumentors._read import field, integer, number, put, strings, text
-
-# Each family's stop reason → the conventions' finish_reason.
-_FINISH_REASONS = {
-    "stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "finish": "stop", "complete": "stop", "endoftext": "stop",
-    "length": "length", "max_tokens": "length", "model_length": "length",
-    "tool_use": "tool_call", "tool_calls": "tool_call", "tool_call": "tool_call",
-    "content_filtered": "content_filter", "error_toxic": "content_filter", "guardrail_intervened": "content_filter",
-}
-
-
-def finish_reason(reason: Any) -> str:
-    return _FINISH_REASONS.get(reason.lower(), reason) if isinstance(reason, str) else "stop"
+from opik_otel.semconv.providers import BEDROCK_FINISH_REASONS, bedrock_base_model, finish_reason
 
 
 class Family:
@@ -123,7 +111,7 @@ def reply_attributes(reply: Reply, capture_content: bool) -> Attributes:
     if isinstance(reply.stop_reason, str):
         attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reply.stop_reason]
     if capture_content and reply.text is not None:
-        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message([sc.text_part(reply.text)], finish_reason(reply.stop_reason))])
+        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message([sc.text_part(reply.text)], finish_reason(reply.stop_reason, BEDROCK_FINISH_REASONS))])
     return attributes
 
 

@@ -14,8 +14,8 @@ from opik_otel.instrumentors.openai.common import (
     response_metadata,
     usage_attributes,
 )
-
-_FINISH_REASONS = {"tool_calls": "tool_call", "function_call": "tool_call"}
+from opik_otel.semconv.media import split_data_url
+from opik_otel.semconv.providers import OPENAI_FINISH_REASONS, finish_reason
 
 
 def _content_parts(content: Any) -> list[dict[str, Any]]:
@@ -31,9 +31,9 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
             parts.append(sc.text_part(field(item, "text") or ""))
         elif kind == "image_url":
             url = field(field(item, "image_url"), "url") or ""
-            if url.startswith("data:"):
-                mime, _, data = url[5:].partition(";base64,")
-                parts.append(sc.blob_part(data, "image", mime or None))
+            media = split_data_url(url)
+            if media is not None:
+                parts.append(sc.blob_part(media[1], "image", media[0]))
             else:
                 parts.append(sc.uri_part(url, "image"))
         elif kind == "input_audio":
@@ -92,11 +92,7 @@ def tool_definitions(tools: Any, functions: Any = None) -> list[dict[str, Any]]:
     return definitions
 
 
-def _finish_reason(reason: Any) -> str:
-    return _FINISH_REASONS.get(reason, reason) if isinstance(reason, str) else "stop"
-
-
-def output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
+def output_message(message: Any, reason: Any) -> dict[str, Any]:
     """One choice's assistant message as an output message: a response's `message`, or the one
     `ChatStreamState` rebuilds from a stream's deltas (the one builder both paths share)."""
     content = field(message, "content")
@@ -105,7 +101,7 @@ def output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
     if refusal:
         parts.append(sc.text_part(refusal))
     parts += _tool_call_parts(field(message, "tool_calls")) + _function_call_parts(field(message, "function_call"))
-    return sc.output_message(parts, _finish_reason(finish_reason))
+    return sc.output_message(parts, finish_reason(reason, OPENAI_FINISH_REASONS))
 
 
 class ChatCompletions(Operation):

@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 from opik_otel import semconv as sc
-from opik_otel.instrumentors._read import field, integer, number, put, strings, text
+from opik_otel.instrumentors._read import endpoint, field, integer, number, put, strings, text
 
 Attributes = dict[str, Any]
 
-# Hosts of OpenAI-compatible services → `gen_ai.provider.name`. Anything else speaking the
-# OpenAI wire format (a local server, a proxy) is reported as `openai`.
-_PROVIDER_BY_HOST_SUFFIX = (
-    (".openai.azure.com", sc.GenAiProvider.AZURE_OPENAI),
-    (".cognitiveservices.azure.com", sc.GenAiProvider.AZURE_OPENAI),
-    (".services.ai.azure.com", sc.GenAiProvider.AZURE_INFERENCE),
-    ("api.deepseek.com", sc.GenAiProvider.DEEPSEEK),
-    ("api.groq.com", sc.GenAiProvider.GROQ),
-    ("api.mistral.ai", sc.GenAiProvider.MISTRAL_AI),
-    ("api.x.ai", sc.GenAiProvider.X_AI),
-    ("api.perplexity.ai", sc.GenAiProvider.PERPLEXITY),
-    ("api.cohere.ai", sc.GenAiProvider.COHERE),
-    ("api.cohere.com", sc.GenAiProvider.COHERE),
-    ("generativelanguage.googleapis.com", sc.GenAiProvider.GCP_GEMINI),
-    ("aiplatform.googleapis.com", sc.GenAiProvider.GCP_VERTEX_AI),
-    (".amazonaws.com", sc.GenAiProvider.AWS_BEDROCK),
-)
 
-
-@lru_cache(maxsize=128)
 def _endpoint(base_url: str, azure: bool) -> Attributes:
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    provider = sc.GenAiProvider.AZURE_OPENAI if azure else sc.GenAiProvider.OPENAI
-    for suffix, name in _PROVIDER_BY_HOST_SUFFIX:
-        if host.endswith(suffix):
-            provider = name
-            break
-    return {sc.GEN_AI_PROVIDER_NAME: provider, sc.SERVER_ADDRESS: host, sc.SERVER_PORT: port}
+    """Anything speaking the OpenAI wire format on a host the provider table does not know (a
+    local server, a proxy) is `openai` (`azure.ai.openai` for an Azure client)."""
+    return endpoint(base_url, sc.GenAiProvider.AZURE_OPENAI if azure else sc.GenAiProvider.OPENAI)
 
 
 _ENDPOINTS: dict[int, tuple[Any, Attributes]] = {}  # id(base URL object) → (that object, attributes)

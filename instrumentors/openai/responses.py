@@ -8,9 +8,10 @@ from opik_otel import semconv as sc
 from opik_otel.instrumentors._engine import Attributes, Operation, StreamState
 from opik_otel.instrumentors._read import as_plain, field, maybe_json, put, text
 from opik_otel.instrumentors.openai.common import endpoint_attributes, output_type, parameter_attributes, usage_attributes
+from opik_otel.semconv.media import split_data_url
+from opik_otel.semconv.providers import OPENAI_FINISH_REASONS, finish_reason
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
-_INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
 
 def _content_parts(content: Any) -> list[dict[str, Any]]:
@@ -25,9 +26,9 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
             parts.append(sc.text_part(field(item, "refusal") or ""))
         elif kind == "input_image":
             url = field(item, "image_url")
-            if isinstance(url, str) and url.startswith("data:"):
-                mime, _, data = url[5:].partition(";base64,")
-                parts.append(sc.blob_part(data, "image", mime or None))
+            media = split_data_url(url) if isinstance(url, str) else None
+            if media is not None:
+                parts.append(sc.blob_part(media[1], "image", media[0]))
             elif isinstance(url, str):
                 parts.append(sc.uri_part(url, "image"))
             else:
@@ -71,7 +72,7 @@ def _finish_reason(response: Any, has_tool_call: bool) -> str:
         return "tool_call"
     status = field(response, "status")
     if status == "incomplete":
-        return _INCOMPLETE_REASONS.get(field(field(response, "incomplete_details"), "reason"), "length")
+        return finish_reason(field(field(response, "incomplete_details"), "reason"), OPENAI_FINISH_REASONS, "length")
     return "error" if status == "failed" else "stop"
 
 

@@ -4,28 +4,68 @@ Like the SDK's `BatchSpanProcessor`, with what delivery that loses nothing needs
 
 - a bounded queue: past `max_queue_size` a span is dropped and counted, never buffered, and
   the drops are reported in one warning with counts at most once a minute;
-- `force_flush(timeout)` / `shutdown()` within a timeout: the exporter gets a deadline (no
-  retry starts after it), and whatever is still queued or in flight when the time is up is
-  handed to the exporter's spool (`spool_spans`), so a dead back end never holds exit longer
-  than `shutdown_timeout_millis` and nothing is lost;
-- safe after `fork()`: the child starts its own worker.
+- export with instrumentation suppressed (as the SDK does), so the exporter's own HTTP
+  requests are never traced (else every export is traced, exported, traced…);
+- `force_flush(timeout)` / `shutdown()` use their whole deadline: the exporter gets it (no
+  retry starts after it), and an exporter that spools (`OpikSpanExporter`) probes a back end
+  that was down and re-sends what it spooled while the deadline allows (its `force_flush`);
+  whatever is still queued or in flight when the time is up is handed to the exporter's
+  spool (`spool_spans`), so a dead back end never holds exit longer than
+  `shutdown_timeout_millis` and nothing is lost. Spans are in flight from the moment they
+  leave the queue (while `prepare` prices them too);
+- safe after `fork()`: the child starts with an empty queue and a worker of its own (the
+  parent's queued spans are the parent's to send).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import threading
 import time
-from typing import Any, Callable
+import weakref
+from typing import Any, Callable, Iterator
 
+from opentelemetry import context as otel_context
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
 logger = logging.getLogger(__name__)
 
 DROP_WARNING_INTERVAL_S = 60.0
+
+
+@contextlib.contextmanager
+def instrumentation_suppressed() -> Iterator[None]:
+    """Run the block with OpenTelemetry instrumentation suppressed, as the SDK runs export:
+    HTTP requests made inside (export, spool replay, upload) are not traced."""
+    token = otel_context.attach(otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def after_fork_in_child(reinit: Callable[[], None]) -> None:
+    """Call the bound method `reinit` in a forked child, as long as its object is alive (held
+    by a weak reference: the hook never keeps it alive). For locks, queues, threads, loaders."""
+    register = getattr(os, "register_at_fork", None)
+    if register is None:  # pragma: no cover - no fork() on this platform
+        return
+    method = weakref.WeakMethod(reinit)  # type: ignore[arg-type]
+
+    def after_in_child() -> None:
+        bound = method()
+        if bound is not None:
+            try:
+                bound()
+            except Exception:  # noqa: BLE001 - a fork hook must never break the child
+                logger.debug("opik-otel: an after-fork hook failed", exc_info=True)
+
+    register(after_in_child=after_in_child)
 
 
 class OpikBatchSpanProcessor(SpanProcessor):
@@ -54,17 +94,30 @@ class OpikBatchSpanProcessor(SpanProcessor):
         self._reported_drops = 0
         self._last_drop_warning = float("-inf")
         self._is_shutdown = False
-        self._in_flight: list[ReadableSpan] = []
+        self._deadline: float | None = None  # of the flush or shutdown under way (time.monotonic())
         self._start_worker()
+        after_fork_in_child(self._at_fork_reinit)
 
     def _start_worker(self) -> None:
-        self._pid = os.getpid()
         self._queue: collections.deque[ReadableSpan] = collections.deque()
+        self._in_flight: list[ReadableSpan] = []  # left the queue, not yet exported
+        self._in_flight_prepared = False
+        self._taken_over = False  # shutdown ran out of time: it spools what is left, the worker takes no more
+        self._flight_lock = threading.Lock()
         self._wake = threading.Event()
         self._flushes: list[threading.Event] = []
         self._flushes_lock = threading.Lock()
         self._worker = threading.Thread(target=self._run, name="opik-otel-export", daemon=True)
-        self._worker.start()
+        if not self._is_shutdown:
+            self._worker.start()
+
+    def _at_fork_reinit(self) -> None:
+        """In a forked child: an empty queue, fresh locks and a worker of its own; the parent's
+        queued and in-flight spans stay the parent's to send."""
+        self.dropped = self._reported_drops = 0
+        self._last_drop_warning = float("-inf")
+        self._deadline = None
+        self._start_worker()
 
     def on_start(self, span: Span, parent_context: Any = None) -> None:
         pass
@@ -72,8 +125,6 @@ class OpikBatchSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         if not span.context.trace_flags.sampled:
             return
-        if self._pid != os.getpid():  # a forked child: its own queue and worker
-            self._start_worker()
         queue = self._queue
         if self._is_shutdown or len(queue) >= self.max_queue_size:
             self.dropped += 1
@@ -83,7 +134,8 @@ class OpikBatchSpanProcessor(SpanProcessor):
             self._wake.set()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Export (or spool) everything queued now; True when that finished within the timeout."""
+        """Export everything queued now, and let the exporter deliver what it spooled, within the
+        timeout (what it cannot deliver stays spooled); True when that finished within the timeout."""
         if self._is_shutdown:
             return True
         timeout = timeout_millis / 1000
@@ -99,7 +151,7 @@ class OpikBatchSpanProcessor(SpanProcessor):
                 self._set_deadline(None)
 
     def shutdown(self) -> None:
-        """Deliver what is queued within `shutdown_timeout_millis`; spool the rest; stop."""
+        """Deliver what is queued (and spooled) within `shutdown_timeout_millis`; spool the rest; stop."""
         if self._is_shutdown:
             return
         self._is_shutdown = True
@@ -107,7 +159,7 @@ class OpikBatchSpanProcessor(SpanProcessor):
         self._set_deadline(deadline - min(0.5, self.shutdown_timeout / 4))  # leave time to spool
         self._wake.set()
         self._worker.join(max(0.0, deadline - time.monotonic()))
-        left = [*self._in_flight, *self._drain()] if self._worker.is_alive() else self._drain()
+        left = self._take_over(deadline)
         if left:
             self._spool(left)
         self._report_drops(force=True)
@@ -115,17 +167,23 @@ class OpikBatchSpanProcessor(SpanProcessor):
 
     def _set_deadline(self, deadline: float | None) -> None:
         """Tell an exporter that can spool (`OpikSpanExporter`) when to stop retrying."""
+        self._deadline = deadline
         set_deadline = getattr(self.span_exporter, "set_deadline", None)
         if callable(set_deadline):
             set_deadline(deadline)
 
     def _run(self) -> None:
+        # The worker's own context: no app span, and instrumentation suppressed for everything
+        # it runs, so that the exporter's HTTP requests are not traced.
+        otel_context.attach(otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, otel_context.Context()))
         while True:
             self._wake.wait(self.schedule_delay)
             self._wake.clear()
             with self._flushes_lock:
                 flushes, self._flushes = self._flushes, []
             self._export_queued()
+            if flushes or self._is_shutdown:
+                self._deliver_spooled()
             for done in flushes:
                 done.set()
             self._report_drops()
@@ -135,29 +193,74 @@ class OpikBatchSpanProcessor(SpanProcessor):
     def _export_queued(self) -> None:
         while self._queue:
             batch = self._take(self.max_export_batch_size)
-            self._in_flight = batch
+            if not batch:
+                return  # shutdown took over
             try:
                 self.span_exporter.export(batch)
             except Exception:  # noqa: BLE001 - the worker must survive any exporter
                 logger.debug("opik-otel: export failed", exc_info=True)
-            self._in_flight = []
+            with self._flight_lock:
+                if self._in_flight is batch:
+                    self._in_flight = []
 
     def _take(self, count: int) -> list[ReadableSpan]:
-        queue = self._queue
-        batch = []
-        while queue and len(batch) < count:
-            batch.append(queue.popleft())
-        prepare = self.prepare
-        if prepare is None:
-            return batch
-        try:
-            return [prepare(span) for span in batch]
-        except Exception:  # noqa: BLE001 - the spans go out as they are rather than not at all
-            logger.debug("opik-otel: could not prepare spans for export", exc_info=True)
-            return batch
+        """Up to `count` queued spans, prepared. They are in flight from the moment they leave
+        the queue; [] when shutdown took them (or takes over) meanwhile."""
+        with self._flight_lock:
+            if self._taken_over:
+                return []
+            queue = self._queue
+            batch = [queue.popleft() for _ in range(min(count, len(queue)))]
+            self._in_flight, self._in_flight_prepared = batch, False
+        prepared = self._prepared(batch)
+        with self._flight_lock:
+            if self._in_flight is not batch:
+                return []  # shutdown spooled them while they were being prepared
+            self._in_flight, self._in_flight_prepared = prepared, True
+        return prepared
 
-    def _drain(self) -> list[ReadableSpan]:
-        return self._take(len(self._queue))
+    def _take_over(self, deadline: float) -> list[ReadableSpan]:
+        """At shutdown: the spans the worker has not exported (in flight, then queued); from now
+        on it takes no more. Those not prepared yet are prepared while `deadline` allows."""
+        with self._flight_lock:
+            self._taken_over = True
+            in_flight, self._in_flight = self._in_flight, []
+            prepared = self._in_flight_prepared
+            queued = list(self._queue)
+            self._queue.clear()
+        if not prepared:
+            in_flight = self._prepared(in_flight, deadline)
+        return in_flight + self._prepared(queued, deadline)
+
+    def _prepared(self, spans: list[ReadableSpan], until: float | None = None) -> list[ReadableSpan]:
+        """`prepare` applied to each span (past `until`, spans go as they are rather than late);
+        a span that `prepare` fails on goes out as it is rather than not at all."""
+        prepare = self.prepare
+        if prepare is None or not spans:
+            return spans
+        result = []
+        for span in spans:
+            if until is not None and time.monotonic() >= until:
+                result.append(span)
+                continue
+            try:
+                result.append(prepare(span))
+            except Exception:  # noqa: BLE001
+                logger.debug("opik-otel: could not prepare span %r for export", getattr(span, "name", None), exc_info=True)
+                result.append(span)
+        return result
+
+    def _deliver_spooled(self) -> None:
+        """On flush or shutdown: the exporter's `force_flush` gets the time left before the
+        deadline (`OpikSpanExporter` probes a back end that was down and re-sends its spool)."""
+        deadline = self._deadline
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is None or remaining <= 0:
+            return
+        try:
+            self.span_exporter.force_flush(max(1, int(remaining * 1000)))
+        except Exception:  # noqa: BLE001 - the worker must survive any exporter
+            logger.debug("opik-otel: the exporter's flush failed", exc_info=True)
 
     def _spool(self, spans: list[ReadableSpan]) -> None:
         spool_spans = getattr(self.span_exporter, "spool_spans", None)

@@ -23,7 +23,15 @@ BATCH_RECORDS = 500
 
 
 def run(directory: Path, include_spool: bool = True, progress: bool = True) -> int:
-    """Upload; 0 when everything was delivered, 1 otherwise (a one-line reason on stderr)."""
+    """Upload; 0 when everything was delivered, 1 otherwise (a one-line reason on stderr).
+    Instrumentation is suppressed meanwhile: the upload's own requests are never traced."""
+    from opik_otel._batch import instrumentation_suppressed
+
+    with instrumentation_suppressed():
+        return _run(directory, include_spool, progress)
+
+
+def _run(directory: Path, include_spool: bool, progress: bool) -> int:
     from opik_otel._settings import ConfigurationError, resolve_settings
 
     try:
@@ -59,24 +67,24 @@ def run(directory: Path, include_spool: bool = True, progress: bool = True) -> i
             sent += len(chunk)
             bar.update(sent)
     bar.done()
+    refused_stored = client.refused_items  # records of the store the server refused for good
     replayed = _replay_spool(client, settings) if include_spool else 0
     where = f"{client.url.rstrip('/')} (project as recorded; workspace {settings.opik_workspace or 'default'})"
-    print(f"opik-otel upload: {sent} record(s) from the local store" + (f" and {replayed} spooled batch(es)" if include_spool else "")
-          + f" sent to {where}")
+    print(f"opik-otel upload: {sent - refused_stored} record(s) from the local store" + (f" and {replayed} spooled batch(es)" if include_spool else "")
+          + f" sent to {where}" + (f"; {client.refused_items} record(s) refused by the server (invalid content), not sent"
+                                   if client.refused_items else ""))
     return 0
 
 
 def _deliver(client: Any, records: list[tuple[str, dict]]) -> bool:
-    """True when the server took the records (or refused some for good: those are reported, not retried)."""
+    """True when the server took the records (or refused some for good: the client counts those, not retried)."""
     from opik_otel.exporters.opik.client import Outcome
 
     for kind in ("traces", "spans"):
         items = [record for record_kind, record in records if record_kind + "s" == kind]
-        for batch, _, outcome in client.send(kind, items) if items else ():
+        for _, _, outcome in client.send(kind, items) if items else ():
             if outcome is Outcome.UNDELIVERED:
                 return False
-            if outcome is Outcome.REJECTED:
-                print(f"opik-otel upload: the server refused {len(batch)} {kind} record(s); skipped", file=sys.stderr)
     return True
 
 
@@ -107,11 +115,10 @@ def _pending(directory: Path, state: dict[str, int]) -> list[tuple[Path, int, li
 
 def _replay_spool(client: Any, settings: Any) -> int:
     """The spooled batches meant for this server and workspace (others are left alone)."""
-    from opik_otel.exporters.opik.client import Outcome
-    from opik_otel.exporters.opik.spool import Spool, destination_folder
+    from opik_otel.exporters.opik.spool import Spool, destination_folder, send_spooled
 
     spool = Spool(destination_folder(settings.spool_dir, settings.opik_url, settings.opik_workspace), max_bytes=1 << 62)
-    return spool.replay(lambda kind, body: client.send_body(kind, body) is not Outcome.UNDELIVERED)
+    return send_spooled(spool, client)[0]
 
 
 def _load_state(directory: Path) -> dict[str, int]:

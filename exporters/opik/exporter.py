@@ -4,9 +4,11 @@ Nothing is lost when the back end hiccups: a batch the client could not deliver 
 retry budget (outage, timeouts, 5xx, 429, rejected credentials) goes to the on-disk spool
 (a subfolder per back end URL and workspace, so it is only ever sent where it was meant to go),
 and while the back end is known to be down, batches go straight there. Spooled batches are
-re-sent, oldest first, once the back end answers again — by this process, or by the next
-one that starts with the same spool folder. Ids are deterministic, so a re-sent batch only
-upserts what may already be stored.
+re-sent, oldest first, once the back end answers again — by this process (on a flush or at
+shutdown it probes the back end again and re-sends for as long as the deadline allows), or
+by the next one that starts with the same spool folder. Ids are deterministic, so a re-sent
+batch only upserts what may already be stored. Export and replay run with instrumentation
+suppressed: the exporter's own requests are never traced.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from opik_otel._batch import after_fork_in_child, instrumentation_suppressed
 from opik_otel._ids import OpikIdMapper
 from opik_otel._settings import resolve_settings
 from opik_otel.exporters.opik.client import OpikRestClient, Outcome, encode
 from opik_otel.exporters.opik.mapping import span_to_opik
 from opik_otel.exporters.opik.payload import fit, json_size
-from opik_otel.exporters.opik.spool import Spool, destination_folder
+from opik_otel.exporters.opik.spool import Spool, destination_folder, send_spooled
 
 __all__ = ["OpikSpanExporter"]
 
@@ -72,20 +75,31 @@ class OpikSpanExporter(SpanExporter):
         self._ids = OpikIdMapper()
         self._shutdown = False
         self._down_until = 0.0
-        self._lock = threading.Lock()  # one export or replay at a time
+        self._lock = threading.Lock()  # one export at a time
+        self._wake = threading.Event()  # a new deadline, or shutdown: re-check while waiting to probe
         self.dropped_items = 0  # refused by the back end (invalid content) or not spoolable
+        after_fork_in_child(self._at_fork_reinit)
         if self.spool is not None and self.spool.pending():
             threading.Thread(target=self._replay, name="opik-otel-spool-replay", daemon=True).start()
+
+    def _at_fork_reinit(self) -> None:
+        """In a forked child: a lock of its own, no deadline, and no knowledge of the back end
+        being down (the child probes it itself)."""
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._down_until = 0.0
+        self._client.deadline = None
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Send the traces, then the spans; what cannot be delivered now is spooled.
         SUCCESS when every item was delivered or spooled."""
         try:
-            traces, opik_spans = self._to_opik(spans)
-            with self._lock:
-                kept = self._deliver("traces", traces) & self._deliver("spans", opik_spans)
-            if kept and not self._down() and not self._shutdown and self.spool is not None:
-                self._replay(REPLAY_BUDGET_S)
+            with instrumentation_suppressed():
+                traces, opik_spans = self._to_opik(spans)
+                with self._lock:
+                    kept = self._deliver("traces", traces) & self._deliver("spans", opik_spans)
+                if kept and not self._down() and not self._shutdown and self.spool is not None:
+                    self._replay(time.monotonic() + REPLAY_BUDGET_S, wait=False)
         except Exception:  # noqa: BLE001 - an exporter never raises into the SDK
             _logger.debug("Opik export failed", exc_info=True)
             return SpanExportResult.FAILURE
@@ -95,6 +109,7 @@ class OpikSpanExporter(SpanExporter):
         """From `deadline` (time.monotonic()) on, no retry starts and requests time out by then:
         what is left is spooled (used on flush / shutdown with a timeout)."""
         self._client.deadline = deadline
+        self._wake.set()
 
     def spool_spans(self, spans: Sequence[ReadableSpan]) -> None:
         """Map spans and write them to the spool, with no network (what shutdown could not send)."""
@@ -105,10 +120,34 @@ class OpikSpanExporter(SpanExporter):
 
     def shutdown(self) -> None:
         self._shutdown = True
+        self._wake.set()
         self._client.close()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return True  # nothing is buffered here; the span processor holds the queue
+        """Re-send the spooled batches within the timeout (and the deadline, if one is set):
+        a back end found down is probed again every `PROBE_INTERVAL_S` meanwhile; what the time
+        does not allow stays spooled. True when the spool is empty, or after shutdown (nothing
+        more is sent). (Spans are queued by the span processor, which calls this on its own
+        flush and shutdown.)"""
+        spool = self.spool
+        if spool is None or self._shutdown:
+            return True
+        until = time.monotonic() + timeout_millis / 1000
+        while not self._shutdown:
+            self._wake.clear()
+            deadline = self._client.deadline
+            end = until if deadline is None else min(until, deadline)
+            if not spool.pending():
+                return True
+            now = time.monotonic()
+            if now >= end:
+                return False
+            if self._down():
+                self._wake.wait(min(self._down_until, end) - now)  # the next probe, or the end
+                continue
+            if self._replay(end) == 0 and not self._down():
+                self._wake.wait(min(0.1, end - now))  # taken by another sender: look again shortly
+        return True
 
     def _deliver(self, kind: str, items: list[dict]) -> bool:
         """Send one kind of items (or spool them while the back end is down); False if any was lost."""
@@ -135,25 +174,20 @@ class OpikSpanExporter(SpanExporter):
     def _down(self) -> bool:
         return time.monotonic() < self._down_until
 
-    def _replay(self, budget: float | None = None) -> None:
-        """Re-send spooled batches oldest first, until one fails or the budget is spent."""
+    def _replay(self, deadline: float | None = None, wait: bool = True) -> int:
+        """Re-send spooled batches oldest first, until one fails or `deadline`; a failure marks
+        the back end down. Returns how many batches left the spool."""
         spool = self.spool
         if spool is None:
-            return
-
-        def send(kind: str, body: bytes) -> bool:
-            outcome = self._client.send_body(kind, body)
-            if outcome is Outcome.UNDELIVERED:
-                self._down_until = time.monotonic() + PROBE_INTERVAL_S
-                return False
-            if outcome is Outcome.REJECTED:
-                _logger.warning("opik-otel: Opik refused a spooled batch of %s; dropped", kind)
-            return True  # delivered, or refused for good: either way it leaves the spool
-
+            return 0
         try:
-            spool.replay(send, None if budget is None else time.monotonic() + budget)
+            sent, failed = send_spooled(spool, self._client, deadline, wait)
         except Exception:  # noqa: BLE001 - replay must never break an export
             _logger.debug("opik-otel: spool replay failed", exc_info=True)
+            return 0
+        if failed:
+            self._down_until = time.monotonic() + PROBE_INTERVAL_S
+        return sent
 
     def _to_opik(self, spans: Sequence[ReadableSpan]) -> tuple[list[dict], list[dict]]:
         """(traces, spans) as Opik dicts; a span that cannot be mapped is skipped."""

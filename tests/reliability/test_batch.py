@@ -132,3 +132,23 @@ def test_prepare_runs_on_the_worker_and_a_failing_one_loses_no_span():
     assert threads == {"opik-otel-export"}
     assert exporter.names == ["s0", "s1", "s2"]
     processor.shutdown()
+
+
+def test_spans_being_prepared_at_shutdown_are_spooled_not_lost():
+    exporter = Recording()
+    preparing, release = threading.Event(), threading.Event()
+
+    def slow_pricing(span):
+        preparing.set()
+        release.wait(10)  # pricing is stuck until the test lets it go
+        return span
+
+    processor = OpikBatchSpanProcessor(exporter, schedule_delay_millis=10, shutdown_timeout_millis=300, prepare=slow_pricing)
+    end_spans(tracer_with(processor), 100)
+    assert preparing.wait(5)  # the worker took all 100 off the queue and is pricing them
+    processor.shutdown()
+    release.set()
+    processor._worker.join(5)
+    assert sorted(exporter.spooled) == sorted(f"s{i}" for i in range(100))  # in flight, so spooled
+    assert exporter.names == []  # and only spooled: the worker does not export them as well
+    assert processor.dropped == 0

@@ -40,15 +40,17 @@ def backend():
 class App:
     """A process's pipeline: processor → batch processor → Opik exporter with a spool folder."""
 
-    def __init__(self, backend, spool_dir, api_key="key", timeout=2.0):
+    def __init__(self, backend, spool_dir, api_key="key", timeout=2.0, shutdown_timeout_millis=3000):
         self.exporter = OpikSpanExporter(url=f"http://127.0.0.1:{backend.port}/api/", api_key=api_key, workspace="ws",
                                          project_name="faults", timeout=timeout, spool_dir=str(spool_dir))
-        self.batch = OpikBatchSpanProcessor(self.exporter, max_export_batch_size=25, schedule_delay_millis=50, shutdown_timeout_millis=3000)
+        self.batch = OpikBatchSpanProcessor(self.exporter, max_export_batch_size=25, schedule_delay_millis=50,
+                                            shutdown_timeout_millis=shutdown_timeout_millis)
         self.provider = TracerProvider(id_generator=UuidV7IdGenerator(), shutdown_on_exit=False)
         self.provider.add_span_processor(UsageCostSpanProcessor(self.batch))
         self.sent: set[int] = set()
 
-    def run_traces(self, traces=TRACES, content=""):
+    def run_traces(self, traces=TRACES, content="", flush_timeout_millis=30_000):
+        """End `traces` traces and flush: a flush probes a back end that is down until its deadline."""
         tracer = self.provider.get_tracer("faults")
         for index in range(traces):
             with tracer.start_as_current_span(f"trace-{index}", attributes={"input.value": content or f'{{"i":{index}}}'}) as root:
@@ -56,7 +58,7 @@ class App:
                 for child in range(SPANS_PER_TRACE - 1):
                     with tracer.start_as_current_span(f"child-{child}") as span:
                         self.sent.add(span.get_span_context().span_id)
-        assert self.provider.force_flush(30_000)
+        assert self.provider.force_flush(flush_timeout_millis)
 
     def close(self):
         self.provider.shutdown()
@@ -111,8 +113,8 @@ def test_409_counts_as_delivered(backend, tmp_path):
 
 def test_401_keeps_batches_until_the_key_is_fixed(backend, tmp_path):
     backend.fail_next(401, times=1000)
-    app = App(backend, tmp_path, api_key="wrong")
-    app.run_traces()
+    app = App(backend, tmp_path, api_key="wrong", shutdown_timeout_millis=1000)
+    app.run_traces(flush_timeout_millis=2000)
     spooled = app.spooled_items()
     assert spooled == TRACES * SPANS_PER_TRACE + TRACES  # spans and traces, all kept
     assert backend.span_count == 0
@@ -158,7 +160,7 @@ def test_connection_dropped_mid_body(backend, tmp_path):
 def test_refused_connections_then_restart_replays_the_spool(backend, tmp_path):
     backend.stop()  # refuses connections
     app = App(backend, tmp_path)
-    app.run_traces()
+    app.run_traces(flush_timeout_millis=2000)
     spooled = app.spooled_items()
     assert spooled == TRACES * SPANS_PER_TRACE + TRACES and backend.span_count == 0
     backend.start()  # the same port
@@ -199,7 +201,10 @@ def test_a_dead_back_end_never_holds_exit_longer_than_the_timeout(backend, tmp_p
     next_process.close()
 
 
-def test_zz_write_the_table(tmp_path_factory):
+@pytest.fixture(scope="module", autouse=True)
+def fault_table(tmp_path_factory):
+    """After this module's tests, whatever their order or selection: the table of what each fault did."""
+    yield
     lines = ["| fault | spans sent | spans stored | items spooled, then replayed | duplicate writes (upserted) | requests by status |",
              "|---|---:|---:|---:|---:|---|"]
     lines += [f"| {name} | {sent} | {stored} | {spooled} | {dupes} | {stats} |" for name, sent, stored, spooled, dupes, stats in RESULTS]
@@ -234,3 +239,61 @@ def test_interpreter_exit_with_a_hung_back_end_is_bounded_and_spools(backend, tm
     assert finished - exiting < 2.5  # the 1 s shutdown timeout, plus interpreter teardown
     files = list(spool.rglob("*.json.gz"))
     assert files and sum(int(f.name.split(".")[-3]) for f in files) >= 5 + 5  # spans and their traces
+
+
+FIVE_FAULTS = [(503, None), (502, None), (429, {"Retry-After": "1"}), (500, None), (503, None)]
+
+
+def pipeline(backend, spool_dir, shutdown_timeout_millis=10_000):
+    """An Opik exporter under a batch processor at its default sizes, flushed by hand."""
+    exporter = OpikSpanExporter(url=f"http://127.0.0.1:{backend.port}/api/", api_key="key", workspace="ws",
+                                project_name="faults", timeout=2.0, spool_dir=str(spool_dir))
+    batch = OpikBatchSpanProcessor(exporter, schedule_delay_millis=60_000, shutdown_timeout_millis=shutdown_timeout_millis)
+    provider = TracerProvider(id_generator=UuidV7IdGenerator(), shutdown_on_exit=False)
+    provider.add_span_processor(batch)
+    return exporter, batch, provider.get_tracer("faults")
+
+
+def end_traces(tracer, traces, spans_per_trace):
+    for index in range(traces):
+        with tracer.start_as_current_span(f"trace-{index}"):
+            for child in range(spans_per_trace - 1):
+                tracer.start_span(f"child-{child}").end()
+
+
+@pytest.mark.parametrize("ending", ["flush", "shutdown"])
+def test_five_faults_then_recovery_are_delivered_within_the_deadline(backend, tmp_path, monkeypatch, ending):
+    monkeypatch.setattr(exporter_module, "PROBE_INTERVAL_S", 1.0)  # the back end is probed again a second after it failed
+    for status, headers in FIVE_FAULTS:
+        backend.fail_next(status, headers=headers)
+    exporter, batch, tracer = pipeline(backend, tmp_path)
+    end_traces(tracer, 200, 10)  # 2,000 spans
+    if ending == "flush":
+        assert batch.force_flush(10_000)
+    else:
+        batch.shutdown()
+    spooled = sum(b.items for b in exporter.spool.batches())
+    assert (backend.span_count, backend.trace_count, spooled) == (2000, 200, 0), backend.stats()
+    assert [r.status for r in backend.requests[:5]] == [503, 502, 429, 500, 503]
+    assert backend.duplicates == 0 and backend.errors == []
+    batch.shutdown()
+
+
+@pytest.mark.parametrize("ending", ["flush", "shutdown"])
+def test_a_back_end_down_past_the_deadline_is_probed_until_it_then_spooled(backend, tmp_path, monkeypatch, ending):
+    monkeypatch.setattr(exporter_module, "PROBE_INTERVAL_S", 0.2)
+    monkeypatch.setattr(client_module, "_retry_delay", lambda headers, attempt: 0.01)
+    backend.fail_next(503, times=100_000)
+    exporter, batch, tracer = pipeline(backend, tmp_path, shutdown_timeout_millis=2000)
+    end_traces(tracer, 20, 1)
+    started = time.monotonic()
+    if ending == "flush":
+        assert batch.force_flush(2000)  # everything handed over: spooled
+    else:
+        batch.shutdown()
+    elapsed = time.monotonic() - started
+    assert 1.0 <= elapsed < 3.0  # it kept probing until its deadline (1.6 s / 1.5 s), then stopped
+    assert len(backend.requests) > 4  # more than the first request's attempts: probed again
+    assert backend.span_count == 0
+    assert sum(b.items for b in exporter.spool.batches()) == 20 + 20  # the spans and their traces, kept
+    batch.shutdown()

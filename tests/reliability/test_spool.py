@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import stat
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
@@ -82,3 +87,73 @@ def test_a_spool_is_only_replayed_to_its_own_back_end_and_workspace(tmp_path):
         OpikSpanExporter(url=f"http://127.0.0.1:{first.port}/api/", workspace="a", spool_dir=str(tmp_path))  # replays at start
         assert first.wait_for(lambda b: b.span_count == 1 and b.trace_count == 1, 10)
         assert second.span_count == 0
+
+
+def spooled_long_ago(spool, body=b"old"):
+    """A batch spooled 10 minutes ago (older than the stale-claim age)."""
+    spool.put("spans", 1, body)
+    (batch,) = spool.batches()
+    past = time.time() - 600
+    os.utime(batch.path, (past, past))
+    return batch
+
+
+def test_an_old_batch_being_sent_is_not_sent_again_by_another_process(tmp_path):
+    spool = Spool(tmp_path, max_bytes=10_000)
+    spooled_long_ago(spool)
+    sent_by_other = []
+
+    def send(kind, body):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # another process sharing the folder replays while this one is sending
+            count = -1
+            try:
+                count = Spool(tmp_path, max_bytes=10_000).replay(lambda kind, body: True, time.monotonic() + 2)
+            finally:
+                os.write(write_end, str(count).encode())
+                os._exit(0)
+        os.close(write_end)
+        assert select.select([read_end], [], [], 10)[0], "the other process hung"
+        sent_by_other.append(int(os.read(read_end, 100)))
+        os.close(read_end)
+        os.waitpid(pid, 0)
+        return True
+
+    assert spool.replay(send) == 1
+    assert sent_by_other == [0]
+    assert spool.batches() == [] and os.listdir(tmp_path) == []
+
+
+def test_two_spools_of_one_folder_in_a_process_never_send_a_batch_twice(tmp_path):
+    first, second = Spool(tmp_path, max_bytes=10_000), Spool(tmp_path, max_bytes=10_000)  # e.g. an exporter and upload
+    spooled_long_ago(first)
+    second_sent = []
+    other = threading.Thread(target=lambda: second.replay(lambda kind, body: second_sent.append(body) or True))
+
+    def send(kind, body):
+        other.start()
+        other.join(0.3)  # the other replay runs meanwhile (or waits for this one)
+        return True
+
+    assert first.replay(send) == 1
+    other.join(5)
+    assert second_sent == []
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_claim_is_taken_back_only_when_its_sender_is_gone(tmp_path):
+    spool = Spool(tmp_path, max_bytes=10_000)
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid, live_pid = int(ended.stdout), os.getppid()
+    claims = {"dead-old": (dead_pid, 600), "dead-recent": (dead_pid, 60), "live-old": (live_pid, 600),
+              "live-abandoned": (live_pid, 7200), "own": (os.getpid(), 0)}
+    for index, (name, (pid, age)) in enumerate(claims.items()):
+        path = tmp_path / f"{index:020d}-1-{index}.spans.1.json.gz.sending-{pid}"
+        path.write_bytes(name.encode())
+        past = time.time() - age
+        os.utime(path, (past, past))
+    sent = []
+    spool.replay(lambda kind, body: sent.append(body.decode()) or True)
+    assert sorted(sent) == ["dead-old", "live-abandoned", "own"]
+    assert sorted(p.read_bytes().decode() for p in tmp_path.iterdir()) == ["dead-recent", "live-old"]

@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from opik_otel import semconv as sc
 from opik_otel._attributes import span_attributes
+from opik_otel._batch import after_fork_in_child
 from opik_otel._pricing import PriceBook, TokenUsage, prices_ready, wait_ready, when_ready
 from opik_otel.semconv.providers import known_provider
 from opik_otel.semconv.usage import (
@@ -147,6 +148,11 @@ class UsageCostSpanProcessor(SpanProcessor):
     def __init__(self, next_processor: SpanProcessor, prices: PriceBook | None = None) -> None:
         self.next_processor = next_processor
         self.prices = prices or PriceBook()
+        self._after_fork_in_child()
+        after_fork_in_child(self._after_fork_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        """Fresh locks and an empty hold: spans the parent held for their price are the parent's."""
         self._waiting: list[ReadableSpan] = []  # ended before the price data was loaded
         self._waiting_lock = threading.Lock()
         self._release_lock = threading.Lock()

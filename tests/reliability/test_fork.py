@@ -264,3 +264,33 @@ def test_the_fork_hooks_keep_nothing_alive(tmp_path):
     del processor, exporter
     gc.collect()
     assert [ref() for ref in refs] == [None, None, None]
+
+
+def test_a_child_does_not_hand_on_spans_the_parent_held_for_their_price(monkeypatch):
+    """`UsageCostSpanProcessor` holds spans that ended before the price data loaded; a child
+    forked meanwhile hands on only its own (the parent's are the parent's to export)."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from opik_otel import _processor
+    from opik_otel._processor import UsageCostSpanProcessor
+
+    PRICED = {"gen_ai.request.model": "gpt-4o-mini", "gen_ai.usage.input_tokens": 10}
+    monkeypatch.setattr(_processor, "prices_ready", lambda: False)  # the price data is still loading
+    monkeypatch.setattr(_processor, "when_ready", lambda callback: None)  # … and will not be ready in this test
+    exporter = Recording()
+    processor = UsageCostSpanProcessor(SimpleSpanProcessor(exporter))
+    tracer = tracer_with(processor)
+    for index in range(3):
+        tracer.start_span(f"parent{index}", attributes=PRICED).end()
+    assert exporter.names == []  # held for their price
+
+    def child():
+        monkeypatch.setattr(_processor, "wait_ready", lambda timeout: True)
+        tracer.start_span("child0", attributes=PRICED).end()
+        processor.force_flush(2000)
+        return exporter.names
+
+    assert in_child(child) == ["child0"]
+    monkeypatch.setattr(_processor, "wait_ready", lambda timeout: True)
+    processor.force_flush(2000)
+    assert exporter.names == ["parent0", "parent1", "parent2"]

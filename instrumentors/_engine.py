@@ -23,10 +23,11 @@ from typing import Any, Callable, Iterator
 import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
 
 from opik_otel import semconv as sc
 from opik_otel._content import ContentPolicy  # noqa: F401 - re-exported; the content switch lives in the core
+from opik_otel._errors import record_error
 
 logger = logging.getLogger(__name__)
 
@@ -93,20 +94,6 @@ class Operation:
     #: True when the call returns a context manager whose `__enter__` gives the stream
     #: (Anthropic's `messages.stream()`); the span then ends at that `with` block's exit.
     returns_stream_manager: bool = False
-
-
-def error_attributes(exc: BaseException) -> Attributes:
-    return {sc.ERROR_TYPE: type(exc).__qualname__}
-
-
-def record_error(span: trace.Span, exc: BaseException) -> None:
-    """Mark a span failed: status ERROR, `error.type`, an exception event."""
-    try:
-        span.set_attributes(error_attributes(exc))
-        span.record_exception(exc)
-        span.set_status(Status(StatusCode.ERROR, str(exc) or type(exc).__qualname__))
-    except Exception:  # pragma: no cover - never raise into user code
-        logger.debug("opik-otel: could not record an error on a span", exc_info=True)
 
 
 def _safe(read: Callable[..., Attributes], *args: Any) -> Attributes:

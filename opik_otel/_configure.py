@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.sampling import Sampler
 from opik_otel import semconv as sc
 from opik_otel._batch import OpikBatchSpanProcessor
 from opik_otel._content import set_capture_content
-from opik_otel._context import OpikContextSpanProcessor, propagate_context_to_threads
+from opik_otel._context import OpikContextSpanProcessor, set_context_propagation
 from opik_otel._distributed import add_opik_propagator
 from opik_otel._ids import UuidV7IdGenerator
 from opik_otel._pricing import PriceBook
@@ -186,6 +186,7 @@ def configure(
         set_capture_content(resolved.capture_content)  # explicit argument > env > on, for everything traced
         sc.set_content_hook(resolved.redact)
         _State.marks_opik_traces = not resolved.track_disable and resolved.resolved_exporter in ("opik", "local")
+        set_context_propagation(resolved.propagate_context_to_threads and not resolved.track_disable)
         if resolved.track_disable:
             if _State.pipeline is not None:
                 _State.pipeline.shutdown()
@@ -199,7 +200,6 @@ def configure(
             _State.pipeline = _SwitchablePipeline(processor)
             provider.add_span_processor(_State.pipeline)
             add_opik_propagator()
-            propagate_context_to_threads()
         else:
             old, _State.pipeline.inner = _State.pipeline.inner, processor
             if old is not None:
@@ -229,8 +229,10 @@ def flush(timeout_millis: int = 30000) -> bool:
 
 
 def shutdown() -> None:
-    """Flush and stop opik-otel's pipeline (the app's own processors are left alone)."""
+    """Flush and stop opik-otel's pipeline (the app's own processors are left alone), and put
+    back `Thread.start` and `ThreadPoolExecutor.submit` (patched again only by `configure()`)."""
     with _State.lock:
         if _State.pipeline is not None:
             _State.pipeline.shutdown()
         _State.settings = None
+        set_context_propagation(False)

@@ -3,7 +3,13 @@
 `tracing_context(project_name=…, thread_id=…, tags=…, metadata=…)` puts a `Scope` in the
 OpenTelemetry context; `OpikContextSpanProcessor` stamps it on each span as it starts, from
 any instrumentation. asyncio tasks inherit the context by themselves; threads started (and
-pool tasks submitted) inside it get it from `propagate_context_to_threads()`.
+pool tasks submitted) inside it get it from `propagate_context_to_threads()`, which patches
+`threading.Thread.start` and `ThreadPoolExecutor.submit` for the whole process. The switch
+`propagate_context_to_threads` (`OPIK_OTEL_PROPAGATE_CONTEXT_TO_THREADS`) turns that off;
+`shutdown()` undoes it. A thread's span parents what the thread does only while it runs: once
+it has ended, the thread's next spans begin new traces, without the carried scope (a worker
+started during a request does not file its later work under that request). A pool task keeps
+the context it was submitted in: it is one piece of the submitting span's work.
 
 A trace lives in one Opik project: a span with a local parent takes the parent's project
 (an empty one, meaning the exporter's default, when the parent has none).
@@ -30,7 +36,9 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanContext
 
 from opik_otel import semconv as sc
+from opik_otel._content import parse_boolean
 from opik_otel._ids import OPIK_TRACE_STATE_KEY, stamped_trace_state
+from opik_otel._settings import ENV_VARS
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +64,18 @@ class Scope:
         )
 
 
-def current_scope() -> Scope | None:
-    return otel_context.get_value(_SCOPE_KEY)  # type: ignore[return-value]
+def current_scope(context: otel_context.Context | None = None) -> Scope | None:
+    """The `tracing_context` in effect in `context` (default: the current one).
+
+    Once the span a thread was started in has ended, the scope the thread carried from there
+    applies only to spans of that span's trace (see `_CarriedSpan`)."""
+    scope: Scope | None = otel_context.get_value(_SCOPE_KEY, context)  # type: ignore[assignment]
+    if scope is not None:
+        carried: _CarriedSpan | None = otel_context.get_value(_CARRIED_KEY, context)  # type: ignore[assignment]
+        if carried is not None and scope is carried.scope and carried.ended():
+            if trace.get_current_span(context).get_span_context().trace_id != carried.trace_id:
+                return None
+    return scope
 
 
 @contextlib.contextmanager
@@ -99,7 +117,7 @@ class OpikContextSpanProcessor(SpanProcessor):
     def _stamp(self, span: Span, parent_context: Any) -> None:
         parent = trace.get_current_span(parent_context)
         parent_ids = parent.get_span_context()
-        scope: Scope | None = otel_context.get_value(_SCOPE_KEY, parent_context)
+        scope = current_scope(parent_context)
         if not parent_ids.is_valid or parent_ids.is_remote:  # a local root
             context = span.context
             _ROOTS[context.trace_id] = span
@@ -181,35 +199,72 @@ def local_root(trace_id: int) -> Span | None:
 
 
 # --- threads ---------------------------------------------------------------------------
+#
+# Process-wide: `threading.Thread.start` and `ThreadPoolExecutor.submit` are replaced by
+# wrappers that carry the OpenTelemetry context across (switch: `propagate_context_to_threads`,
+# `OPIK_OTEL_PROPAGATE_CONTEXT_TO_THREADS`). Turning it off (or `shutdown()`) puts the originals
+# back; if another library has wrapped them over ours meanwhile, ours stay in its chain and
+# pass through.
 
 _threads_patched = threading.Lock()
-_patched = False
+_carrying = False  # read by our wrappers on every start and submit
+_decision: bool | None = None  # configure()'s (or shutdown()'s); None: the environment variable, else on
+_installed: tuple[Any, Any, Any, Any] | None = None  # (our start, our submit, original start, original submit)
 
 
 def propagate_context_to_threads() -> None:
     """Make threads started, and pool tasks submitted, inside a span or scope run in its context.
 
-    Idempotent. Patches `threading.Thread.start` and `ThreadPoolExecutor.submit` to
-    carry the OpenTelemetry context (only it) across, as asyncio does for tasks.
+    Called by `@track` and `tracing_context`: patches unless turned off, by
+    `configure(propagate_context_to_threads=False)` or, before `configure()` runs, by
+    `OPIK_OTEL_PROPAGATE_CONTEXT_TO_THREADS=false`; after `shutdown()`, only `configure()` patches again.
     """
-    global _patched
-    if _patched:  # every @track call lands here: no lock once patched
+    if _carrying or _decision is False:  # every @track call lands here: no lock once decided
         return
     with _threads_patched:
-        if _patched:
-            return
-        _patched = True
+        decision = _decision
+        if decision is None:
+            decision = parse_boolean(os.environ.get(ENV_VARS["propagate_context_to_threads"])) is not False
+        if decision:
+            _carry(True)
+
+
+def set_context_propagation(enabled: bool) -> None:
+    """`configure()`'s decision (and `shutdown()`'s, False): patch, or put the originals back, now."""
+    global _decision
+    with _threads_patched:
+        _decision = enabled
+        _carry(enabled)
+
+
+def _carry(enabled: bool) -> None:
+    """Patch, or unpatch; the caller holds `_threads_patched`."""
+    global _carrying, _installed
+    _carrying = enabled
+    if enabled and _installed is None:
+        _installed = _install()
+    elif not enabled and _installed is not None:
+        start, submit, original_start, original_submit = _installed
+        if threading.Thread.start is start and ThreadPoolExecutor.submit is submit:
+            threading.Thread.start, ThreadPoolExecutor.submit = original_start, original_submit  # type: ignore[method-assign]
+            _installed = None
+        # else wrapped over by another library: ours stay installed, passing through
+
+
+def _install() -> tuple[Any, Any, Any, Any]:
     original_start, original_submit = threading.Thread.start, ThreadPoolExecutor.submit
 
     @functools.wraps(original_start)
     def start(self: threading.Thread) -> None:
-        carried = otel_context.get_current()
+        carried = otel_context.get_current() if _carrying else None
         if carried:  # nothing to carry from an empty context
-            self.run = _in_context(carried, self.run)  # type: ignore[method-assign]
+            self.run = _in_context(_for_thread(carried), self.run)  # type: ignore[method-assign]
         original_start(self)
 
     @functools.wraps(original_submit)
     def submit(self: ThreadPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if not _carrying:
+            return original_submit(self, fn, *args, **kwargs)
         task = _in_context(otel_context.get_current(), fn)
         token = otel_context.attach(otel_context.Context())  # a worker started here keeps no span alive
         try:
@@ -219,6 +274,7 @@ def propagate_context_to_threads() -> None:
 
     threading.Thread.start = start  # type: ignore[method-assign]
     ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
+    return start, submit, original_start, original_submit
 
 
 def _after_fork_in_child() -> None:
@@ -240,3 +296,65 @@ def _in_context(carried: otel_context.Context, fn: Any) -> Any:
             otel_context.detach(token)
 
     return call
+
+
+# --- a thread outliving the span it started in (the rule: see the module docstring) -----
+
+_CARRIED_KEY = otel_context.create_key("opik_otel.carried_into_thread")
+
+
+class _CarriedSpan(trace.Span):
+    """The span a thread was started in, as the thread sees it: itself while it runs, then no
+    span at all (an invalid context), so the SDK starts a new trace for the thread's next span."""
+
+    def __init__(self, span: trace.Span, scope: Scope | None) -> None:
+        self.span = span
+        self.scope = scope  # the `tracing_context` carried with it
+        self.trace_id = span.get_span_context().trace_id
+
+    def ended(self) -> bool:
+        return not self.span.is_recording()
+
+    def get_span_context(self) -> SpanContext:
+        return trace.INVALID_SPAN_CONTEXT if self.ended() else self.span.get_span_context()
+
+    def is_recording(self) -> bool:
+        return self.span.is_recording()
+
+    def end(self, end_time: int | None = None) -> None:
+        self.span.end(end_time)
+
+    def set_attributes(self, attributes: Any) -> None:
+        self.span.set_attributes(attributes)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.span.set_attribute(key, value)
+
+    def add_event(self, name: str, attributes: Any = None, timestamp: int | None = None) -> None:
+        self.span.add_event(name, attributes, timestamp)
+
+    def add_link(self, context: SpanContext, attributes: Any = None) -> None:
+        self.span.add_link(context, attributes)
+
+    def update_name(self, name: str) -> None:
+        self.span.update_name(name)
+
+    def set_status(self, status: Any, description: str | None = None) -> None:
+        self.span.set_status(status, description)
+
+    def record_exception(self, exception: BaseException, attributes: Any = None, timestamp: int | None = None, escaped: bool = False) -> None:
+        self.span.record_exception(exception, attributes, timestamp, escaped)
+
+    def __getattr__(self, name: str) -> Any:  # `attributes`, `parent`, `name` … of an SDK span
+        if name == "span":  # not set yet (a copy being made)
+            raise AttributeError(name)
+        return getattr(self.span, name)
+
+
+def _for_thread(carried: otel_context.Context) -> otel_context.Context:
+    """The context a new thread runs in: `carried`, its span seen through `_CarriedSpan`."""
+    span = trace.get_current_span(carried)
+    if not span.is_recording():  # no span, a remote parent or one not sampled: nothing to outlive
+        return carried
+    seen = _CarriedSpan(span, otel_context.get_value(_SCOPE_KEY, carried))  # type: ignore[arg-type]
+    return otel_context.set_value(_CARRIED_KEY, seen, trace.set_span_in_context(seen, carried))

@@ -46,6 +46,7 @@ ENV_VARS = {
     "spool_max_mb": "OPIK_OTEL_SPOOL_MAX_MB",
     "max_payload_size_mb": "OPIK_MAX_PAYLOAD_SIZE_MB",
     "shutdown_timeout_millis": "OPIK_OTEL_SHUTDOWN_TIMEOUT",
+    "propagate_context_to_threads": "OPIK_OTEL_PROPAGATE_CONTEXT_TO_THREADS",
     "redact": "-",
 }
 # keys of the Opik SDK's config file section [opik]
@@ -95,6 +96,7 @@ class Settings(BaseModel):
     spool_max_mb: float = Field(100.0, ge=0)  # 0: no spool
     max_payload_size_mb: float = Field(20.0, ge=0)  # per span input / output; 0: no limit
     shutdown_timeout_millis: int = Field(5000, gt=0)
+    propagate_context_to_threads: bool = True  # patch Thread.start / ThreadPoolExecutor.submit to carry the context
     redact: Optional[Callable[[Any], Any]] = None
     sources: dict[str, str] = Field(default_factory=dict, exclude=True)
 
@@ -118,7 +120,7 @@ class Settings(BaseModel):
             return parsed
         return value
 
-    @field_validator("track_disable", "check_tls_certificate", mode="before")
+    @field_validator("track_disable", "check_tls_certificate", "propagate_context_to_threads", mode="before")
     @classmethod
     def _boolean(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from typing import Any, Callable, Mapping, Sequence, TypeVar, overload
+from typing import Any, AsyncGenerator, Callable, Generator, Mapping, Sequence, TypeVar, overload
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -22,8 +22,8 @@ from opik_otel import _configure
 from opik_otel._content import capture_content
 from opik_otel._context import local_root, propagate_context_to_threads
 from opik_otel._distributed import extract_distributed_context
+from opik_otel._errors import record_error
 from opik_otel._version import __version__
-from opik_otel.instrumentors._engine import record_error
 
 logger = logging.getLogger(__name__)
 
@@ -133,19 +133,37 @@ class _Spec:
             values.pop(next(iter(values)), None)
         return values
 
-    def succeed(self, span: trace.Span, output: Any) -> None:
-        """Record the output and end the span; never raises."""
+
+class _Call:
+    """One traced call: its span, started when the call begins; `with call:` runs a piece of the
+    function's code with the span current, and an exception escaping it fails the span (it
+    still propagates, untouched). Every step of ours is guarded: none raises into the call."""
+
+    __slots__ = ("spec", "span", "context", "token")
+
+    def __init__(self, spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.spec = spec
+        self.span, self.context = spec.start(args, kwargs)
+
+    def __enter__(self) -> None:
+        self.token = otel_context.attach(self.context)
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> bool:
+        otel_context.detach(self.token)
+        if exc is not None:
+            record_error(self.span, exc)
+            _end(self.span)
+        return False  # the exception propagates as it is
+
+    def returned(self, output: Any) -> Any:
+        """Record the output and end the span; returns `output` itself."""
         try:
-            if self.capture_output and capture_content() and sc.OUTPUT_VALUE not in (getattr(span, "attributes", None) or {}):
-                span.set_attribute(sc.OUTPUT_VALUE, safe_json(output))
+            if self.spec.capture_output and capture_content() and sc.OUTPUT_VALUE not in (getattr(self.span, "attributes", None) or {}):
+                self.span.set_attribute(sc.OUTPUT_VALUE, safe_json(output))
         except Exception:
             logger.debug("opik-otel: could not record a @track output", exc_info=True)
-        _end(span)
-
-    def fail(self, span: trace.Span, exc: BaseException) -> None:
-        """Record the error and end the span; never raises (the caller re-raises `exc` itself)."""
-        record_error(span, exc)
-        _end(span)
+        _end(self.span)
+        return output
 
 
 def _end(span: trace.Span) -> None:
@@ -157,135 +175,124 @@ def _end(span: trace.Span) -> None:
 
 def _function_wrapper(func: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
-        span, context = spec.start(args, kwargs)
-        token = otel_context.attach(context)
-        try:
+        traced = _Call(spec, args, kwargs)
+        with traced:
             result = func(*args, **kwargs)
-        except BaseException as exc:
-            spec.fail(span, exc)
-            raise
-        finally:
-            otel_context.detach(token)
-        spec.succeed(span, result)
-        return result
+        return traced.returned(result)
 
     return call
 
 
 def _coroutine_wrapper(func: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
     async def call(*args: Any, **kwargs: Any) -> Any:
-        span, context = spec.start(args, kwargs)
-        token = otel_context.attach(context)
-        try:
+        traced = _Call(spec, args, kwargs)
+        with traced:
             result = await func(*args, **kwargs)
-        except BaseException as exc:
-            spec.fail(span, exc)
-            raise
-        finally:
-            otel_context.detach(token)
-        spec.succeed(span, result)
-        return result
+        return traced.returned(result)
 
     return call
 
 
-class _Collected:
-    """A generator's yielded items, as its output: joined if all are strings, else a list."""
+class _GeneratorCall:
+    """The generator protocol, passed through a traced generator: what the caller sends or throws
+    in goes on to the generator, whose code runs (with the span current) only inside `advance`.
 
-    __slots__ = ("items",)
+    `with run:` wraps the wrapper's own `yield`: an exception the caller throws in there is kept
+    for the generator's next step; a close (`GeneratorExit`) stops the loop, and the wrapper then
+    closes the generator and returns. The span ends when the generator is exhausted, closed or fails,
+    with the yielded items as its output: joined if all are strings, else a list.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("call", "item", "items", "sent", "thrown", "closing", "result")
+
+    def __init__(self, spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.call = _Call(spec, args, kwargs)
+        self.item: Any = None
         self.items: list[Any] = []
+        self.sent: Any = None
+        self.thrown: BaseException | None = None
+        self.closing = False
+        self.result: Any = None  # a generator's return value, for `yield from`
 
-    def add(self, item: Any) -> None:
+    def resume(self, send: Callable[[Any], Any], throw: Callable[[BaseException], Any]) -> Any:
+        """The generator's next step: the exception the caller threw in, else the value it sent."""
+        thrown, self.thrown = self.thrown, None
+        return send(self.sent) if thrown is None else throw(thrown)
+
+    def advance(self, generator: Generator[Any, Any, Any]) -> bool:
+        """Run the generator to its next item (`self.item`); False once it is exhausted or closing."""
+        if self.closing:
+            return False
+        with self.call:
+            try:
+                self.item = self.resume(generator.send, generator.throw)
+            except StopIteration as stop:
+                self.result = stop.value
+                return False
+        self.collect()
+        return True
+
+    async def advance_async(self, generator: AsyncGenerator[Any, Any]) -> bool:
+        """`advance` for an async generator."""
+        if self.closing:
+            return False
+        with self.call:
+            try:
+                self.item = await self.resume(generator.asend, generator.athrow)
+            except StopAsyncIteration:
+                return False
+        self.collect()
+        return True
+
+    def collect(self) -> None:
         if len(self.items) < _MAX_COLLECTED:
-            self.items.append(item)
+            self.items.append(self.item)
 
-    def output(self) -> Any:
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> bool:
+        if isinstance(exc, GeneratorExit):
+            self.closing = True
+        elif exc is not None:
+            self.thrown = exc
+        return True  # the caller's exception goes on to the generator, not out of the wrapper
+
+    def finish(self) -> None:
+        """End the span, the items yielded as its output."""
         items = self.items
-        return "".join(items) if items and all(isinstance(item, str) for item in items) else items
+        self.call.returned("".join(items) if items and all(isinstance(item, str) for item in items) else items)
 
 
 def _generator_wrapper(func: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
-        span, context = spec.start(args, kwargs)
-        collected = _Collected()
-        try:
-            token = otel_context.attach(context)
-            try:
-                generator = func(*args, **kwargs)
-            finally:
-                otel_context.detach(token)
-            sent: Any = None
-            thrown: BaseException | None = None
-            while True:
-                token = otel_context.attach(context)  # current only while the generator's body runs
-                try:
-                    item = generator.throw(thrown) if thrown is not None else generator.send(sent)
-                except StopIteration:
-                    break
-                finally:
-                    otel_context.detach(token)
-                    thrown = None
-                collected.add(item)
-                try:
-                    sent = yield item
-                except GeneratorExit:  # closed early (close(), or garbage collection after a break)
-                    token = otel_context.attach(context)
-                    try:
-                        generator.close()
-                    finally:
-                        otel_context.detach(token)
-                    raise
-                except BaseException as exc:  # thrown in by the caller: pass it on
-                    thrown = exc
-        except GeneratorExit:
-            spec.succeed(span, collected.output())
-            raise
-        except BaseException as exc:
-            spec.fail(span, exc)
-            raise
-        spec.succeed(span, collected.output())
+        run = _GeneratorCall(spec, args, kwargs)
+        with run.call:
+            generator = func(*args, **kwargs)
+        while run.advance(generator):
+            with run:  # the caller's turn: a value sent, an exception thrown in, or a close
+                run.sent = yield run.item
+        if run.closing:
+            with run.call:
+                generator.close()
+        run.finish()
+        return run.result
 
     return call
 
 
 def _async_generator_wrapper(func: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
     async def call(*args: Any, **kwargs: Any) -> Any:
-        span, context = spec.start(args, kwargs)
-        collected = _Collected()
-        try:
-            generator = func(*args, **kwargs)  # runs nothing until the first __anext__
-            sent: Any = None
-            thrown: BaseException | None = None
-            while True:
-                token = otel_context.attach(context)
-                try:
-                    item = await (generator.athrow(thrown) if thrown is not None else generator.asend(sent))
-                except StopAsyncIteration:
-                    break
-                finally:
-                    otel_context.detach(token)
-                    thrown = None
-                collected.add(item)
-                try:
-                    sent = yield item
-                except GeneratorExit:
-                    token = otel_context.attach(context)
-                    try:
-                        await generator.aclose()
-                    finally:
-                        otel_context.detach(token)
-                    raise
-                except BaseException as exc:
-                    thrown = exc
-        except GeneratorExit:
-            spec.succeed(span, collected.output())
-            raise
-        except BaseException as exc:
-            spec.fail(span, exc)
-            raise
-        spec.succeed(span, collected.output())
+        run = _GeneratorCall(spec, args, kwargs)
+        with run.call:
+            generator = func(*args, **kwargs)  # runs nothing until the first step
+        while await run.advance_async(generator):
+            with run:  # the caller's turn
+                run.sent = yield run.item
+        if run.closing:
+            with run.call:
+                await generator.aclose()
+        run.finish()
 
     return call
 

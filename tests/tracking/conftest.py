@@ -23,12 +23,14 @@ def exporter():
 def provider(exporter, monkeypatch):
     import opik_otel._configure
     import opik_otel._content
+    import opik_otel._context
 
     provider = TracerProvider(id_generator=UuidV7IdGenerator())
     provider.add_span_processor(OpikContextSpanProcessor())
     provider.add_span_processor(UsageCostSpanProcessor(SimpleSpanProcessor(exporter)))
     monkeypatch.setattr(opik_otel._configure, "ensure_configured", lambda: None)
     monkeypatch.setattr(opik_otel._content, "_configured", True)  # content on, as configure() decides
+    monkeypatch.setattr(opik_otel._context, "_decision", None)  # threads carry the context (whatever shutdown() ran before)
     saved = trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE
     trace._TRACER_PROVIDER_SET_ONCE, trace._TRACER_PROVIDER = Once(), None
     trace.set_tracer_provider(provider)

@@ -210,6 +210,77 @@ def test_generator_send_and_error(exporter):
     assert span.status.status_code is StatusCode.ERROR
 
 
+def test_generator_protocol_passes_through(exporter):
+    """A thrown-in exception reaches the generator, its cleanup runs with the span current on close,
+    and its return value reaches `yield from`."""
+    from opentelemetry import trace
+
+    seen = []
+
+    @opik_otel.track
+    def worker():
+        try:
+            seen.append(("sent", (yield 1)))
+            yield 2
+        except KeyError as exc:
+            seen.append(("caught", exc.args[0]))
+            yield 3
+        finally:
+            seen.append(("cleanup", trace.get_current_span().get_span_context().span_id))
+        return "the result"
+
+    def delegate():
+        seen.append(("returned", (yield from worker())))
+
+    stream = worker()
+    assert next(stream) == 1
+    assert stream.send("x") == 2
+    assert stream.throw(KeyError("k")) == 3
+    stream.close()
+    (closed,) = exporter.get_finished_spans()
+    assert seen == [("sent", "x"), ("caught", "k"), ("cleanup", closed.context.span_id)]
+    assert closed.attributes["output.value"] == "[1,2,3]" and closed.status.status_code is StatusCode.UNSET
+
+    seen.clear()
+    assert list(delegate()) == [1, 2]
+    exhausted = exporter.get_finished_spans()[1]
+    assert seen == [("sent", None), ("cleanup", exhausted.context.span_id), ("returned", "the result")]
+    assert exhausted.attributes["output.value"] == "[1,2]"
+
+
+def test_async_generator_protocol_passes_through(exporter):
+    from opentelemetry import trace
+
+    seen = []
+
+    @opik_otel.track
+    async def worker():
+        try:
+            yield 1
+        except KeyError as exc:
+            seen.append(("caught", exc.args[0]))
+            yield 2
+        try:
+            yield 3
+        finally:
+            await asyncio.sleep(0)
+            seen.append(("cleanup", trace.get_current_span().get_span_context().span_id))
+
+    async def consume():
+        stream = worker()
+        assert await stream.__anext__() == 1
+        assert await stream.athrow(KeyError("k")) == 2
+        assert await stream.asend(None) == 3
+        await stream.aclose()
+        with pytest.raises(StopAsyncIteration):
+            await stream.__anext__()
+
+    asyncio.run(consume())
+    (span,) = exporter.get_finished_spans()
+    assert seen == [("caught", "k"), ("cleanup", span.context.span_id)]
+    assert span.attributes["output.value"] == "[1,2,3]"
+
+
 def test_async_generator(exporter):
     @opik_otel.track
     async def chunks():

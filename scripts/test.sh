@@ -1,35 +1,94 @@
 #!/usr/bin/env bash
-# The one test command. Builds one virtual environment per library group (versions
-# conflict between groups) and runs the suite in each:
+# The one set-up and test command. Builds (or refreshes) one virtual environment per library
+# group under .venvs/ (versions conflict between groups) and runs the suite in each:
 #   latest  newest openai 3.x, anthropic 2.x, boto3, newest OpenTelemetry: the whole suite
 #   oldest  the oldest versions we support (openai 1.40, anthropic 0.40, botocore 1.34.116,
 #           OpenTelemetry 1.30, genai-prices 0.0.50)
-# Usage: bash scripts/test.sh [extra pytest args]   (OPIK_OTEL_TEST_GROUPS="latest" to run one group)
+# Usage: bash scripts/test.sh [--setup-only] [--dry-run] [pytest options] [test paths]
+#   --setup-only  build the environments, run no tests (the README's development set-up)
+#   --dry-run     print the commands instead of running them
+#   test paths    run only these (a file, folder or node id), in each group that runs them
+# OPIK_OTEL_TEST_GROUPS="latest" runs one group; OPIK_OTEL_TEST_ENVS puts the environments
+# elsewhere; PYTHON picks the interpreter (python3). uv builds the environments: the one on
+# PATH, else a copy installed into "$envs/.tools" (never into the system interpreter).
+# Exits with pytest's status: the first failing group's, after every group has run.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 envs="${OPIK_OTEL_TEST_ENVS:-$root/.venvs}"
 python="${PYTHON:-python3}"
 groups="${OPIK_OTEL_TEST_GROUPS:-latest oldest}"
+known_groups="latest oldest"
 
-command -v uv >/dev/null 2>&1 || "$python" -m pip install -q uv
+setup_only=false dry_run=false options=() selected=()
+for arg in "$@"; do
+  case "$arg" in
+    --setup-only) setup_only=true ;;
+    --dry-run) dry_run=true ;;
+    -*) options+=("$arg") ;;
+    *) if [[ -e "$root/${arg%%::*}" ]]; then selected+=("${arg#./}"); else options+=("$arg"); fi ;;
+  esac
+done
 
-make_env() {  # make_env NAME REQUIREMENT...
-  local name=$1; shift
-  uv venv -q --allow-existing -p "$python" "$envs/$name"
-  uv pip install -q -p "$envs/$name/bin/python" "$@"
+for group in $groups; do
+  [[ " $known_groups " == *" $group "* ]] || { echo "unknown test group: $group (groups: $known_groups)" >&2; exit 2; }
+done
+
+run() {  # run COMMAND...: run it, or print it in a dry run
+  if $dry_run; then echo "$*"; else "$@"; fi
 }
 
-run_group() {  # run_group NAME PYTEST-ARGS...
+uv="$(command -v uv || true)"
+if [[ -z "$uv" ]]; then
+  uv="$envs/.tools/bin/uv"
+  if [[ ! -x "$uv" ]]; then
+    run "$python" -m venv "$envs/.tools"
+    run "$envs/.tools/bin/python" -m pip install -q uv
+  fi
+fi
+
+make_env() {  # make_env NAME REQUIREMENT...: create the environment, or bring it up to date
   local name=$1; shift
+  run "$uv" venv -q --allow-existing -p "$python" "$envs/$name"
+  run "$uv" pip install -q -p "$envs/$name/bin/python" "$@"
+}
+
+within() {  # within GROUP-PATH...: the selected tests among these (all of them if none selected)
+  if [[ ${#selected[@]} -eq 0 ]]; then printf '%s\n' "$@"; return; fi
+  local sel path
+  for sel in "${selected[@]}"; do
+    for path in "$@"; do
+      if [[ "${sel%%::*}" == "$path" || "${sel%%::*}" == "$path"/* ]]; then echo "$sel"; break; fi
+      if [[ "$path" == "${sel%/}"/* ]]; then echo "$path"; fi
+    done
+  done
+}
+
+status=0
+run_group() {  # run_group NAME GROUP-PATH...: run pytest on the selected tests among GROUP-PATHs
+  local name=$1; shift
+  local paths=() path
+  while IFS= read -r path; do paths+=("$path"); done < <(within "$@")
+  if [[ ${#paths[@]} -eq 0 ]]; then
+    echo "== test group: $name: none of the selected tests run in this group"
+    return
+  fi
   echo "== test group: $name"
-  (cd "$root" && "$envs/$name/bin/python" -m pytest -p no:cacheprovider "$@")
+  local command=("$envs/$name/bin/python" -m pytest -p no:cacheprovider ${options[@]+"${options[@]}"} "${paths[@]}")
+  if $dry_run; then echo "cd $root && ${command[*]}"; return; fi
+  local code=0
+  (cd "$root" && "${command[@]}") || code=$?
+  if [[ $status -eq 0 ]]; then status=$code; fi
 }
+
+oldest_tests=(tests/integration tests/tracking tests/unit/test_fake_openai_server.py tests/unit/test_ids.py
+  tests/unit/test_processor.py tests/unit/test_settings.py tests/reliability/test_batch.py
+  tests/reliability/test_spool.py tests/reliability/test_payload.py)
 
 for group in $groups; do
   case "$group" in
     latest)
       make_env latest -e "$root[openai,anthropic,bedrock,otlp,test]" opentelemetry-instrumentation-botocore
-      run_group latest tests "${@}"
+      $setup_only || run_group latest tests
       ;;
     oldest)
       # The opik package (REST models for the fake back end) needs a newer openai, so this
@@ -40,10 +99,12 @@ for group in $groups; do
         "opentelemetry-semantic-conventions==0.51b0" "opentelemetry-instrumentation==0.51b0" \
         "opentelemetry-exporter-otlp-proto-http==1.30.0" "opentelemetry-exporter-otlp-proto-grpc==1.30.0" \
         "genai-prices==0.0.50" "wrapt==1.14.1" "pydantic==2.10.0"
-      run_group oldest tests/integration tests/tracking tests/unit/test_fake_openai_server.py tests/unit/test_ids.py \
-        tests/unit/test_processor.py tests/unit/test_settings.py tests/reliability/test_batch.py \
-        tests/reliability/test_spool.py tests/reliability/test_payload.py "${@}"
+      $setup_only || run_group oldest "${oldest_tests[@]}"
       ;;
-    *) echo "unknown test group: $group" >&2; exit 2 ;;
   esac
 done
+
+if $setup_only; then
+  echo "Activate the newest libraries' environment with: source $envs/latest/bin/activate"
+fi
+exit "$status"

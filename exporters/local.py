@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 200 * 1_000_000  # the setting `local_store_max_mb`
 PARTS = 10  # a day's file is rotated at a tenth of the bound: removing the oldest part gives up at most that
+NOTICE_MARKER = ".notice-shown"  # in the store folder: the notice of where traces go was shown
 _FILE_NAME = re.compile(r"traces-(\d{4}-\d{2}-\d{2})(?:\.([1-9]\d*))?\.jsonl")
 
 
@@ -46,8 +47,7 @@ class LocalStoreExporter(SpanExporter):
         self._ids = OpikIdMapper()
         self._lock = threading.Lock()
         _instances.add(self)  # its lock is renewed in a forked child
-        self._announced = False
-        self._announce(self.directory / f"traces-{datetime.now(timezone.utc):%Y-%m-%d}.jsonl")  # once, before any output of the app
+        self._announce()  # before any output of the app
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         lines = []
@@ -80,7 +80,6 @@ class LocalStoreExporter(SpanExporter):
                 os.write(fd, encoded)
             finally:
                 os.close(fd)
-            self._announce(path)
             self._enforce_bound(files if path in files else [*files, path])
 
     def _part_for(self, files: list[Path], size: int) -> Path:
@@ -95,14 +94,27 @@ class LocalStoreExporter(SpanExporter):
             return self.directory / f"traces-{day}.{number + 1}.jsonl"
         return path
 
-    def _announce(self, path: Path) -> None:
-        if not self._announced:
-            self._announced = True
-            print(
-                f"opik-otel: no Opik server or OTLP endpoint configured; traces are stored locally in {path}\n"
-                "opik-otel: set OPIK_URL_OVERRIDE (and OPIK_API_KEY) to send them to Opik instead.",
-                file=sys.stderr,
-            )
+    def _announce(self) -> None:
+        """Say where traces go, once per store folder: the process that creates the folder's
+        `NOTICE_MARKER` says it; any later one (or one starting at the same time) does not."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError:
+            pass  # said below; writing will fail and say so too
+        try:
+            os.close(os.open(self.directory / NOTICE_MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            return
+        except OSError:
+            pass  # cannot remember having said it: say it anyway
+        print(
+            "opik-otel: no Opik server or OTLP endpoint is configured, so traces are\n"
+            "stored locally (`opik-otel view` shows them), in\n"
+            f"  {self.directory}\n"
+            "To send them to Opik, set OPIK_URL_OVERRIDE (and OPIK_API_KEY for Opik\n"
+            "Cloud), then run `opik-otel upload`. This notice is shown once per folder.",
+            file=sys.stderr,
+        )
 
     def _enforce_bound(self, files: list[Path]) -> None:
         """Remove the oldest files (never the newest) while the store is over `max_bytes`."""
@@ -165,10 +177,11 @@ def parse_line(line: str | bytes) -> tuple[str, dict] | None:
 
 
 def read_store(directory: Path) -> Iterator[tuple[str, dict]]:
-    """Every record in the store, oldest file first (lines that are not records are skipped)."""
+    """Every record in the store, oldest file first (lines that are not records are skipped; a
+    byte that is not UTF-8 is read as U+FFFD)."""
     for path in store_files(directory):
         try:
-            with open(path, encoding="utf-8") as handle:
+            with open(path, encoding="utf-8", errors="replace") as handle:
                 for line in handle:
                     record = parse_line(line)
                     if record is not None:

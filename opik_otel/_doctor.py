@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -13,32 +14,61 @@ from typing import Any
 _SECRETS = ("api_key",)
 
 
+WIDTH = 80  # every line of the report fits a terminal of 80 columns
+
+
 def run(check: bool = True) -> int:
-    """Print the report; 0 when the configuration is valid and the endpoint (if checked) answers."""
+    """Print the report; 0 when the configuration is valid and the endpoint (if checked) answers.
+    Every line fits 80 columns: long texts are wrapped, paths and URLs put on lines of their own."""
     from opik_otel._settings import ConfigurationError, resolve_settings
 
     try:
         settings = resolve_settings()
     except ConfigurationError as error:
-        print(f"configuration: INVALID\n  {error}")
+        print("configuration: INVALID")
+        print(_wrap(f"  {error}"))
         return 1
     print("configuration (value, and where it came from):")
-    for name, value in settings.model_dump(exclude={"sources", "redact"}).items():
+    values = settings.model_dump(exclude={"sources", "redact"})
+    width = max(len(name) for name in [*values, "exporter in effect"])
+    for name, value in values.items():
         shown = mask(settings.api_key.get_secret_value()) if name in _SECRETS and settings.api_key else value
         if shown in (None, {}, ""):
             shown = "-"
-        print(f"  {name:<24} {str(shown)[:48]:<48} {settings.sources.get(name, 'default')}")
-    exporter = settings.resolved_exporter
-    print(f"  {'exporter in effect':<24} {exporter}")
+        print(setting_line(name, str(shown), settings.sources.get(name, "default"), width))
+    print(f"  {'exporter in effect':<{width}} {settings.resolved_exporter}")
     print("libraries:")
     for line in library_lines():
-        print(f"  {line}")
-    print(zero_code_line())
+        print(textwrap.fill(line, WIDTH, initial_indent="  ", subsequent_indent=" " * 26, break_long_words=False))
+    print(_wrap(zero_code_line()))
     if not check:
         return 0
     ok, verdict = check_endpoint(settings)
-    print(f"endpoint: {'OK' if ok else 'PROBLEM'} - {verdict}")
+    print(_wrap(f"endpoint: {'OK' if ok else 'PROBLEM'} - {verdict}"))
     return 0 if ok else 1
+
+
+def setting_line(name: str, value: str, source: str, width: int) -> str:
+    """`  name  value  (source)`; when that is too wide, the value on lines of its own below."""
+    line = f"  {name:<{width}} {value}  ({source})"
+    if len(line) <= WIDTH:
+        return line
+    return f"  {name:<{width}} ({source})\n" + textwrap.fill(value, WIDTH, initial_indent="    ", subsequent_indent="    ",
+                                                             break_long_words=False, break_on_hyphens=False)
+
+
+def _wrap(text: str) -> str:
+    """A report entry at 80 columns: its first line as is, continuation lines indented by two;
+    a part of `text` after a newline that starts with two spaces (a path, a URL) is kept whole,
+    on a line of its own, indented by four."""
+    lines: list[str] = []
+    for index, part in enumerate(text.split("\n")):
+        if index and part.startswith("  "):
+            lines.append("  " + part)
+            continue
+        lines += textwrap.wrap(part, WIDTH, initial_indent="" if index == 0 else "  ", subsequent_indent="  ",
+                               break_long_words=False, break_on_hyphens=False)
+    return "\n".join(lines)
 
 
 def mask(secret: str) -> str:
@@ -105,14 +135,15 @@ def _version_conflict(integration: Any) -> str | None:
 
 
 def check_endpoint(settings: Any) -> tuple[bool, str]:
-    """A live check of where spans would go, as (fine?, a plain-language verdict)."""
+    """A live check of where spans would go, as (fine?, a plain-language verdict; a path or URL in
+    it on a line of its own, after a newline and two spaces)."""
     exporter = settings.resolved_exporter
     if exporter == "local":
         from opik_otel.exporters.local import store_files
 
         files = store_files(settings.local_store_dir)
-        return True, (f"no server configured: traces are stored locally in {settings.local_store_dir} "
-                      f"({len(files)} day file(s)); `opik-otel view` shows them, `opik-otel upload` sends them to Opik")
+        return True, (f"no server configured: traces are stored locally in\n  {settings.local_store_dir}\n"
+                      f"({len(files)} file(s)); `opik-otel view` shows them, `opik-otel upload` sends them to Opik")
     if exporter in ("none", "console"):
         return True, f"exporter {exporter!r}: nothing is sent anywhere"
     if exporter == "otlp":
@@ -124,11 +155,11 @@ def check_endpoint(settings: Any) -> tuple[bool, str]:
             response.read()
         elapsed = (time.monotonic() - started) * 1000
     except urllib.error.HTTPError as error:
-        return False, f"the Opik server at {url} answered HTTP {error.code} to is-alive/ping: is the URL right (OPIK_URL_OVERRIDE)?"
+        return False, f"the Opik server at\n  {url}\nanswered HTTP {error.code} to is-alive/ping: is the URL right (OPIK_URL_OVERRIDE)?"
     except (OSError, ValueError) as error:
-        return False, f"cannot reach the Opik server at {url} ({type(error).__name__}: {error}); traces will be spooled until it answers"
+        return False, f"cannot reach the Opik server at\n  {url}\n({type(error).__name__}: {error}); traces will be spooled until it answers"
     key = "with an API key" if settings.api_key else "without an API key (fine for a local Opik; Opik Cloud needs OPIK_API_KEY)"
-    return True, f"the Opik server at {url} answered in {elapsed:.0f} ms; sending {key}"
+    return True, f"the Opik server at\n  {url}\nanswered in {elapsed:.0f} ms; sending {key}"
 
 
 def _check_otlp() -> tuple[bool, str]:
@@ -143,15 +174,15 @@ def _check_otlp() -> tuple[bool, str]:
         try:
             socket.create_connection((parts.hostname, parts.port or 4317), timeout=5).close()
         except OSError as error:
-            return False, f"cannot connect to the OTLP gRPC endpoint {endpoint} ({error})"
-        return True, f"the OTLP gRPC endpoint {endpoint} accepts connections"
+            return False, f"cannot connect to the OTLP gRPC endpoint\n  {endpoint}\n({error})"
+        return True, f"the OTLP gRPC endpoint\n  {endpoint}\naccepts connections"
     url = endpoint if os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") else endpoint.rstrip("/") + "/v1/traces"
     request = urllib.request.Request(url, data=b"", method="POST", headers={"Content-Type": "application/x-protobuf"})
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             response.read()
     except urllib.error.HTTPError as error:
-        return False, f"the OTLP endpoint {url} answered HTTP {error.code} to an empty export"
+        return False, f"the OTLP endpoint\n  {url}\nanswered HTTP {error.code} to an empty export"
     except (OSError, ValueError) as error:
-        return False, f"cannot reach the OTLP endpoint {url} ({type(error).__name__}: {error})"
-    return True, f"the OTLP endpoint {url} accepted an empty export"
+        return False, f"cannot reach the OTLP endpoint\n  {url}\n({type(error).__name__}: {error})"
+    return True, f"the OTLP endpoint\n  {url}\naccepted an empty export"

@@ -62,6 +62,8 @@ _warned_exporter_lists: set[str] = set()
 class ConfigurationError(ValueError):
     """An invalid setting; the message names the argument and its environment variable."""
 
+    __module__ = "opik_otel"  # raised and shown (repr, tracebacks, pickle) by its public name, opik_otel.ConfigurationError
+
 
 def default_local_store_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")

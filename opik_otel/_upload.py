@@ -12,36 +12,35 @@ from __future__ import annotations
 import json
 import os
 import sys
+import textwrap
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from opik_otel.exporters.local import parse_line, store_files
+
+if TYPE_CHECKING:
+    from opik_otel._settings import Settings
+    from opik_otel.exporters.opik.spool import Spool
 
 STATE_FILE = "upload-state.json"
 BATCH_RECORDS = 500
 
 
-def run(directory: Path, include_spool: bool = True, progress: bool = True) -> int:
-    """Upload; 0 when everything was delivered, 1 otherwise (a one-line reason on stderr).
-    Instrumentation is suppressed meanwhile: the upload's own requests are never traced."""
+def run(directory: Path, settings: Settings | None = None, include_spool: bool = True, progress: bool = True) -> int:
+    """Upload to the server of `settings` (default: the resolved ones); 0 when everything was
+    delivered, 1 otherwise (on stderr: why, what is left and where). Instrumentation is
+    suppressed meanwhile: the upload's own requests are never traced."""
     from opik_otel._batch import instrumentation_suppressed
+    from opik_otel._settings import resolve_settings
 
     with instrumentation_suppressed():
-        return _run(directory, include_spool, progress)
+        return _run(Path(directory), settings or resolve_settings(), include_spool, progress)
 
 
-def _run(directory: Path, include_spool: bool, progress: bool) -> int:
-    from opik_otel._settings import ConfigurationError, resolve_settings
-
-    try:
-        settings = resolve_settings()
-    except ConfigurationError as error:
-        print(f"opik-otel upload: {error}", file=sys.stderr)
-        return 1
+def _run(directory: Path, settings: Settings, include_spool: bool, progress: bool) -> int:
     if not (settings.url or settings.api_key):
-        print("opik-otel upload: no Opik server configured: set OPIK_URL_OVERRIDE (and OPIK_API_KEY for Opik Cloud), "
-              "or run `opik configure`", file=sys.stderr)
+        print(NO_SERVER, file=sys.stderr)
         return 1
     from opik_otel.exporters.opik.client import OpikRestClient
 
@@ -52,28 +51,65 @@ def _run(directory: Path, include_spool: bool, progress: bool) -> int:
     total = sum(len(lines) for _, _, lines in pending)
     bar = _Progress(total, sys.stderr if progress else None)
     sent = 0
+    stopped = False
     for path, start, lines in pending:
-        offset = start
         for chunk_start in range(0, len(lines), BATCH_RECORDS):
             chunk = lines[chunk_start:chunk_start + BATCH_RECORDS]
             if not _deliver(client, [record for record, _ in chunk]):
-                bar.done()
-                print(f"opik-otel upload: stopped after {sent} of {total} record(s): the Opik server at {client.url} "
-                      "did not take a batch; run `opik-otel upload` again to resume", file=sys.stderr)
-                return 1
-            offset = chunk[-1][1]
-            state[path.name] = offset
+                stopped = True
+                break
+            state[path.name] = chunk[-1][1]
             _save_state(directory, state)
             sent += len(chunk)
             bar.update(sent)
+        if stopped:
+            break
     bar.done()
+    spool = _spool(settings) if include_spool else None
+    replayed = 0
+    if spool is not None and not stopped:
+        replayed, stopped = _replay_spool(client, spool)
+    if stopped:
+        print(_left_to_send(client.url, directory, sent, total, spool, replayed), file=sys.stderr)
+        return 1
     refused_stored = client.refused_items  # records of the store the server refused for good
-    replayed = _replay_spool(client, settings) if include_spool else 0
-    where = f"{client.url.rstrip('/')} (project as recorded; workspace {settings.opik_workspace or 'default'})"
-    print(f"opik-otel upload: {sent - refused_stored} record(s) from the local store" + (f" and {replayed} spooled batch(es)" if include_spool else "")
-          + f" sent to {where}" + (f"; {client.refused_items} record(s) refused by the server (invalid content), not sent"
-                                   if client.refused_items else ""))
+    spooled = f" and {replayed} spooled batch(es)" if spool is not None else ""
+    print(_fill(f"opik-otel upload: sent {sent - refused_stored} record(s) from the local store{spooled} to the "
+                f"Opik server (workspace {settings.opik_workspace or 'default'}; each record to its project) at"))
+    print(f"  {client.url}")
+    if client.refused_items:
+        print(f"{client.refused_items} record(s) refused by the server (invalid content), not sent.")
     return 0
+
+
+def _fill(text: str) -> str:
+    """A sentence wrapped at 80 columns (a long word, such as a name, is kept whole)."""
+    return textwrap.fill(text, 80, break_long_words=False, break_on_hyphens=False)
+
+
+NO_SERVER = (
+    "opik-otel upload: no Opik server configured. Set OPIK_URL_OVERRIDE to your\n"
+    "Opik server's URL (http://localhost:5173/api/ for a local Opik), or\n"
+    "OPIK_API_KEY (and OPIK_WORKSPACE) for Opik Cloud."
+)
+
+
+def _left_to_send(url: str, directory: Path, sent: int, total: int, spool: Spool | None, replayed: int) -> str:
+    """What an upload the server stopped leaves behind, and where (paths and URLs on lines of their own)."""
+    lines = ["opik-otel upload: stopped, the Opik server did not take a batch, at", f"  {url}",
+             f"Sent {sent} of {total} record(s) from the local store"
+             + (f" and {replayed} spooled batch(es)." if spool is not None else ".")]
+    left = []
+    if total > sent:
+        left.append((f"{total - sent} record(s) in the local store", directory))
+    batches = spool.batches() if spool is not None else []
+    if batches:
+        items = sum(batch.items for batch in batches)
+        left.append((f"{len(batches)} spooled batch(es) ({items} item(s)) in the spool folder", spool.folder))
+    for index, (what, where) in enumerate(left):
+        lines += [("Left to send: " if index == 0 else "and ") + what, f"  {where}"]
+    lines.append("Run `opik-otel upload` again once the server answers: it resumes there.")
+    return "\n".join(lines)
 
 
 def _deliver(client: Any, records: list[tuple[str, dict]]) -> bool:
@@ -113,12 +149,18 @@ def _pending(directory: Path, state: dict[str, int]) -> list[tuple[Path, int, li
     return pending
 
 
-def _replay_spool(client: Any, settings: Any) -> int:
-    """The spooled batches meant for this server and workspace (others are left alone)."""
-    from opik_otel.exporters.opik.spool import Spool, destination_folder, send_spooled
+def _spool(settings: Settings) -> Spool:
+    """The spool folder of this server and workspace (the batches meant for others are left alone)."""
+    from opik_otel.exporters.opik.spool import Spool, destination_folder
 
-    spool = Spool(destination_folder(settings.spool_dir, settings.opik_url, settings.opik_workspace), max_bytes=1 << 62)
-    return send_spooled(spool, client)[0]
+    return Spool(destination_folder(settings.spool_dir, settings.opik_url, settings.opik_workspace), max_bytes=1 << 62)
+
+
+def _replay_spool(client: Any, spool: Spool) -> tuple[int, bool]:
+    """(spooled batches that left the spool, whether the server failed to take one)."""
+    from opik_otel.exporters.opik.spool import send_spooled
+
+    return send_spooled(spool, client)
 
 
 def _load_state(directory: Path) -> dict[str, int]:

@@ -21,6 +21,7 @@ import math
 import os
 import random
 import ssl
+import textwrap
 import threading
 import time
 import urllib.error
@@ -54,6 +55,7 @@ _PATHS = {"traces": "v1/private/traces/batch", "spans": "v1/private/spans/batch"
 _TOO_LARGE = object()  # a 413 answer: split the batch, or cut the item's content
 _MAX_SHRINKS = 3
 _MAX_DETAIL_CHARS = 300
+_WIDTH = 80  # the warnings' lines fit a terminal of 80 columns (a long URL or path on a line of its own)
 _order = itertools.count()  # ties between refused parts of one size: oldest first
 
 
@@ -108,8 +110,10 @@ class OpikRestClient:
         timeout: float = 10.0,
         max_attempts: int = MAX_ATTEMPTS,
         shrink: Callable[[dict, int], bool] | None = None,
+        spool_folder: str | os.PathLike[str] | None = None,
     ) -> None:
         self._url = url if url.endswith("/") else url + "/"
+        self._spool_folder = spool_folder  # where the caller keeps undelivered batches: the warnings say so
         self._headers = _headers(api_key, workspace)
         self._timeout = timeout
         self._max_attempts = max_attempts
@@ -257,10 +261,11 @@ class OpikRestClient:
             delay = _retry_delay(response.headers, attempt)
             if attempt == self._max_attempts or self._out_of_time(delay) or self._closed.wait(delay):
                 break
-        self._warn_once(
-            "retries", "Opik export to %s failed after %d attempt(s) (%s); the batch is kept for later",
-            url, attempt, response.detail if response else "",
-        )
+        self._warn_once("retries", "%s", "\n".join([
+            f"opik-otel: Opik export failed after {attempt} attempt(s), at", f"  {url}",
+            *textwrap.wrap(f"({response.detail if response else 'no answer'})", _WIDTH),
+            *self._kept_lines("The batch is", "and sent when Opik answers again; `opik-otel upload` sends it too."),
+        ]))
         return Outcome.UNDELIVERED, response
 
     def _out_of_time(self, delay: float) -> bool:
@@ -284,16 +289,23 @@ class OpikRestClient:
 
     def _warn_rejected(self, url: str, response: _Response) -> None:
         if response.status in _AUTH_STATUSES:
-            self._warn_once(
-                response.status,
-                "Opik rejected the credentials (%s) at %s: check the API key (OPIK_API_KEY or api_key=) "
-                "and the workspace (OPIK_WORKSPACE or workspace=); batches are kept in the spool meanwhile",
-                response.detail, url,
-            )
+            self._warn_once(response.status, "%s", "\n".join([
+                "opik-otel: Opik rejected the credentials, at", f"  {url}",
+                *textwrap.wrap(f"({response.detail})", _WIDTH),
+                "Check the API key (OPIK_API_KEY or api_key=) and the workspace",
+                "(OPIK_WORKSPACE or workspace=).",
+                *self._kept_lines("Meanwhile the batches are", "and sent once the key is fixed; `opik-otel upload` sends them too."),
+            ]))
         else:
             self._warn_once(
                 response.status, "Opik rejected a batch at %s (%s); batch dropped", url, response.detail
             )
+
+    def _kept_lines(self, what: str, then: str) -> list[str]:
+        """Where undelivered batches wait, the folder on a line of its own (none without a spool)."""
+        if self._spool_folder is None:
+            return []
+        return [f"{what} kept in the spool folder", f"  {self._spool_folder}", then]
 
     def _warn_once(self, key: object, message: str, *args: object) -> None:
         """A warning the first time `key` comes up, debug afterwards (no log flood)."""

@@ -60,6 +60,10 @@ class OpikSpanExporter(SpanExporter):
         )
         self._project_name = settings.project_name
         self._max_field_bytes = settings.max_field_bytes
+        self.spool = (
+            Spool(destination_folder(settings.spool_dir, settings.opik_url, settings.opik_workspace), int(settings.spool_max_mb * 1_000_000))
+            if settings.spool_max_mb > 0 else None
+        )
         self._client = OpikRestClient(
             settings.opik_url,
             settings.api_key.get_secret_value() if settings.api_key else None,
@@ -67,10 +71,7 @@ class OpikSpanExporter(SpanExporter):
             check_tls=settings.check_tls_certificate if check_tls is None else check_tls,
             timeout=timeout,
             shrink=_shrink_item,
-        )
-        self.spool = (
-            Spool(destination_folder(settings.spool_dir, settings.opik_url, settings.opik_workspace), int(settings.spool_max_mb * 1_000_000))
-            if settings.spool_max_mb > 0 else None
+            spool_folder=self.spool.folder if self.spool is not None else None,  # the warnings say where batches wait
         )
         self._ids = OpikIdMapper()
         self._shutdown = False

@@ -95,7 +95,8 @@ class Spool:
                 os.fsync(handle.fileno())
             os.replace(temporary, final)
         except OSError as error:
-            _logger.warning("opik-otel: could not spool a batch of %d %s to %s: %s", items, kind, self.folder, error)
+            _logger.warning("opik-otel: a batch of %d %s is lost: it could not be written to the\nspool folder\n  %s\n(%s)",
+                            items, kind, self.folder, error.strerror or type(error).__name__)
             return False
         self._enforce_bound()
         return True
@@ -190,9 +191,9 @@ class Spool:
                     self._last_warning = now
             if warn:
                 _logger.warning(
-                    "opik-otel: the spool %s is full (%d MB); dropped the oldest %d item(s), %d so far "
-                    "(raise OPIK_OTEL_SPOOL_MAX_MB or check the Opik back end)",
-                    self.folder, self.max_bytes // 1_000_000, dropped, self.dropped_items,
+                    "opik-otel: the spool is full (%d MB): its oldest %d item(s) were dropped\n"
+                    "(%d so far). Raise OPIK_OTEL_SPOOL_MAX_MB, or check that Opik answers.\nThe spool folder:\n  %s",
+                    self.max_bytes // 1_000_000, dropped, self.dropped_items, self.folder,
                 )
 
     def _reclaim_stale(self) -> None:

@@ -17,8 +17,10 @@ LOADS = "zero code: {verdict} - opentelemetry-instrument loads distro {distro} a
 def zero_code_line(tmp_path, **variables: str) -> str:
     result = opik_otel("doctor", "--offline", env=clean_env(tmp_path, **variables))
     assert result.returncode == 0, result.stdout + result.stderr
-    (line,) = [line for line in result.stdout.splitlines() if line.startswith("zero code:")]
-    return line
+    lines = result.stdout.splitlines()
+    (start,) = [index for index, line in enumerate(lines) if line.startswith("zero code:")]
+    end = next((index for index in range(start + 1, len(lines)) if not lines[index].startswith("  ")), len(lines))
+    return " ".join(line.strip() for line in lines[start:end])  # the entry, wrapped at 80 columns, as one line
 
 
 @pytest.mark.parametrize("configurator", ["opik_otel", "configurator"])

@@ -3,11 +3,13 @@ folder, the app is told once where they went, and several processes can write at
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import datetime, timezone
 
 from opik_otel.exporters.local import load_traces as load
+from tests.cli._columns import assert_fits, data_home  # noqa: F401 - a fixture
 from tests.cli._run import store_dir
 from tests.e2e._helpers import PRELUDE, clean_env
 
@@ -26,21 +28,43 @@ opik_otel.flush()
 """
 
 
+def notice(store) -> str:
+    return (
+        "opik-otel: no Opik server or OTLP endpoint is configured, so traces are\n"
+        "stored locally (`opik-otel view` shows them), in\n"
+        f"  {store}\n"
+        "To send them to Opik, set OPIK_URL_OVERRIDE (and OPIK_API_KEY for Opik\n"
+        "Cloud), then run `opik-otel upload`. This notice is shown once per folder.\n"
+    )
+
+
 def test_nothing_configured_stores_locally_and_says_where_once(tmp_path):
     env = clean_env(tmp_path)
     processes = [subprocess.Popen([sys.executable, "-c", APP], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for _ in range(3)]
     outputs = [process.communicate(timeout=120) for process in processes]
     assert all(process.returncode == 0 for process in processes), outputs
-    for _, stderr in outputs:
-        assert stderr.count("traces are stored locally in") == 1
-        assert "OPIK_URL_OVERRIDE" in stderr
+    assert sorted(stderr for _, stderr in outputs) == ["", "", notice(store_dir(env))]  # one of the three says it
     files = list(store_dir(env).glob("traces-*.jsonl"))
     assert len(files) == 1  # one file per day
     lines = files[0].read_text().splitlines()
     assert len(lines) == 3 * 200 * (1 + 1 + 3)  # per root: its trace, its span, 3 children; none torn or interleaved
     traces = load(store_dir(env))
     assert len(traces) == 600 and all(len(entry["spans"]) == 4 and entry["trace"] for entry in traces.values())
+
+
+def test_the_notice_is_shown_once_per_store_folder(data_home):
+    """A second process with the same store says nothing; a process with another store says where that one is."""
+    env = clean_env(data_home, XDG_DATA_HOME=str(data_home))
+    app = "import opik_otel\nopik_otel.configure()\nopik_otel.track(lambda: 1)()\nopik_otel.shutdown()\n"
+    first, second = (subprocess.run([sys.executable, "-c", app], env=env, capture_output=True, text=True, timeout=60) for _ in range(2))
+    assert first.stderr == notice(store_dir(env))
+    assert_fits(first.stderr, store_dir(env))
+    assert second.returncode == 0 and second.stderr == ""
+    assert [line["kind"] for path in store_dir(env).glob("traces-*.jsonl") for line in map(json.loads, path.read_text().splitlines())] == ["trace", "span"] * 2
+    other = data_home / "other store"
+    third = subprocess.run([sys.executable, "-c", app], env={**env, "OPIK_OTEL_LOCAL_STORE_DIR": str(other)}, capture_output=True, text=True, timeout=60)
+    assert third.stderr == notice(other)
 
 
 # -- the bound -----------------------------------------------------------------------------

@@ -3,11 +3,19 @@ upload resumes where it stopped and never sends a record twice."""
 
 from __future__ import annotations
 
+import pytest
+
+from tests.cli._columns import assert_fits, data_home  # noqa: F401 - a fixture
 from tests.cli._run import opik_otel
 from tests.e2e._helpers import clean_env, run_snippet
 from tests.fakes.opik_backend import FakeOpikBackend
 
 TRACES = 400  # 3 spans each: 1600 records, 4 upload batches
+
+
+def said(text: str) -> str:
+    """The output's words, as one line (it is wrapped at 80 columns)."""
+    return " ".join(text.split())
 
 
 def fill_store(env):
@@ -37,18 +45,19 @@ def test_upload_interrupted_then_resumed_sends_each_record_once(tmp_path):
         backend.fail_next(503, times=100, after=2)  # the server goes down after the first batch
         first = opik_otel("upload", env=upload_env)
         assert first.returncode == 1
-        assert "stopped after 500 of 1600 record(s)" in first.stderr
-        assert "run `opik-otel upload` again to resume" in first.stderr
+        assert "Sent 500 of 1600 record(s) from the local store and 0 spooled batch(es).\n" in first.stderr
+        assert "Left to send: 1100 record(s) in the local store\n" in first.stderr
+        assert "Run `opik-otel upload` again once the server answers: it resumes there." in first.stderr
         stored_first = backend.span_count + backend.trace_count
         assert stored_first == 500
         backend.reset()  # back up; the records stored before are forgotten by the fake
         second = opik_otel("upload", env=upload_env)
         assert second.returncode == 0, second.stderr
-        assert "1100 record(s) from the local store" in second.stdout  # only what the first run did not deliver
+        assert "sent 1100 record(s) from the local store" in said(second.stdout)  # only what the first run did not deliver
         assert "1100/1100 records" in second.stderr  # the progress lines
         assert backend.span_count + backend.trace_count == 1100 and backend.errors == [] and backend.duplicates == 0
         again = opik_otel("upload", env=upload_env)  # nothing new: nothing sent
-        assert again.returncode == 0 and "0 record(s) from the local store" in again.stdout
+        assert again.returncode == 0 and "sent 0 record(s) from the local store" in said(again.stdout)
         assert backend.span_count + backend.trace_count == 1100 and backend.duplicates == 0
 
 
@@ -77,11 +86,11 @@ def test_upload_reads_every_part_of_a_rotated_store_and_resumes_in_each(tmp_path
     with FakeOpikBackend() as backend:
         upload_env = {**env, "OPIK_URL_OVERRIDE": backend.url}
         first = opik_otel("upload", env=upload_env)
-        assert first.returncode == 0 and "120 record(s) from the local store" in first.stdout
+        assert first.returncode == 0 and "sent 120 record(s) from the local store" in said(first.stdout)
         write_traces(store, 30, max_bytes=200_000, first=60)  # appended to the newest part, then new parts
         assert len(store_files(store)) > parts
         second = opik_otel("upload", env=upload_env)
-        assert second.returncode == 0 and "60 record(s) from the local store" in second.stdout
+        assert second.returncode == 0 and "sent 60 record(s) from the local store" in said(second.stdout)
         assert backend.trace_count == 90 and backend.span_count == 90 and backend.duplicates == 0
 
 
@@ -102,10 +111,15 @@ def test_upload_sends_the_spool_too(tmp_path):
             """,
             env,
         )
+        from opik_otel.exporters.opik.spool import Spool, destination_folder
+        from tests.cli._run import store_dir
+
+        spooled = len(Spool(destination_folder(store_dir(env) / "spool", url, None), max_bytes=1 << 30).batches())
+        assert spooled >= 2  # the traces, then the spans
         backend.start()
         result = opik_otel("upload", env={**env, "OPIK_URL_OVERRIDE": url, "OPIK_API_KEY": "k"})
         assert result.returncode == 0, result.stderr
-        assert "spooled batch(es)" in result.stdout
+        assert said(result.stdout).startswith(f"opik-otel upload: sent 0 record(s) from the local store and {spooled} spooled batch(es) to")
         assert backend.span_count == 5 and backend.trace_count == 5
 
 
@@ -128,13 +142,115 @@ def test_an_invalid_record_is_refused_alone_and_counted(tmp_path):
         assert result.returncode == 0, result.stderr
         assert backend.span_count == TRACES * 3 and backend.trace_count == TRACES and backend.duplicates == 0
         assert bad["id"] not in backend.stored_span_ids()
-        assert "1600 record(s) from the local store and 0 spooled batch(es) sent to" in result.stdout
-        assert "1 record(s) refused by the server (invalid content), not sent" in result.stdout
+        assert result.stdout == (
+            "opik-otel upload: sent 1600 record(s) from the local store and 0 spooled\n"
+            "batch(es) to the Opik server (workspace default; each record to its project) at\n"
+            f"  {backend.url.rstrip('/')}/\n"
+            "1 record(s) refused by the server (invalid content), not sent.\n"
+        )
         again = opik_otel("upload", env={**env, "OPIK_URL_OVERRIDE": backend.url})  # refused records are not retried
-        assert again.returncode == 0 and "0 record(s) from the local store" in again.stdout and "refused" not in again.stdout
+        assert again.returncode == 0 and "sent 0 record(s) from the local store" in said(again.stdout) and "refused" not in again.stdout
 
 
-def test_upload_without_a_server_configured_says_how(tmp_path):
+def test_upload_without_a_server_configured_says_which_variables_to_set(tmp_path):
     result = opik_otel("upload", env=clean_env(tmp_path))
     assert result.returncode == 1
-    assert "no Opik server configured: set OPIK_URL_OVERRIDE" in result.stderr
+    assert result.stderr == (
+        "opik-otel upload: no Opik server configured. Set OPIK_URL_OVERRIDE to your\n"
+        "Opik server's URL (http://localhost:5173/api/ for a local Opik), or\n"
+        "OPIK_API_KEY (and OPIK_WORKSPACE) for Opik Cloud.\n"
+    )
+
+
+@pytest.mark.parametrize("variable, value", [("OPIK_URL_OVERRIDE", "not a url"), ("OPIK_OTEL_SPOOL_MAX_MB", "lots")])
+@pytest.mark.parametrize("store", [[], ["--store", "elsewhere"]])
+def test_an_invalid_setting_is_one_line_and_exit_2(tmp_path, variable, value, store):
+    """Any invalid setting, even one upload does not use, is named in one line: no traceback."""
+    result = opik_otel("upload", *store, env=clean_env(tmp_path, **{variable: value}))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"opik-otel upload: invalid setting: env {variable} (")
+    assert repr(value) in line or "unable to parse" in line
+
+
+def spool_batches(env, url):
+    """Run an app while the Opik server at `url` is down: its 3 traces (a trace and 2 spans each) are spooled."""
+    run_snippet(
+        f"""
+        import opik_otel
+        opik_otel.configure(url={url!r}, shutdown_timeout_millis=500)
+        @opik_otel.track
+        def step():
+            return 1
+        @opik_otel.track
+        def work():
+            return step()
+        for _ in range(3):
+            work()
+        """,
+        env,
+    )
+
+
+def fill_store_a_little(env):
+    run_snippet(
+        """
+        import opik_otel
+        opik_otel.configure()
+        @opik_otel.track
+        def work(i):
+            return i
+        for i in range(4):
+            work(i)
+        opik_otel.flush()
+        """,
+        env,
+    )
+
+
+def test_an_unreachable_server_fails_and_says_what_is_left_and_where(data_home):
+    from opik_otel.exporters.opik.spool import Spool, destination_folder
+    from tests.cli._run import store_dir
+
+    with FakeOpikBackend() as gone:
+        url = gone.url  # nothing listens there once the fake has stopped
+    env = clean_env(data_home, XDG_DATA_HOME=str(data_home))
+    fill_store_a_little(env)  # 4 traces of one span: 8 records
+    spool_batches(env, url)
+    spool = destination_folder(store_dir(env) / "spool", url, None)
+    spooled = Spool(spool, max_bytes=1 << 30).batches()
+    assert sum(batch.items for batch in spooled) == 9  # 3 traces, 6 spans, in one or more batches
+    result = opik_otel("upload", env={**env, "OPIK_URL_OVERRIDE": url})
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.endswith(
+        "opik-otel upload: stopped, the Opik server did not take a batch, at\n"
+        f"  {url.rstrip('/')}/\n"
+        "Sent 0 of 8 record(s) from the local store and 0 spooled batch(es).\n"
+        "Left to send: 8 record(s) in the local store\n"
+        f"  {store_dir(env)}\n"
+        f"and {len(spooled)} spooled batch(es) (9 item(s)) in the spool folder\n"
+        f"  {spool}\n"
+        "Run `opik-otel upload` again once the server answers: it resumes there.\n"
+    )
+    assert_fits(result.stderr, store_dir(env))
+
+
+def test_a_spool_the_server_does_not_take_fails_the_upload(data_home):
+    """Nothing in the store, batches in the spool, the server down: not a success."""
+    from opik_otel.exporters.opik.spool import Spool, destination_folder
+    from tests.cli._run import store_dir
+
+    with FakeOpikBackend() as gone:
+        url = gone.url
+    env = clean_env(data_home, XDG_DATA_HOME=str(data_home))
+    spool_batches(env, url)
+    spool = destination_folder(store_dir(env) / "spool", url, None)
+    batches = len(Spool(spool, max_bytes=1 << 30).batches())
+    result = opik_otel("upload", env={**env, "OPIK_URL_OVERRIDE": url})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"Left to send: {batches} spooled batch(es) (9 item(s)) in the spool folder\n  {spool}\n" in result.stderr
+    assert len(Spool(spool, max_bytes=1 << 30).batches()) == batches  # all still there
+    assert "local store" not in result.stderr.split("Left to send:")[1]
+    assert_fits(result.stderr, store_dir(env))

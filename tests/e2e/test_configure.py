@@ -401,4 +401,4 @@ def test_no_configuration_stores_spans_locally(env, srv, tmp_path):
 
     notices = [line for line in process.stderr.splitlines() if "stored locally" in line]
     assert len(notices) == 1, process.stderr  # once, though two exports happened
-    assert str(files[0]) in notices[0]
+    assert f"\n  {store}\n" in process.stderr  # the store folder, on a line of its own

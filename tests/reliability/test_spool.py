@@ -61,7 +61,7 @@ def test_an_unwritable_folder_loses_the_batch_with_a_warning(tmp_path, caplog):
     blocker.write_text("not a folder")
     with caplog.at_level(logging.WARNING):
         assert Spool(blocker / "spool", 1000).put("spans", 2, b"x") is False
-    assert "could not spool" in caplog.text
+    assert "a batch of 2 spans is lost: it could not be written to the\nspool folder\n" in caplog.text
 
 
 def test_a_spool_is_only_replayed_to_its_own_back_end_and_workspace(tmp_path):

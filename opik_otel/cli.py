@@ -8,14 +8,22 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from opik_otel._settings import Settings
 
 
-def _store_dir(args: argparse.Namespace) -> Path:
-    if args.store:
-        return Path(args.store)
-    from opik_otel._settings import resolve_settings
+def settings_or_exit(command: str) -> "Settings":
+    """The resolved settings; on an invalid setting, prints `opik-otel <command>: <message>`
+    (one line, on stderr) and exits with status 2, the usage-error status."""
+    from opik_otel._settings import ConfigurationError, resolve_settings
 
-    return resolve_settings().local_store_dir
+    try:
+        return resolve_settings()
+    except ConfigurationError as error:
+        print(f"opik-otel {command}: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -27,13 +35,18 @@ def _demo(args: argparse.Namespace) -> int:
 def _view(args: argparse.Namespace) -> int:
     from opik_otel._view import run
 
-    return run(_store_dir(args), trace_id=args.trace, last=args.last, as_json=args.json, width=args.width, color=args.color)
+    settings = None if args.store else settings_or_exit(args.command)
+    directory = Path(args.store) if args.store else settings.local_store_dir
+    return run(directory, trace_id=args.trace, last=args.last, as_json=args.json, width=args.width, color=args.color,
+               all_spans=args.all, spool_dir=settings.spool_dir if settings is not None else None)
 
 
 def _upload(args: argparse.Namespace) -> int:
     from opik_otel._upload import run
 
-    return run(_store_dir(args), include_spool=not args.no_spool, progress=not args.quiet)
+    settings = settings_or_exit(args.command)  # upload needs the server's settings, even with --store
+    directory = Path(args.store) if args.store else settings.local_store_dir
+    return run(directory, settings, include_spool=not args.no_spool, progress=not args.quiet)
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -85,8 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show traces from the local store as trees: span names and types, durations as bars on a "
         "time axis, model, tokens and cost per span and per trace; errors in red.",
     )
-    view.add_argument("--trace", metavar="ID", help="show this trace (an id, or its first characters)")
+    view.add_argument("--trace", metavar="ID", help="show this trace (an id, its first characters, or the short id shown)")
     view.add_argument("--last", metavar="N", type=_positive, default=3, help="show the N latest traces (default 3)")
+    view.add_argument("--all", action="store_true",
+                      help="show every span of a trace (by default a trace shows its latest 100 spans and how many more)")
     view.add_argument("--json", action="store_true", help="print the traces and spans as JSON instead")
     view.add_argument("--width", type=_positive, help="output width in columns (default: the terminal's, at most 120)")
     colors = view.add_mutually_exclusive_group()

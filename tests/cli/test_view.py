@@ -2,8 +2,9 @@
 
 The store is written by the real pipeline (`configure(exporter="local")`, `@track`, manual
 GenAI spans priced by the processor) in a subprocess of its own: `configure()` sets the
-global TracerProvider. `opik-otel view` runs as a subprocess; the variations on odd stores,
-widths and ids run the same command line in-process (`cli.main`), to keep the suite fast.
+global TracerProvider. `opik-otel view` runs as the installed command, in a subprocess; the
+variations on odd stores, widths and ids run the same command line in-process (`cli.main`),
+to keep the suite fast.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -33,13 +36,16 @@ import opik_otel
 opik_otel.configure(exporter="local", local_store_dir=sys.argv[1])
 tracer = trace.get_tracer("test.view")
 
-def chat(input_tokens, output_tokens):
+def chat(input_tokens, output_tokens, stream=False):
     with tracer.start_as_current_span("chat gpt-4o-mini") as span:
         span.set_attribute("gen_ai.operation.name", "chat")
         span.set_attribute("gen_ai.provider.name", "openai")
         span.set_attribute("gen_ai.request.model", "gpt-4o-mini")
         span.set_attribute("gen_ai.usage.input_tokens", input_tokens)
         span.set_attribute("gen_ai.usage.output_tokens", output_tokens)
+        if stream:
+            span.set_attribute("gen_ai.request.stream", True)
+            span.set_attribute("gen_ai.response.time_to_first_chunk", 0.012)
         time.sleep(0.02)
 
 @opik_otel.track(type="tool")
@@ -51,7 +57,7 @@ def get_weather(city):
 def agent(question):
     chat(120, 25)
     get_weather("Paris")
-    chat(180, 40)
+    chat(180, 40, stream=True)
     return "It is sunny in Paris."
 
 @opik_otel.track(type="tool")
@@ -74,12 +80,21 @@ opik_otel.shutdown()
 """
 
 
+# The `opik-otel` console script installed beside this interpreter, as a user runs it.
+OPIK_OTEL = shutil.which("opik-otel", path=str(Path(sys.executable).parent))
+
+
+def opik_otel(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    """The installed `opik-otel ARGS`, run from an empty folder (not the repository)."""
+    assert OPIK_OTEL, f"the opik-otel command is not installed beside {sys.executable}"
+    return subprocess.run([OPIK_OTEL, *args], env=env, cwd=env["HOME"], capture_output=True, text=True, timeout=timeout)
+
+
 def view(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """`opik-otel view ARGS` in a subprocess."""
     key = (args, tuple(sorted(env.items())))
     if key not in _RUNS:
-        _RUNS[key] = subprocess.run([sys.executable, "-m", "opik_otel.cli", "view", *args], env=env, cwd=ROOT,
-                                    capture_output=True, text=True, timeout=60)
+        _RUNS[key] = opik_otel("view", *args, env=env)
     return _RUNS[key]
 
 
@@ -147,9 +162,11 @@ def test_tree_of_the_agent_trace(store, stored, env):
     assert " · 365 tokens · " + total in header and "error" not in header
     bar_and_duration = r" +━+ +[\d.]+m?s"
     assert re.match("^agent" + bar_and_duration + "$", lines[1]), lines[1]
-    assert re.match("^├─ chat gpt-4o-mini +llm" + bar_and_duration + re.escape(f" 120→25 {first} gpt-4o-mini") + "$", lines[2]), lines[2]
+    # tokens labelled; the model is in the name, so not repeated; the streamed call marked
+    assert re.match("^├─ chat gpt-4o-mini +llm" + bar_and_duration + re.escape(f" in 120 · out 25 tok {first}") + "$", lines[2]), lines[2]
     assert re.match("^├─ get_weather +tool" + bar_and_duration + "$", lines[3]), lines[3]
-    assert re.match("^└─ chat gpt-4o-mini +llm" + bar_and_duration + re.escape(f" 180→40 {second} gpt-4o-mini") + "$", lines[4]), lines[4]
+    assert re.match("^└─ chat gpt-4o-mini +llm" + bar_and_duration + re.escape(f" in 180 · out 40 tok {second} stream") + "$", lines[4]), lines[4]
+    assert sum(line.count("gpt-4o-mini") for line in lines[2:5]) == 2
     assert lines[5] == ""
     assert "opik-otel upload" in lines[-1]
 
@@ -201,7 +218,7 @@ def test_colors_on_a_terminal_unless_no_color(store, env, no_color, colored):
     run_env.update(TERM="xterm-256color", **({"NO_COLOR": no_color} if no_color else {}))
     main, child = pty.openpty()
     try:
-        process = subprocess.Popen([sys.executable, "-m", "opik_otel.cli", "view", "--store", str(store), "--width", "80"],
+        process = subprocess.Popen([OPIK_OTEL, "view", "--store", str(store), "--width", "80"],
                                    env=run_env, cwd=ROOT, stdout=child, stderr=subprocess.DEVNULL)
         os.close(child)
         output = b""
@@ -238,7 +255,9 @@ def test_default_width_is_the_terminals_between_60_and_120(store, capsys, monkey
     lines = out.splitlines()
     assert widest - 20 < max(cells(line) for line in lines) <= widest
     root_bar = next(re.match(r"agent +(━+)", line).group(1) for line in lines if re.match(r"agent +━", line))
-    assert len(root_bar) > (40 if widest == 120 else 8)
+    assert len(root_bar) > (40 if widest == 120 else 5)
+    chat = next(line for line in lines if line.startswith("└─ chat gpt-4o"))
+    assert chat.endswith(" stream") and " tok " in chat  # the stream still marked, the tokens still labelled
 
 
 def test_footer_totals_and_upload_hint(store, stored, env):
@@ -281,14 +300,19 @@ def test_trace_given_in_a_subprocess(store, stored, env):
     assert result.stdout.splitlines()[-1] == "Send them to Opik: opik-otel upload"
 
 
-def test_ambiguous_prefix_exits_1(store, stored, env):
+def test_ambiguous_prefix_exits_1_and_lists_the_candidates(store, stored, env):
     agent_id, failing_id = stored["agent"]["trace"]["id"], stored["failing_agent"]["trace"]["id"]
     prefix = os.path.commonprefix([agent_id, failing_id])
     assert len(prefix) >= 2  # UUID v7: the same timestamp prefix
     result = view("--store", str(store), "--trace", prefix, env=env)
     assert result.returncode == 1
     assert result.stdout == ""
-    assert len(result.stderr.strip().splitlines()) == 1 and "matches 2 traces" in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"opik-otel view: {prefix!r} matches 2 traces; give more characters:"
+    assert len(lines) == 3
+    assert re.match(rf"^  {agent_id}  agent  \S", lines[1]), lines  # oldest first: id, name, start
+    assert re.match(rf"^  {failing_id}  failing_agent  \S", lines[2]), lines
+    assert all(len(line) <= 80 for line in lines[1:])
 
 
 def test_unknown_trace_exits_1_with_a_message(store, env):
@@ -296,7 +320,7 @@ def test_unknown_trace_exits_1_with_a_message(store, env):
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        "opik-otel view: no stored trace has an id starting or ending with 'nope-not-there' (2 traces stored)"
+        "opik-otel view: no stored trace has an id containing 'nope-not-there' (2 traces stored)"
     ]
 
 
@@ -345,10 +369,10 @@ def test_default_store_is_the_configured_one(tmp_path, store):
     assert "get_weather" in result.stdout
 
 
-def _write_store(directory: Path, records: list[tuple[str, dict]]) -> None:
+def _write_store(directory: Path, records: list[tuple[str, dict]], name: str = "traces-2024-01-01.jsonl") -> None:
     directory.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps({"kind": kind, "record": record}) for kind, record in records] + ["not json", "{}"]
-    (directory / "traces-2024-01-01.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (directory / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def test_odd_records_never_crash(tmp_path, capsys):
@@ -394,4 +418,216 @@ def test_spans_whose_parent_is_not_stored_are_roots(tmp_path, capsys):
     lines = out.splitlines()
     assert re.match(r"^handle_request · 0000abcd · 2024-01-01 \d\d:\d\d:01 [^·]*· 2\.00s · 1200 tokens · \$0\.000270$", lines[0]), lines[0]
     assert re.match(r"^handle_request +━{10,} +2\.00s$", lines[1]), lines[1]
-    assert re.match(r"^└─ chat gpt-4o-mini +llm +━+ +1\.00s 1000→200 \$0\.000270 gpt-4o-mini$", lines[2]), lines[2]
+    assert re.match(r"^└─ chat gpt-4o-mini +llm +━+ +1\.00s in 1000 · out 200 tok \$0\.000270$", lines[2]), lines[2]
+
+
+# -- settings, ids, spool, damaged bytes ----------------------------------------------
+
+
+def test_an_invalid_setting_is_one_line_and_exit_2(tmp_path):
+    env = clean_env(tmp_path, OTEL_BSP_SCHEDULE_DELAY="abc")  # not a setting view uses: still one line, no traceback
+    result = opik_otel("view", env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "opik-otel view: invalid setting: env OTEL_BSP_SCHEDULE_DELAY (schedule_delay_millis): "
+        "Input should be a valid integer, unable to parse string as an integer"
+    ]
+
+
+def _uuid(head: str, tail: str) -> str:
+    """A UUID v7-like id: `head` (the shared time part) and `tail` (its last 12 hex digits)."""
+    return f"0190{head}-0000-7000-8000-{tail}"
+
+
+def _trace_records(trace_id: str, name: str, second: int, children: int = 0, day: str = "2024-01-01") -> list[tuple[str, dict]]:
+    """As a process stores a trace starting at `day` 00:00:`second`: its `children` spans, then its
+    root span, then the trace record."""
+    start, end = f"{day}T00:00:{second:02d}Z", f"{day}T00:00:{second:02d}.900000Z"
+    records = [("span", {"id": f"{trace_id}/{index}", "trace_id": trace_id, "parent_span_id": f"{trace_id}/0",
+                         "name": f"{name} {index}", "type": "general", "start_time": start, "end_time": end})
+               for index in range(1, children + 1)]
+    records.append(("span", {"id": f"{trace_id}/0", "trace_id": trace_id, "name": name, "type": "general",
+                             "start_time": start, "end_time": end}))
+    return records + [("trace", {"id": trace_id, "name": name, "start_time": start, "end_time": end})]
+
+
+SIBLINGS = {"first": _uuid("aaaa", "00000000a1b2"), "second": _uuid("aaaa", "00000000c3d4"), "third": _uuid("bbbb", "0000000012ef")}
+
+
+@pytest.fixture
+def siblings(tmp_path) -> Path:
+    """Three one-span traces; `first` and `second` share their first 28 hex digits."""
+    store = tmp_path / "store"
+    _write_store(store, [record for second, (name, trace_id) in enumerate(SIBLINGS.items())
+                         for record in _trace_records(trace_id, name, second)])
+    return store
+
+
+def test_the_short_id_shown_selects_its_trace(siblings, tmp_path, capsys):
+    env = clean_env(tmp_path)
+    listing = opik_otel("view", "--store", str(siblings), "--no-color", env=env)
+    assert listing.returncode == 0, listing.stderr
+    shown = dict(re.findall(r"^(first|second|third) · (\w+) · ", listing.stdout, re.MULTILINE))
+    assert shown == {"first": "0000a1b2", "second": "0000c3d4", "third": "000012ef"}
+    for name, query in (("first", shown["first"]), ("second", shown["second"][:6])):  # the short id, or its start
+        result = opik_otel("view", "--store", str(siblings), "--no-color", "--trace", query, env=env)
+        assert result.returncode == 0, (query, result.stderr)
+        assert re.findall(r"^(first|second|third) · ", result.stdout, re.MULTILINE) == [name], query
+    for name, short in shown.items():  # the same command line in-process: every form of each id
+        for query in (short, short[-5:], short[:6], SIBLINGS[name][:-2], SIBLINGS[name].upper()):
+            code, out, err = view_here(capsys, "--store", str(siblings), "--no-color", "--trace", query)
+            assert code == 0, (query, err)
+            assert re.findall(r"^(first|second|third) · ", out, re.MULTILINE) == [name], query
+
+
+def test_an_ambiguous_prefix_lists_the_candidates(siblings, tmp_path):
+    result = opik_otel("view", "--store", str(siblings), "--trace", "0190aaaa", env=clean_env(tmp_path, TZ="UTC"))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "opik-otel view: '0190aaaa' matches 2 traces; give more characters:",
+        f"  {SIBLINGS['first']}  first  2024-01-01 00:00:00 UTC",
+        f"  {SIBLINGS['second']}  second  2024-01-01 00:00:01 UTC",
+    ]
+
+
+def test_an_empty_store_with_a_spool_says_how_to_send_it(tmp_path):
+    from opik_otel.exporters.opik.spool import Spool, destination_folder
+
+    env = clean_env(tmp_path, COLUMNS="80")
+    spool_dir = tmp_path / "xdg" / "opik-otel" / "spool"  # the default: beside the store
+    spool = Spool(destination_folder(spool_dir, "http://localhost:5173/api", None), max_bytes=1_000_000)
+    assert spool.put("traces", 3, b"{}") and spool.put("spans", 12, b"{}") and spool.put("spans", 5, b"{}")
+    result = opik_otel("view", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    store = tmp_path / "xdg" / "opik-otel"
+    said, _, rest = "\n".join(lines).partition(":\n")
+    folder, _, hint = rest.rpartition("\n")
+    assert " ".join(said.splitlines()) == (
+        f"No traces stored in {store}, but the spool holds 3 traces and 17 spans that an Opik server did not take in time"
+    )
+    assert folder.replace("\n", "") == str(spool_dir)  # on lines of its own (cut at 80 columns when longer)
+    assert hint == "Send them with `opik-otel upload` (to the Opik server configured)."
+
+
+def test_a_non_utf8_byte_in_the_store_is_not_a_traceback(tmp_path, capsys):
+    store = tmp_path / "store"
+    _write_store(store, _trace_records(SIBLINGS["third"], "third", 2))
+    with open(store / "traces-2024-01-01.jsonl", "ab") as handle:
+        handle.write(b'{"kind": "span", "record": {"id": "s", "trace_id": "t-1", "name": "caf\xe9", '
+                     b'"start_time": "2024-01-01T00:00:05Z", "end_time": "2024-01-01T00:00:06Z"}}\n\xff\xfe\x00 torn\n')
+    result = opik_otel("view", "--store", str(store), "--no-color", env=clean_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert re.findall(r"^(\S+) · ", result.stdout, re.MULTILINE) == ["third", "caf\ufffd"]  # decoded with replacement
+    from opik_otel.exporters.local import load_traces
+
+    assert [entry["spans"][0]["name"] for entry in load_traces(store).values()] == ["third", "caf\ufffd"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
+    """`opik-otel demo` at 80 columns, into a store whose first line has a non-UTF-8 byte."""
+    tmp = tmp_path_factory.mktemp("demo")
+    env = clean_env(tmp, COLUMNS="80")
+    store = tmp / "xdg" / "opik-otel"
+    store.mkdir(parents=True)
+    (store / f"traces-{datetime.now(timezone.utc):%Y-%m-%d}.jsonl").write_bytes(b'\xff{"kind": "span"\n')
+    return opik_otel("demo", env=env), env
+
+
+def test_the_demo_survives_a_damaged_store_and_marks_its_stream(demo):
+    result, _ = demo
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    (first,) = [line for line in lines if line.startswith("├─ chat gpt-4o-mini ")]
+    (second,) = [line for line in lines if line.startswith("└─ chat gpt-4o-mini ")]
+    assert re.search(r" in \d+ · out \d+ tok \$0\.\d{6}$", first), first  # not streamed: no marker, no model twice
+    assert re.search(r" in \d+ · out \d+ tok \$0\.\d{6} stream$", second), second
+    assert all(len(line) <= 80 for line in lines), result.stdout
+
+
+def test_every_line_fits_80_columns(demo, tmp_path):
+    _, env = demo
+    result = opik_otel("view", env=env)  # COLUMNS=80, no --width
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("ask · ") for line in lines) and any(" stream" in line for line in lines)
+    assert max(cells(line) for line in lines) <= 80, "\n" + result.stdout
+    colored = opik_otel("view", "--color", env=env)
+    assert max(cells(line) for line in colored.stdout.splitlines()) <= 80, "\n" + colored.stdout
+
+
+# -- large stores: read newest first, fold huge traces ---------------------------------
+
+
+def _write_huge_store(store: Path, spans: int) -> str:
+    """An older day with one small trace, then a day with one trace of `spans` steps (and its root),
+    then three small traces. Returns the huge trace's id."""
+    store.mkdir()
+    _write_store(store, _trace_records(_uuid("0000", "0000000001d0"), "older", 0, day="2023-12-31"), name="traces-2023-12-31.jsonl")
+    huge = _uuid("bbbb", "00000000b16b")
+    step = ('{"kind": "span", "record": {"id": "step-%d", "trace_id": "' + huge + '", "parent_span_id": "root", '
+            '"name": "step %d", "type": "llm", "start_time": "2024-01-01T00:%02d:%02d.%06dZ", '
+            '"end_time": "2024-01-01T00:%02d:%02d.%06dZ", "model": "gpt-4o-mini", "usage": {"prompt_tokens": 10, '
+            '"completion_tokens": 5, "total_tokens": 15}, "input": {"text": "' + "x" * 200 + '"}}}\n')
+    with open(store / "traces-2024-01-01.jsonl", "w") as handle:
+        for index in range(spans):
+            micros = index * 1000  # one step a millisecond
+            seconds, micro = divmod(micros, 1_000_000)
+            handle.write(step % (index, index, seconds // 60, seconds % 60, micro, seconds // 60, seconds % 60, micro + 500))
+        end = f"2024-01-01T00:{spans // 60_000:02d}:{spans // 1000 % 60:02d}Z"
+        for kind, record in [("span", {"id": "root", "trace_id": huge, "name": "huge", "type": "general",
+                                       "start_time": "2024-01-01T00:00:00Z", "end_time": end}),
+                             ("trace", {"id": huge, "name": "huge", "start_time": "2024-01-01T00:00:00Z", "end_time": end})]:
+            handle.write(json.dumps({"kind": kind, "record": record}) + "\n")
+    for index in range(3):
+        day = f"2024-01-0{2 + index}"
+        _write_store(store, _trace_records(_uuid("cccc", f"00000000000{index}"), f"small{index}", 0, day=day), name=f"traces-{day}.jsonl")
+    return huge
+
+
+def test_last_reads_the_newest_traces_and_folds_a_huge_one(tmp_path):
+    huge = _write_huge_store(tmp_path / "store", 100_000)
+    result = opik_otel("view", "--store", str(tmp_path / "store"), "--last", "4", "--no-color", env=clean_env(tmp_path, COLUMNS="80"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert re.findall(r"^(\w+) · ", result.stdout, re.MULTILINE) == ["huge", "small0", "small1", "small2"]
+    assert re.match(r"^huge · 0000b16b · .* · 1m40s · 1485\+ tokens$", lines[0]), lines[0]  # the totals of what is shown
+    steps = [line for line in lines if re.match(r"^[├└]─ step \d+ ", line)]
+    assert len(steps) == 99  # with the root, the latest 100 spans of the trace, in start order
+    assert steps[0].startswith("├─ step 99901 ") and steps[-1].startswith("└─ step 99999 ")
+    assert lines[lines.index(steps[-1]) + 1] == "… 99,901 earlier spans not shown: opik-otel view --trace 0000b16b --all"
+    assert lines[-2] == "4 latest stored traces · 1485+ tokens · --last 8 shows more"  # the older day was never read
+    assert max(len(line) for line in lines) <= 80
+    assert huge.endswith("b16b")
+
+
+def test_a_trace_is_folded_unless_all_is_asked(tmp_path):
+    store = tmp_path / "store"
+    trace_id = _uuid("dddd", "000000000150")
+    _write_store(store, _trace_records(trace_id, "wide", 0, children=150))
+    env = clean_env(tmp_path)
+    folded = opik_otel("view", "--store", str(store), "--trace", "150", "--no-color", "--width", "80", env=env)
+    assert folded.returncode == 0, folded.stderr
+    lines = folded.stdout.splitlines()
+    assert len([line for line in lines if re.match(r"^[├└]─ wide \d+ ", line)]) == 99  # with the root: 100 spans
+    assert "… 51 earlier spans not shown: opik-otel view --trace 00000150 --all" in lines
+    everything = opik_otel("view", "--store", str(store), "--trace", "150", "--all", "--no-color", "--width", "80", env=env)
+    assert everything.returncode == 0, everything.stderr
+    children = [line for line in everything.stdout.splitlines() if re.match(r"^[├└]─ wide \d+ ", line)]
+    assert [int(line.split()[2]) for line in children] == list(range(1, 151))
+    assert "not shown" not in everything.stdout
+
+
+def test_reading_backwards_in_small_blocks_gives_every_record(store, stored, capsys, monkeypatch):
+    import opik_otel._view as view_module
+
+    monkeypatch.setattr(view_module, "_BLOCK_BYTES", 7)  # lines cut across many blocks, records longer than a block
+    code, out, _ = view_here(capsys, "--store", str(store), "--json")
+    assert code == 0
+    assert json.loads(out) == [stored["agent"], stored["failing_agent"]]

@@ -182,8 +182,8 @@ def test_without_openai_installed_says_how_to_install_it(tmp_path):
 def test_the_built_in_server_speaks_the_openai_wire_format():
     import openai
 
-    from opik_otel._demo.agent import WEATHER_TOOL
-    from opik_otel._demo.server import DemoOpenAIServer
+    from opik_otel.cli.demo.agent import WEATHER_TOOL
+    from opik_otel.cli.demo.server import DemoOpenAIServer
 
     with DemoOpenAIServer() as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="demo", max_retries=0,
@@ -224,7 +224,7 @@ def test_the_built_in_server_speaks_the_openai_wire_format():
 
 
 def test_the_demo_server_stops_cleanly():
-    from opik_otel._demo.server import DemoOpenAIServer
+    from opik_otel.cli.demo.server import DemoOpenAIServer
 
     server = DemoOpenAIServer().start()
     url = server.url

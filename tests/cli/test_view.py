@@ -625,7 +625,7 @@ def test_a_trace_is_folded_unless_all_is_asked(tmp_path):
 
 
 def test_reading_backwards_in_small_blocks_gives_every_record(store, stored, capsys, monkeypatch):
-    import opik_otel._view as view_module
+    import opik_otel.cli.view as view_module
 
     monkeypatch.setattr(view_module, "_BLOCK_BYTES", 7)  # lines cut across many blocks, records longer than a block
     code, out, _ = view_here(capsys, "--store", str(store), "--json")

@@ -1,7 +1,7 @@
 """What the local fake API servers share (stdlib only).
 
 The HTTP plumbing is the package's, which the demo's OpenAI-compatible server uses too
-(opik_otel/_demo/local_http.py: the replies, keep-alive, the serving thread). A fake is a
+(opik_otel/cli/demo/local_http.py: the replies, keep-alive, the serving thread). A fake is a
 ``LocalFakeServer`` subclass that names its request handler (a ``FakeRequestHandler``
 subclass) and the prefix of its serving thread's name:
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from typing import Any, TypeVar
 
-from opik_otel._demo.local_http import (  # noqa: F401 (re-exported for the fakes)
+from opik_otel.cli.demo.local_http import (  # noqa: F401 (re-exported for the fakes)
     JsonReply,
     LocalHTTPServer,
     Reply,

@@ -14,7 +14,7 @@ The unmodified ``openai`` SDK (1.x on httpx, 3.x on httpx2) works against it:
 
 Every answer is deterministic, so tests can assert exact values. The HTTP plumbing and the
 chat-completions wire format (JSON and SSE chunks: ``ChatReply``, ``chat_reply``) are the
-demo server's (opik_otel/_demo/), which ships in the package; this fake adds what only tests
+demo server's (opik_otel/cli/demo/), which ships in the package; this fake adds what only tests
 need: its routes and answers, errors, slow and failing models, Azure, the Responses API,
 embeddings and the ``x-fake-*`` headers.
 
@@ -99,7 +99,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import unquote, urlsplit
 
-from opik_otel._demo.server import ChatReply, chat_reply, openai_error, split_words
+from opik_otel.cli.demo.server import ChatReply, chat_reply, openai_error, split_words
 from tests.fakes._server import (
     DROP_CONNECTION,
     FakeRequestHandler,

@@ -126,7 +126,7 @@ def test_spool_replay_at_start_is_not_traced(backend, provider, tmp_path, monkey
 
 
 def test_upload_is_not_traced(backend, provider, tmp_path, monkeypatch):
-    from opik_otel import _upload
+    from opik_otel.cli import upload as _upload
     from opik_otel.exporters.local import LocalStoreExporter
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

@@ -146,8 +146,8 @@ def test_start_stop_and_urls():
 def test_the_fake_builds_on_the_demo_server():
     """One implementation: the demo's OpenAI-compatible server (shipped in the package) holds the
     HTTP plumbing and the chat-completions wire format; the fakes add only test behaviours."""
-    from opik_otel._demo import local_http
-    from opik_otel._demo import server as demo
+    from opik_otel.cli.demo import local_http
+    from opik_otel.cli.demo import server as demo
     from tests.fakes import _server, openai_server
 
     assert issubclass(FakeOpenAIServer, local_http.LocalHTTPServer)

@@ -1,5 +1,6 @@
-"""The core runtime and the integrations import one way only: instrumentors and exporters use
-the core; the core never imports an instrumentor, nor an exporter at import time."""
+"""The layering of ARCHITECTURE.md §2: instrumentors and exporters use the core runtime; the core
+never imports an instrumentor, nor an exporter at import time, nor the command line; `semconv`
+imports nothing of ours."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# The command line lives beside the runtime for now: it may import exporters to read the store.
-COMMAND_LINE = {"cli.py", "_view.py", "_upload.py", "_doctor.py"}
 
 
 def imported_modules(node: ast.AST) -> list[str]:
@@ -43,7 +42,8 @@ def all_imports(path: Path) -> list[tuple[int, str]]:
 
 
 def runtime_modules() -> list[Path]:
-    return sorted(path for path in (ROOT / "opik_otel").glob("*.py") if path.name not in COMMAND_LINE)
+    """The runtime an app imports: `opik_otel/*.py` (the command line is the `opik_otel/cli/` package)."""
+    return sorted((ROOT / "opik_otel").glob("*.py"))
 
 
 def names(imports: list[tuple[int, str]], *prefixes: str) -> list[tuple[int, str]]:
@@ -56,8 +56,20 @@ def test_the_core_never_imports_an_instrumentor():
     assert {name: found for name, found in offending.items() if found} == {}
 
 
-def test_importing_opik_otel_loads_no_instrumentor_and_no_exporter():
-    code = "import opik_otel, sys; print(sorted(m for m in sys.modules if m.startswith(('opik_otel.instrumentors', 'opik_otel.exporters'))))"
+def test_nothing_outside_the_command_line_imports_it():
+    paths = [*runtime_modules(), *(ROOT / "instrumentors").rglob("*.py"), *(ROOT / "exporters").rglob("*.py"), *(ROOT / "semconv").rglob("*.py")]
+    offending = {str(path.relative_to(ROOT)): names(all_imports(path), "opik_otel.cli") for path in paths}
+    assert {name: found for name, found in offending.items() if found} == {}
+
+
+def test_semconv_imports_nothing_of_ours():
+    paths = sorted((ROOT / "semconv").glob("*.py"))
+    offending = {path.name: [(line, name) for line, name in all_imports(path) if name.startswith("opik_otel") and not name.startswith("opik_otel.semconv")] for path in paths}
+    assert {name: found for name, found in offending.items() if found} == {}
+
+
+def test_importing_opik_otel_loads_no_instrumentor_no_exporter_and_no_command_line():
+    code = "import opik_otel, sys; print(sorted(m for m in sys.modules if m.startswith(('opik_otel.instrumentors', 'opik_otel.exporters', 'opik_otel.cli'))))"
     process = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert (process.returncode, process.stdout.strip()) == (0, "[]"), process.stderr
 

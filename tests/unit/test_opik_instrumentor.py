@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from opik_otel import OpikInstrumentor
-from opik_otel._doctor import library_lines
+from opik_otel.cli.doctor import library_lines
 
 openai = pytest.importorskip("openai")
 pytest.importorskip("anthropic")

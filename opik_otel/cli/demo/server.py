@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 from urllib.parse import urlsplit
 
-from opik_otel._demo.local_http import JsonReply, LocalHTTPServer, Reply, RequestHandler, SseEvent, StreamReply
+from opik_otel.cli.demo.local_http import JsonReply, LocalHTTPServer, Reply, RequestHandler, SseEvent, StreamReply
 
 DEFAULT_MODEL = "gpt-4o-mini"
 TOOL_ARGUMENTS = {"city": "Paris"}

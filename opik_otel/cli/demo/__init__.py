@@ -32,8 +32,8 @@ def run(real: bool = False, width: int | None = None) -> int:
         return 2
 
     import opik_otel
-    from opik_otel._demo.agent import WeatherAgent
-    from opik_otel._demo.server import DemoOpenAIServer
+    from opik_otel.cli.demo.agent import WeatherAgent
+    from opik_otel.cli.demo.server import DemoOpenAIServer
 
     try:
         provider = opik_otel.configure()
@@ -106,7 +106,7 @@ def _show_trace(trace_id: str | None, width: int | None) -> int:
         return 0
     exporter = settings.resolved_exporter
     if exporter == "local":
-        from opik_otel._view import run as view
+        from opik_otel.cli.view import run as view
 
         return view(settings.local_store_dir, trace_id=trace_id, width=width)
     where = {

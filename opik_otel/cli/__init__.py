@@ -27,13 +27,13 @@ def settings_or_exit(command: str) -> "Settings":
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from opik_otel._demo import run
+    from opik_otel.cli.demo import run
 
     return run(real=args.real, width=args.width)
 
 
 def _view(args: argparse.Namespace) -> int:
-    from opik_otel._view import run
+    from opik_otel.cli.view import run
 
     settings = None if args.store else settings_or_exit(args.command)
     directory = Path(args.store) if args.store else settings.local_store_dir
@@ -42,7 +42,7 @@ def _view(args: argparse.Namespace) -> int:
 
 
 def _upload(args: argparse.Namespace) -> int:
-    from opik_otel._upload import run
+    from opik_otel.cli.upload import run
 
     settings = settings_or_exit(args.command)  # upload needs the server's settings, even with --store
     directory = Path(args.store) if args.store else settings.local_store_dir
@@ -50,7 +50,7 @@ def _upload(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from opik_otel._doctor import run
+    from opik_otel.cli.doctor import run
 
     return run(check=not args.offline)
 
@@ -145,6 +145,3 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `opik-otel view | head`
         return 0
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

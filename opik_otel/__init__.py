@@ -38,7 +38,7 @@ from opik_otel._distributed import (
     extract_distributed_context,
     get_distributed_trace_headers,
 )
-from opik_otel._instrumentor import OpikInstrumentor
+from opik_otel._registry import OpikInstrumentor
 from opik_otel._pricing import ModelPrices
 from opik_otel._processor import UsageCostSpanProcessor
 from opik_otel._settings import ConfigurationError

@@ -49,7 +49,7 @@ class OpikDistro(BaseDistro):
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
         ours = _SUPERSEDED.get(entry_point.name)
         if ours is not None:
-            from opik_otel._instrumentor import is_disabled
+            from opik_otel._registry import is_disabled
 
             if not is_disabled(ours):
                 logger.debug("opik-otel: skipping %s in favour of %s", entry_point.name, ours)

@@ -19,7 +19,7 @@ from opentelemetry.semconv.attributes import exception_attributes as _exception
 from opentelemetry.trace import StatusCode
 
 from opik_otel import semconv as sc
-from opik_otel._attributes import span_attributes
+from opik_otel._span_attributes import span_attributes
 from opik_otel.exporters.opik.payload import MEDIA_THRESHOLD_BYTES, fit
 from opik_otel.semconv.providers import opik_provider
 from opik_otel.semconv.usage import MODEL_KEYS, PROVIDER_KEYS, TOKEN_KEYS, TOTAL_TOKENS, first_count, first_text, token_counts

@@ -78,7 +78,7 @@ def mask(secret: str) -> str:
 
 def library_lines() -> list[str]:
     """One line per supported library: installed version, and whether our instrumentor will trace it."""
-    from opik_otel._instrumentor import INTEGRATIONS, is_disabled
+    from opik_otel._registry import INTEGRATIONS, is_disabled
 
     lines = []
     for integration in INTEGRATIONS:

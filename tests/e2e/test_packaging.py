@@ -57,7 +57,7 @@ def test_entry_points_are_registered() -> None:
 
 
 def test_instrumentor_entry_points_match_the_registry() -> None:
-    from opik_otel._instrumentor import INTEGRATIONS
+    from opik_otel._registry import INTEGRATIONS
 
     assert _entry_point_names("opentelemetry_instrumentor") == {i.entry_point for i in INTEGRATIONS}
 

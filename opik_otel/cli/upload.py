@@ -141,7 +141,7 @@ def _pending(directory: Path, state: dict[str, int]) -> list[tuple[Path, int, li
             if not raw.endswith(b"\n"):
                 break  # a line still being written: next time
             offset += len(raw)
-            record = parse_line(raw)
+            record = parse_line(raw.decode("utf-8", "replace"))  # a damaged byte loses itself, not the record
             if record is not None:
                 lines.append((record, offset))
         if lines:

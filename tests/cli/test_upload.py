@@ -254,3 +254,21 @@ def test_a_spool_the_server_does_not_take_fails_the_upload(data_home):
     assert len(Spool(spool, max_bytes=1 << 30).batches()) == batches  # all still there
     assert "local store" not in result.stderr.split("Left to send:")[1]
     assert_fits(result.stderr, store_dir(env))
+
+
+def test_a_record_with_a_non_utf8_byte_is_sent_not_skipped(tmp_path):
+    """As `view` shows it: the damaged byte becomes U+FFFD, the record still goes to Opik."""
+    from pathlib import Path
+
+    env = clean_env(tmp_path)
+    fill_store(env)
+    store = next(Path(env["XDG_DATA_HOME"], "opik-otel").glob("traces-*.jsonl"))
+    lines = store.read_bytes().splitlines(keepends=True)
+    damaged = next(i for i, line in enumerate(lines) if b'"kind": "span"' in line and b'"name": "step"' in line)
+    lines[damaged] = lines[damaged].replace(b'"name": "step"', b'"name": "st\xffep"', 1)
+    store.write_bytes(b"".join(lines))
+    with FakeOpikBackend() as backend:
+        result = opik_otel("upload", env={**env, "OPIK_URL_OVERRIDE": backend.url})
+        assert result.returncode == 0, result.stderr
+        assert backend.span_count == TRACES * 3 and backend.trace_count == TRACES
+        assert [span["name"] for span in backend.spans.values()].count("st\ufffdep") == 1

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from opik_otel import semconv as sc
+from opik_otel.instrumentors._adapter import MAX_TOKENS, STOP_SEQUENCES, STREAM, TEMPERATURE, TOP_K, TOP_P, ParameterTable, read_parameters
+from opik_otel.instrumentors._adapter import request_attributes, request_content, response_attributes, unknown_part
 from opik_otel.instrumentors._engine import Attributes, Operation, StreamState
-from opik_otel.instrumentors._read import as_plain, field, integer, maybe_json, number, put, strings, text
+from opik_otel.instrumentors._read import as_plain, field, integer, maybe_json
 from opik_otel.semconv.providers import ANTHROPIC_FINISH_REASONS, finish_reason
 from opik_otel.semconv.usage import cache_inclusive_usage
 
@@ -45,7 +47,7 @@ def content_parts(content: Any) -> list[dict[str, Any]]:
         elif isinstance(kind, str) and kind.endswith("_tool_result"):  # web_search_tool_result, mcp_tool_result …
             parts.append(_server_tool_call_response_part(_plain_block(block)))
         else:
-            parts.append({"type": kind or "unknown", "content": as_plain(block)})
+            parts.append(unknown_part(kind, block))
     return parts
 
 
@@ -101,16 +103,27 @@ def usage_attributes(usage: Any) -> Attributes:
 
 def message_attributes(message: Any, capture_content: bool) -> Attributes:
     """Attributes of a complete `Message` (a response, or a stream's final snapshot)."""
-    attributes: Attributes = {}
-    put(attributes, sc.GEN_AI_RESPONSE_ID, text(field(message, "id")))
-    put(attributes, sc.GEN_AI_RESPONSE_MODEL, text(field(message, "model")))
-    attributes.update(usage_attributes(field(message, "usage")))
     stop_reason = field(message, "stop_reason")
-    if isinstance(stop_reason, str):
-        attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [stop_reason]
+    outputs = None
     if capture_content:
-        finish = finish_reason(stop_reason, ANTHROPIC_FINISH_REASONS)
-        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message(content_parts(field(message, "content")), finish)])
+        outputs = [sc.output_message(content_parts(field(message, "content")), finish_reason(stop_reason, ANTHROPIC_FINISH_REASONS))]
+    usage = usage_attributes(field(message, "usage"))
+    return response_attributes(field(message, "id"), field(message, "model"), stop_reason, usage, outputs)
+
+
+PARAMETERS: ParameterTable = {"max_tokens": MAX_TOKENS, "temperature": TEMPERATURE, "top_p": TOP_P, "top_k": TOP_K, "stop_sequences": STOP_SEQUENCES, "stream": STREAM}
+
+
+def body_attributes(body: dict[str, Any], capture_content: bool, attributes: Attributes) -> Attributes:
+    """What a Messages request body says, into `attributes`: the call's keyword arguments, or
+    a Claude `invoke_model` body on Bedrock."""
+    read_parameters(body, PARAMETERS, attributes)
+    if body.get("output_format") or field(body.get("output_config"), "format"):
+        attributes[sc.GEN_AI_OUTPUT_TYPE] = "json"
+    if capture_content:
+        messages = [sc.message(field(m, "role") or "user", content_parts(field(m, "content"))) for m in body.get("messages") or ()]
+        system = body.get("system")
+        request_content(attributes, messages, content_parts(system) if system else None, tool_definitions(body.get("tools")))
     return attributes
 
 
@@ -118,38 +131,16 @@ class Messages(Operation):
     """`messages.create` / `messages.parse` (and their `beta` twins)."""
 
     operation_name = sc.GenAiOperation.CHAT
+    streams = False
 
     def __init__(self, endpoint: Any) -> None:
         self.endpoint = endpoint  # instance → provider / server attributes
 
     def request(self, instance: Any, kwargs: dict[str, Any], capture_content: bool) -> tuple[str, Attributes]:
-        model = text(kwargs.get("model")) or ""
-        attributes = self.endpoint(instance)
-        attributes[sc.GEN_AI_OPERATION_NAME] = self.operation_name
-        attributes[sc.GEN_AI_REQUEST_MODEL] = model
-        get = kwargs.get
-        put(attributes, sc.GEN_AI_REQUEST_MAX_TOKENS, integer(get("max_tokens")))
-        put(attributes, sc.GEN_AI_REQUEST_TEMPERATURE, number(get("temperature")))
-        put(attributes, sc.GEN_AI_REQUEST_TOP_P, number(get("top_p")))
-        put(attributes, sc.GEN_AI_REQUEST_TOP_K, integer(get("top_k")))
-        put(attributes, sc.GEN_AI_REQUEST_STOP_SEQUENCES, strings(get("stop_sequences")))
-        if get("stream") is True or self.streams:
+        name, attributes = request_attributes(self.operation_name, kwargs.get("model"), self.endpoint(instance))
+        if self.streams:
             attributes[sc.GEN_AI_REQUEST_STREAM] = True
-        if get("output_format") or field(get("output_config"), "format"):
-            attributes[sc.GEN_AI_OUTPUT_TYPE] = "json"
-        if capture_content:
-            attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.content_json(
-                [sc.message(field(m, "role") or "user", content_parts(field(m, "content"))) for m in get("messages") or ()]
-            )
-            system = get("system")
-            if system:
-                attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = sc.content_json(content_parts(system))
-            tools = get("tools")
-            if tools:
-                attributes[sc.GEN_AI_TOOL_DEFINITIONS] = sc.content_json(tool_definitions(tools))
-        return f"{self.operation_name} {model}".rstrip(), attributes
-
-    streams = False
+        return name, body_attributes(kwargs, capture_content, attributes)
 
     def response(self, response: Any, capture_content: bool) -> Attributes:
         return message_attributes(response, capture_content)

@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from opik_otel import semconv as sc
+from opik_otel.instrumentors._adapter import MAX_TOKENS, STOP_SEQUENCES, TEMPERATURE, TOP_P, ParameterTable, read_parameters, request_attributes
+from opik_otel.instrumentors._adapter import request_content, response_attributes, unknown_part
 from opik_otel.instrumentors._engine import Attributes, Operation, StreamState
-from opik_otel.instrumentors._read import as_plain, endpoint, integer, maybe_json, number, put, strings, text
+from opik_otel.instrumentors._read import as_plain, endpoint, integer, maybe_json, put, text
 from opik_otel.semconv.providers import BEDROCK_FINISH_REASONS, finish_reason
 from opik_otel.semconv.usage import cache_inclusive_usage
 
@@ -44,7 +46,7 @@ def content_parts(content: Any) -> list[dict[str, Any]]:
         elif _UNKNOWN_TO_BOTOCORE in block:
             continue  # a block type this botocore has no model for: it dropped the content (streams drop it too)
         else:
-            parts.append({"type": next(iter(block), "unknown"), "content": as_plain(block)})
+            parts.append(unknown_part(next(iter(block), None), block))
     return parts
 
 
@@ -60,27 +62,26 @@ def usage_attributes(usage: Any) -> Attributes:
     )
 
 
-def converse_request(kwargs: dict[str, Any], capture_content: bool) -> Attributes:
-    """Request attributes of Converse-shaped parameters (Converse, and Nova's `invoke_model` body)."""
-    attributes: Attributes = {}
-    config = kwargs.get("inferenceConfig") or {}
-    put(attributes, sc.GEN_AI_REQUEST_MAX_TOKENS, integer(config.get("maxTokens")))
-    put(attributes, sc.GEN_AI_REQUEST_TEMPERATURE, number(config.get("temperature")))
-    put(attributes, sc.GEN_AI_REQUEST_TOP_P, number(config.get("topP")))
-    put(attributes, sc.GEN_AI_REQUEST_STOP_SEQUENCES, strings(config.get("stopSequences")))
+# `inferenceConfig` key → (attribute, reader)
+PARAMETERS: ParameterTable = {"maxTokens": MAX_TOKENS, "temperature": TEMPERATURE, "topP": TOP_P, "stopSequences": STOP_SEQUENCES}
+
+
+def tool_definitions(tool_config: Any) -> list[dict[str, Any]] | None:
+    """The tools of a `toolConfig` as tool definitions (None without tools)."""
+    tools = tool_config.get("tools") if isinstance(tool_config, dict) else None
+    if not tools:
+        return None
+    specs = [tool.get("toolSpec") or tool for tool in tools]
+    return [sc.tool_definition(s.get("name") or "", s.get("description"), (s.get("inputSchema") or {}).get("json")) for s in specs]
+
+
+def converse_request(kwargs: dict[str, Any], capture_content: bool, attributes: Attributes, parameters: ParameterTable = PARAMETERS) -> Attributes:
+    """Request attributes of Converse-shaped parameters (Converse, and Nova's `invoke_model` body), into `attributes`."""
+    read_parameters(kwargs.get("inferenceConfig"), parameters, attributes)
     if capture_content:
-        attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.content_json(
-            [sc.message(m.get("role") or "user", content_parts(m.get("content"))) for m in kwargs.get("messages") or ()]
-        )
+        messages = [sc.message(m.get("role") or "user", content_parts(m.get("content"))) for m in kwargs.get("messages") or ()]
         system = kwargs.get("system")
-        if system:
-            attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = sc.content_json(content_parts(system))
-        tools = (kwargs.get("toolConfig") or {}).get("tools")
-        if tools:
-            specs = [t.get("toolSpec") or t for t in tools]
-            attributes[sc.GEN_AI_TOOL_DEFINITIONS] = sc.content_json(
-                [sc.tool_definition(s.get("name") or "", s.get("description"), (s.get("inputSchema") or {}).get("json")) for s in specs]
-            )
+        request_content(attributes, messages, content_parts(system) if system else None, tool_definitions(kwargs.get("toolConfig")))
     return attributes
 
 
@@ -89,12 +90,8 @@ def converse_output(content: Any, stop_reason: Any, usage: Any, capture_content:
 
     The one builder of both paths: `converse_response` passes the reply's blocks, the stream
     state the blocks its deltas joined into."""
-    attributes = usage_attributes(usage)
-    if isinstance(stop_reason, str):
-        attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [stop_reason]
-    if capture_content:
-        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message(content_parts(content), finish_reason(stop_reason, BEDROCK_FINISH_REASONS))])
-    return attributes
+    outputs = [sc.output_message(content_parts(content), finish_reason(stop_reason, BEDROCK_FINISH_REASONS))] if capture_content else None
+    return response_attributes(None, None, stop_reason, usage_attributes(usage), outputs)
 
 
 def converse_response(response: Any, capture_content: bool) -> Attributes:
@@ -106,20 +103,18 @@ def converse_response(response: Any, capture_content: bool) -> Attributes:
 def request_start(instance: Any, kwargs: dict[str, Any], operation_name: str, streams: bool) -> tuple[str, Attributes]:
     """Span name and the attributes every Bedrock Runtime call has: provider, endpoint, the
     model id exactly as sent (a profile's or a model's id, or an ARN), guardrail."""
-    model = text(kwargs.get("modelId")) or ""
-    attributes = endpoint_attributes(instance)
-    attributes[sc.GEN_AI_OPERATION_NAME] = operation_name
-    attributes[sc.GEN_AI_REQUEST_MODEL] = model
+    name, attributes = request_attributes(operation_name, kwargs.get("modelId"), endpoint_attributes(instance))
     guardrail = kwargs.get("guardrailConfig") or {}
     put(attributes, sc.AWS_BEDROCK_GUARDRAIL_ID, text(guardrail.get("guardrailIdentifier") or kwargs.get("guardrailIdentifier")))
     if streams:
         attributes[sc.GEN_AI_REQUEST_STREAM] = True
-    return f"{operation_name} {model}".rstrip(), attributes
+    return name, attributes
 
 
-def request_id(response: Any) -> Attributes:
-    """`aws.request_id`: AWS's id of the call (not the model's response id)."""
-    attributes: Attributes = {}
+def request_id(response: Any, attributes: Attributes | None = None) -> Attributes:
+    """`aws.request_id`: AWS's id of the call (not the model's response id), into `attributes` (else a new dict)."""
+    if attributes is None:
+        attributes = {}
     put(attributes, AWS_REQUEST_ID, text((response.get("ResponseMetadata") or {}).get("RequestId")))
     return attributes
 
@@ -152,13 +147,10 @@ class Converse(StreamInResponse):
 
     def request(self, instance: Any, kwargs: dict[str, Any], capture_content: bool) -> tuple[str, Attributes]:
         name, attributes = request_start(instance, kwargs, self.operation_name, self.streams)
-        attributes.update(converse_request(kwargs, capture_content))
-        return name, attributes
+        return name, converse_request(kwargs, capture_content, attributes)
 
     def response(self, response: Any, capture_content: bool) -> Attributes:
-        attributes = converse_response(response, capture_content)
-        attributes.update(request_id(response))
-        return attributes
+        return request_id(response, converse_response(response, capture_content))
 
     def stream_state(self, capture_content: bool) -> StreamState:
         return ConverseStreamState(capture_content)

@@ -17,8 +17,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from opik_otel import semconv as sc
+from opik_otel.instrumentors._adapter import DIMENSIONS, ENCODING_FORMATS, FREQUENCY_PENALTY, MAX_TOKENS, PRESENCE_PENALTY, STOP_SEQUENCES, TEMPERATURE, TOP_K, TOP_P
+from opik_otel.instrumentors._adapter import ParameterTable, read_parameters, request_content, response_attributes
 from opik_otel.instrumentors._engine import Attributes, StreamState
-from opik_otel.instrumentors._read import field, integer, number, put, strings, text
+from opik_otel.instrumentors._read import field, integer, put, strings, text
 from opik_otel.semconv.providers import BEDROCK_FINISH_REASONS, bedrock_base_model, finish_reason
 
 
@@ -60,8 +62,10 @@ class TextFamily(Family):
     """A text-completion family: subclasses map request parameters and say where a reply is."""
 
     reads_bodies = True
-    #: body key (dotted for nested keys) → request attribute
-    parameters: dict[str, str] = {}
+    #: body key → (attribute, reader)
+    parameters: ParameterTable = {}
+    #: the body key the parameters are under (Titan's `textGenerationConfig`); None: the body's top level
+    parameters_in: str | None = None
 
     def input_messages(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         prompt = text(body.get("prompt")) or text(body.get("inputText"))
@@ -77,15 +81,10 @@ class TextFamily(Family):
         return self.read(chunk)
 
     def request(self, body: dict[str, Any], capture_content: bool) -> Attributes:
-        attributes: Attributes = {}
-        for key, name in self.parameters.items():
-            value = _lookup(body, key)
-            put(attributes, name, strings(value) if name == sc.GEN_AI_REQUEST_STOP_SEQUENCES else number(value))
+        attributes = read_parameters(body if self.parameters_in is None else body.get(self.parameters_in), self.parameters, {})
         if capture_content:
-            attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.content_json(self.input_messages(body))
             system = self.system(body)
-            if system:
-                attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = sc.content_json([sc.text_part(system)])
+            request_content(attributes, self.input_messages(body), [sc.text_part(system)] if system else None)
         return attributes
 
     def response(self, body: Any, capture_content: bool) -> Attributes:
@@ -95,24 +94,15 @@ class TextFamily(Family):
         return TextStreamState(self, capture_content)
 
 
-def _lookup(body: dict[str, Any], dotted: str) -> Any:
-    value: Any = body
-    for key in dotted.split("."):
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
-
-
 def reply_attributes(reply: Reply, capture_content: bool) -> Attributes:
     """The response attributes of a text completion: the one builder of the streamed and the whole reply."""
-    attributes: Attributes = {}
-    put(attributes, sc.GEN_AI_RESPONSE_ID, reply.id)
-    put(attributes, sc.GEN_AI_USAGE_INPUT_TOKENS, integer(reply.input_tokens))
-    put(attributes, sc.GEN_AI_USAGE_OUTPUT_TOKENS, integer(reply.output_tokens))
-    if isinstance(reply.stop_reason, str):
-        attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reply.stop_reason]
+    usage: Attributes = {}
+    put(usage, sc.GEN_AI_USAGE_INPUT_TOKENS, integer(reply.input_tokens))
+    put(usage, sc.GEN_AI_USAGE_OUTPUT_TOKENS, integer(reply.output_tokens))
+    outputs = None
     if capture_content and reply.text is not None:
-        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message([sc.text_part(reply.text)], finish_reason(reply.stop_reason, BEDROCK_FINISH_REASONS))])
-    return attributes
+        outputs = [sc.output_message([sc.text_part(reply.text)], finish_reason(reply.stop_reason, BEDROCK_FINISH_REASONS))]
+    return response_attributes(reply.id, None, reply.stop_reason, usage, outputs)
 
 
 class TextStreamState(StreamState):
@@ -151,8 +141,7 @@ class ClaudeText(TextFamily):
     """Claude 2's text completions: `prompt` ("\\n\\nHuman: …\\n\\nAssistant:") → `completion`."""
 
     operation_name = sc.GenAiOperation.TEXT_COMPLETION
-    parameters = {"max_tokens_to_sample": sc.GEN_AI_REQUEST_MAX_TOKENS, "temperature": sc.GEN_AI_REQUEST_TEMPERATURE,
-                  "top_p": sc.GEN_AI_REQUEST_TOP_P, "top_k": sc.GEN_AI_REQUEST_TOP_K, "stop_sequences": sc.GEN_AI_REQUEST_STOP_SEQUENCES}
+    parameters = {"max_tokens_to_sample": MAX_TOKENS, "temperature": TEMPERATURE, "top_p": TOP_P, "top_k": TOP_K, "stop_sequences": STOP_SEQUENCES}
 
     def read(self, body: Any) -> Reply:
         return Reply(text(body.get("completion")), body.get("stop_reason"))
@@ -177,11 +166,9 @@ class Claude(Family):
     def request(self, body: dict[str, Any], capture_content: bool) -> Attributes:
         if _is_text_completion(body):
             return _CLAUDE_TEXT.request(body, capture_content)
-        from opik_otel.instrumentors.anthropic.messages import Messages
+        from opik_otel.instrumentors.anthropic.messages import body_attributes
 
-        _, attributes = Messages(lambda _: {}).request(None, body, capture_content)
-        del attributes[sc.GEN_AI_REQUEST_MODEL], attributes[sc.GEN_AI_OPERATION_NAME]
-        return attributes
+        return body_attributes(body, capture_content, {})
 
     def response(self, body: Any, capture_content: bool) -> Attributes:
         if isinstance(body, dict) and "completion" in body:
@@ -223,14 +210,14 @@ class Nova(Family):
     """Amazon Nova: Converse-shaped bodies (`messages`, `inferenceConfig`, `output.message`)."""
 
     reads_bodies = True
+    #: `inferenceConfig` key → (attribute, reader): Converse's names, and the older ones Nova also takes
+    parameters: ParameterTable = {"maxTokens": MAX_TOKENS, "max_new_tokens": MAX_TOKENS, "topP": TOP_P, "top_p": TOP_P,
+                                  "temperature": TEMPERATURE, "stopSequences": STOP_SEQUENCES}
 
     def request(self, body: dict[str, Any], capture_content: bool) -> Attributes:
         from opik_otel.instrumentors.bedrock.converse import converse_request
 
-        config = body.get("inferenceConfig") or {}
-        config = {"maxTokens": config.get("maxTokens", config.get("max_new_tokens")), "topP": config.get("topP", config.get("top_p")),
-                  "temperature": config.get("temperature"), "stopSequences": config.get("stopSequences")}
-        return converse_request({**body, "inferenceConfig": config}, capture_content)
+        return converse_request(body, capture_content, {}, self.parameters)
 
     def response(self, body: Any, capture_content: bool) -> Attributes:
         from opik_otel.instrumentors.bedrock.converse import converse_response
@@ -245,7 +232,7 @@ class Nova(Family):
 
 class Llama(TextFamily):
     operation_name = sc.GenAiOperation.TEXT_COMPLETION
-    parameters = {"max_gen_len": sc.GEN_AI_REQUEST_MAX_TOKENS, "temperature": sc.GEN_AI_REQUEST_TEMPERATURE, "top_p": sc.GEN_AI_REQUEST_TOP_P}
+    parameters = {"max_gen_len": MAX_TOKENS, "temperature": TEMPERATURE, "top_p": TOP_P}
 
     def read(self, body: Any) -> Reply:
         return Reply(text(body.get("generation")), body.get("stop_reason"), body.get("prompt_token_count"), body.get("generation_token_count"))
@@ -253,10 +240,8 @@ class Llama(TextFamily):
 
 class Titan(TextFamily):
     operation_name = sc.GenAiOperation.TEXT_COMPLETION
-    parameters = {
-        "textGenerationConfig.maxTokenCount": sc.GEN_AI_REQUEST_MAX_TOKENS, "textGenerationConfig.temperature": sc.GEN_AI_REQUEST_TEMPERATURE,
-        "textGenerationConfig.topP": sc.GEN_AI_REQUEST_TOP_P, "textGenerationConfig.stopSequences": sc.GEN_AI_REQUEST_STOP_SEQUENCES,
-    }
+    parameters = {"maxTokenCount": MAX_TOKENS, "temperature": TEMPERATURE, "topP": TOP_P, "stopSequences": STOP_SEQUENCES}
+    parameters_in = "textGenerationConfig"
 
     def read(self, body: Any) -> Reply:
         result = (body.get("results") or [{}])[0]
@@ -269,8 +254,7 @@ class Titan(TextFamily):
 class Mistral(TextFamily):
     """Mistral text completion (`prompt` → `outputs`) and chat (`messages` → `choices`)."""
 
-    parameters = {"max_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS, "temperature": sc.GEN_AI_REQUEST_TEMPERATURE,
-                  "top_p": sc.GEN_AI_REQUEST_TOP_P, "top_k": sc.GEN_AI_REQUEST_TOP_K, "stop": sc.GEN_AI_REQUEST_STOP_SEQUENCES}
+    parameters = {"max_tokens": MAX_TOKENS, "temperature": TEMPERATURE, "top_p": TOP_P, "top_k": TOP_K, "stop": STOP_SEQUENCES}
 
     def input_messages(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         if "messages" not in body:
@@ -295,8 +279,7 @@ _COHERE_ROLES = {"USER": "user", "CHATBOT": "assistant", "SYSTEM": "system", "TO
 class Cohere(TextFamily):
     """Cohere Command R chat: `message` + `chat_history` + `preamble` → `text`."""
 
-    parameters = {"max_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS, "temperature": sc.GEN_AI_REQUEST_TEMPERATURE, "p": sc.GEN_AI_REQUEST_TOP_P,
-                  "k": sc.GEN_AI_REQUEST_TOP_K, "stop_sequences": sc.GEN_AI_REQUEST_STOP_SEQUENCES}
+    parameters = {"max_tokens": MAX_TOKENS, "temperature": TEMPERATURE, "p": TOP_P, "k": TOP_K, "stop_sequences": STOP_SEQUENCES}
 
     def input_messages(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         messages = [sc.message(_COHERE_ROLES.get(turn.get("role"), "user"), [sc.text_part(turn.get("message") or "")])
@@ -321,13 +304,18 @@ class Cohere(TextFamily):
         return Reply(text(chunk.get("text")), chunk.get("finish_reason"))
 
 
+def _scale(parameter: tuple[str, Any]) -> tuple[str, Any]:
+    """A penalty Jurassic gives as `{"scale": value}`."""
+    name, read = parameter
+    return name, lambda value: read(field(value, "scale"))
+
+
 class Jurassic(TextFamily):
     """AI21 Jurassic-2: `prompt` → `completions[0].data.text`; its token lists give the counts."""
 
     operation_name = sc.GenAiOperation.TEXT_COMPLETION
-    parameters = {"maxTokens": sc.GEN_AI_REQUEST_MAX_TOKENS, "temperature": sc.GEN_AI_REQUEST_TEMPERATURE, "topP": sc.GEN_AI_REQUEST_TOP_P,
-                  "stopSequences": sc.GEN_AI_REQUEST_STOP_SEQUENCES, "presencePenalty.scale": sc.GEN_AI_REQUEST_PRESENCE_PENALTY,
-                  "frequencyPenalty.scale": sc.GEN_AI_REQUEST_FREQUENCY_PENALTY}
+    parameters = {"maxTokens": MAX_TOKENS, "temperature": TEMPERATURE, "topP": TOP_P, "stopSequences": STOP_SEQUENCES,
+                  "presencePenalty": _scale(PRESENCE_PENALTY), "frequencyPenalty": _scale(FREQUENCY_PENALTY)}
 
     def read(self, body: Any) -> Reply:
         completion = (body.get("completions") or [{}])[0]
@@ -351,20 +339,27 @@ def _dimension_count(vectors: Any) -> int | None:
 
 
 class Embeddings(Family):
-    """An embedding family: subclasses say where the input, the encoding formats and the vectors are."""
+    """An embedding family: subclasses say where the input and the vectors are, and which parameters it takes."""
 
     operation_name = sc.GenAiOperation.EMBEDDINGS
     reads_bodies = True
     input_key = ""
-    formats_key = ""
+    vectors_key = ""
+    #: body key → (attribute, reader)
+    parameters: ParameterTable = {}
 
     def request(self, body: dict[str, Any], capture_content: bool) -> Attributes:
-        attributes: Attributes = {}
-        put(attributes, sc.GEN_AI_REQUEST_ENCODING_FORMATS, strings(body.get(self.formats_key)))
-        put(attributes, sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, integer(body.get("dimensions")))
+        attributes = read_parameters(body, self.parameters, {})
         value = body.get(self.input_key)
         if capture_content and (isinstance(value, str) or strings(value)):
             attributes[sc.INPUT_VALUE] = sc.content_json({"input": value})
+        return attributes
+
+    def response(self, body: Any, capture_content: bool) -> Attributes:
+        """The reply's id and input count where it has them (Cohere: no count; Titan: no id), and its vectors' size."""
+        attributes = response_attributes(body.get("id"))
+        put(attributes, sc.GEN_AI_USAGE_INPUT_TOKENS, integer(body.get("inputTextTokenCount")))
+        put(attributes, sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, _dimension_count(body.get(self.vectors_key)))
         return attributes
 
 
@@ -372,26 +367,16 @@ class TitanEmbeddings(Embeddings):
     """Titan Embeddings: `inputText` (and `inputImage`, not recorded) → `embedding`, `inputTextTokenCount`."""
 
     input_key = "inputText"
-    formats_key = "embeddingTypes"
-
-    def response(self, body: Any, capture_content: bool) -> Attributes:
-        attributes: Attributes = {}
-        put(attributes, sc.GEN_AI_USAGE_INPUT_TOKENS, integer(body.get("inputTextTokenCount")))
-        put(attributes, sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, _dimension_count(body.get("embedding")))
-        return attributes
+    vectors_key = "embedding"
+    parameters = {"embeddingTypes": ENCODING_FORMATS, "dimensions": DIMENSIONS}
 
 
 class CohereEmbeddings(Embeddings):
     """Cohere Embed: `texts` → `embeddings` (a list, or lists by type) and an `id`; counts from Bedrock's headers."""
 
     input_key = "texts"
-    formats_key = "embedding_types"
-
-    def response(self, body: Any, capture_content: bool) -> Attributes:
-        attributes: Attributes = {}
-        put(attributes, sc.GEN_AI_RESPONSE_ID, text(body.get("id")))
-        put(attributes, sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, _dimension_count(body.get("embeddings")))
-        return attributes
+    vectors_key = "embeddings"
+    parameters = {"embedding_types": ENCODING_FORMATS, "dimensions": DIMENSIONS}
 
 
 UNKNOWN = Family()

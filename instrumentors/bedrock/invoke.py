@@ -52,8 +52,7 @@ class InvokeModel(StreamInResponse):
                 attributes = self.family.response(body, capture_content)
         headers = (response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
         _token_fallback(attributes, headers.get("x-amzn-bedrock-input-token-count"), headers.get("x-amzn-bedrock-output-token-count"))
-        attributes.update(request_id(response))
-        return attributes
+        return request_id(response, attributes)
 
     def stream_state(self, capture_content: bool) -> StreamState:
         return InvokeStreamState(self.family.stream_state(capture_content))

@@ -5,16 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from opik_otel import semconv as sc
+from opik_otel.instrumentors._adapter import request_content, response_attributes, unknown_part, url_part
 from opik_otel.instrumentors._engine import Attributes, Operation, StreamState
-from opik_otel.instrumentors._read import as_plain, field, maybe_json, text
-from opik_otel.instrumentors.openai.common import (
-    endpoint_attributes,
-    output_type,
-    parameter_attributes,
-    response_metadata,
-    usage_attributes,
-)
-from opik_otel.semconv.media import split_data_url
+from opik_otel.instrumentors._read import as_plain, field, maybe_json, put, text
+from opik_otel.instrumentors.openai.common import CHAT_USAGE, output_type, request_start, usage_attributes
 from opik_otel.semconv.providers import OPENAI_FINISH_REASONS, finish_reason
 
 
@@ -30,12 +24,7 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
         if kind == "text":
             parts.append(sc.text_part(field(item, "text") or ""))
         elif kind == "image_url":
-            url = field(field(item, "image_url"), "url") or ""
-            media = split_data_url(url)
-            if media is not None:
-                parts.append(sc.blob_part(media[1], "image", media[0]))
-            else:
-                parts.append(sc.uri_part(url, "image"))
+            parts.append(url_part(field(field(item, "image_url"), "url") or "", "image"))
         elif kind == "input_audio":
             audio = field(item, "input_audio")
             fmt = field(audio, "format")
@@ -43,7 +32,7 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
         elif kind == "refusal":
             parts.append(sc.text_part(field(item, "refusal") or ""))
         else:
-            parts.append({"type": kind or "unknown", "content": as_plain(item)})
+            parts.append(unknown_part(kind, item))
     return parts
 
 
@@ -104,35 +93,31 @@ def output_message(message: Any, reason: Any) -> dict[str, Any]:
     return sc.output_message(parts, finish_reason(reason, OPENAI_FINISH_REASONS))
 
 
+def completion_attributes(metadata: Any, usage: Any, finish_reasons: list[str], outputs: list[dict[str, Any]] | None) -> Attributes:
+    """The response attributes of a completion, whole or streamed (then `metadata` holds the
+    fields its chunks carried): the one builder both paths share."""
+    attributes = response_attributes(field(metadata, "id"), field(metadata, "model"), finish_reasons, usage_attributes(usage, *CHAT_USAGE), outputs)
+    put(attributes, sc.OPENAI_RESPONSE_SERVICE_TIER, text(field(metadata, "service_tier")))
+    put(attributes, sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, text(field(metadata, "system_fingerprint")))
+    return attributes
+
+
 class ChatCompletions(Operation):
     operation_name = sc.GenAiOperation.CHAT
 
     def request(self, instance: Any, kwargs: dict[str, Any], capture_content: bool) -> tuple[str, Attributes]:
-        model = text(kwargs.get("model")) or ""
-        attributes = endpoint_attributes(instance)
-        attributes[sc.GEN_AI_OPERATION_NAME] = self.operation_name
-        attributes[sc.GEN_AI_REQUEST_MODEL] = model
-        attributes[sc.OPENAI_API_TYPE] = "chat_completions"
-        attributes.update(parameter_attributes(kwargs))
-        kind = output_type(kwargs.get("response_format"))
-        if kind:
-            attributes[sc.GEN_AI_OUTPUT_TYPE] = kind
+        name, attributes = request_start(self.operation_name, instance, kwargs, "chat_completions")
+        put(attributes, sc.GEN_AI_OUTPUT_TYPE, output_type(kwargs.get("response_format")))
         if capture_content:
-            attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.content_json(input_messages(kwargs.get("messages")))
-            definitions = tool_definitions(_listed(kwargs.get("tools")), _listed(kwargs.get("functions")))
-            if definitions:
-                attributes[sc.GEN_AI_TOOL_DEFINITIONS] = sc.content_json(definitions)
-        return f"{self.operation_name} {model}".rstrip(), attributes
+            tools = tool_definitions(_listed(kwargs.get("tools")), _listed(kwargs.get("functions")))
+            request_content(attributes, input_messages(kwargs.get("messages")), tools=tools)
+        return name, attributes
 
     def response(self, response: Any, capture_content: bool) -> Attributes:
-        attributes = response_metadata(response)
-        attributes.update(usage_attributes(field(response, "usage"), "prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"))
         choices = field(response, "choices") or ()
-        attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [field(c, "finish_reason") or "" for c in choices]
-        if capture_content:
-            outputs = [output_message(field(choice, "message"), field(choice, "finish_reason")) for choice in choices]
-            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json(outputs)
-        return attributes
+        reasons = [field(choice, "finish_reason") or "" for choice in choices]
+        outputs = [output_message(field(c, "message"), field(c, "finish_reason")) for c in choices] if capture_content else None
+        return completion_attributes(response, field(response, "usage"), reasons, outputs)
 
     def stream_state(self, capture_content: bool) -> StreamState:
         return ChatStreamState(capture_content)
@@ -245,12 +230,9 @@ class ChatStreamState(StreamState):
         self.metadata_done = "id" in metadata and "model" in metadata
 
     def attributes(self) -> Attributes:
-        attributes = response_metadata(self.metadata)
-        attributes.update(usage_attributes(self.usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"))
         indexes = sorted(set(self.finish) | set(self.choices))
-        attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [self.finish.get(i, "") for i in indexes]
+        outputs = None
         if self.capture:
             empty = _ChoiceDeltas()
             outputs = [output_message(self.choices.get(i, empty).message(), self.finish.get(i)) for i in indexes]
-            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json(outputs)
-        return attributes
+        return completion_attributes(self.metadata, self.usage, [self.finish.get(i, "") for i in indexes], outputs)

@@ -1,13 +1,13 @@
-"""What every OpenAI operation reads the same way: the endpoint, request parameters, usage."""
+"""What every OpenAI operation reads the same way: the endpoint, the request parameters, usage."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from opik_otel import semconv as sc
-from opik_otel.instrumentors._read import endpoint, field, integer, number, put, strings, text
-
-Attributes = dict[str, Any]
+from opik_otel.instrumentors._adapter import CHOICE_COUNT, FREQUENCY_PENALTY, MAX_TOKENS, PRESENCE_PENALTY, SEED, STOP_SEQUENCES, STREAM, TEMPERATURE, TOP_P
+from opik_otel.instrumentors._adapter import Attributes, ParameterTable, request_attributes
+from opik_otel.instrumentors._read import endpoint, field, integer, put, text
 
 
 def _endpoint(base_url: str, azure: bool) -> Attributes:
@@ -35,36 +35,32 @@ def endpoint_attributes(resource: Any) -> Attributes:
     return dict(cached[1])
 
 
-# Request parameter → (attribute, reader). Only the keys a call passes are looked at.
-_PARAMETERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "temperature": (sc.GEN_AI_REQUEST_TEMPERATURE, number),
-    "top_p": (sc.GEN_AI_REQUEST_TOP_P, number),
-    "frequency_penalty": (sc.GEN_AI_REQUEST_FREQUENCY_PENALTY, number),
-    "presence_penalty": (sc.GEN_AI_REQUEST_PRESENCE_PENALTY, number),
-    "stop": (sc.GEN_AI_REQUEST_STOP_SEQUENCES, strings),
-    "seed": (sc.GEN_AI_REQUEST_SEED, integer),
+# Request parameter → (attribute, reader), for every OpenAI text-generation call.
+PARAMETERS: ParameterTable = {
+    "temperature": TEMPERATURE,
+    "top_p": TOP_P,
+    "frequency_penalty": FREQUENCY_PENALTY,
+    "presence_penalty": PRESENCE_PENALTY,
+    "stop": STOP_SEQUENCES,
+    "seed": SEED,
     "service_tier": (sc.OPENAI_REQUEST_SERVICE_TIER, text),
+    "max_tokens": MAX_TOKENS,
+    "max_completion_tokens": MAX_TOKENS,
+    "max_output_tokens": MAX_TOKENS,
+    "n": CHOICE_COUNT,
+    "stream": STREAM,
 }
 
 
-def parameter_attributes(kwargs: dict[str, Any]) -> Attributes:
-    """The request parameters every text-generation call shares."""
-    attributes: Attributes = {}
-    for key, value in kwargs.items():
-        known = _PARAMETERS.get(key)
-        if known is not None:
-            name, read = known
-            value = read(value)
-            if value is not None:
-                attributes[name] = value
-    if "max_tokens" in kwargs or "max_completion_tokens" in kwargs or "max_output_tokens" in kwargs:
-        put(attributes, sc.GEN_AI_REQUEST_MAX_TOKENS, integer(kwargs.get("max_tokens")) or integer(kwargs.get("max_completion_tokens")) or integer(kwargs.get("max_output_tokens")))
-    count = integer(kwargs.get("n"))
-    if count is not None and count != 1:
-        attributes[sc.GEN_AI_REQUEST_CHOICE_COUNT] = count
-    if kwargs.get("stream") is True:
-        attributes[sc.GEN_AI_REQUEST_STREAM] = True
-    return attributes
+def request_start(
+    operation_name: str, instance: Any, kwargs: dict[str, Any], api_type: str | None = None, parameters: ParameterTable = PARAMETERS
+) -> tuple[str, Attributes]:
+    """Span name and the attributes every OpenAI call starts with: endpoint, operation, model,
+    parameters, and which API it is (`openai.api.type`) when given."""
+    name, attributes = request_attributes(operation_name, kwargs.get("model"), endpoint_attributes(instance), kwargs, parameters)
+    if api_type is not None:
+        attributes[sc.OPENAI_API_TYPE] = api_type
+    return name, attributes
 
 
 def output_type(response_format: Any) -> str | None:
@@ -81,6 +77,11 @@ def output_type(response_format: Any) -> str | None:
     return None
 
 
+# Where each API puts its token counts: input, output, and the details of each.
+CHAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details")
+RESPONSES_USAGE = ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
+
+
 def usage_attributes(usage: Any, input_key: str, output_key: str, input_details: str, output_details: str) -> Attributes:
     """Token counts; OpenAI's input count already includes cached tokens, as the convention wants."""
     attributes: Attributes = {}
@@ -90,13 +91,4 @@ def usage_attributes(usage: Any, input_key: str, output_key: str, input_details:
     put(attributes, sc.GEN_AI_USAGE_OUTPUT_TOKENS, integer(field(usage, output_key)))
     put(attributes, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, integer(field(field(usage, input_details), "cached_tokens")))
     put(attributes, sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, integer(field(field(usage, output_details), "reasoning_tokens")))
-    return attributes
-
-
-def response_metadata(response: Any) -> Attributes:
-    attributes: Attributes = {}
-    put(attributes, sc.GEN_AI_RESPONSE_ID, text(field(response, "id")))
-    put(attributes, sc.GEN_AI_RESPONSE_MODEL, text(field(response, "model")))
-    put(attributes, sc.OPENAI_RESPONSE_SERVICE_TIER, text(field(response, "service_tier")))
-    put(attributes, sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, text(field(response, "system_fingerprint")))
     return attributes

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from opik_otel import semconv as sc
+from opik_otel.instrumentors import _adapter
+from opik_otel.instrumentors._adapter import unknown_part, url_part
 from opik_otel.instrumentors._engine import Attributes, Operation, StreamState
 from opik_otel.instrumentors._read import as_plain, field, maybe_json, put, text
-from opik_otel.instrumentors.openai.common import endpoint_attributes, output_type, parameter_attributes, usage_attributes
-from opik_otel.semconv.media import split_data_url
+from opik_otel.instrumentors.openai.common import RESPONSES_USAGE, output_type, request_start, usage_attributes
 from opik_otel.semconv.providers import OPENAI_FINISH_REASONS, finish_reason
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -26,15 +27,9 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
             parts.append(sc.text_part(field(item, "refusal") or ""))
         elif kind == "input_image":
             url = field(item, "image_url")
-            media = split_data_url(url) if isinstance(url, str) else None
-            if media is not None:
-                parts.append(sc.blob_part(media[1], "image", media[0]))
-            elif isinstance(url, str):
-                parts.append(sc.uri_part(url, "image"))
-            else:
-                parts.append({"type": "file", "modality": "image", "file_id": field(item, "file_id")})
+            parts.append(url_part(url, "image") if isinstance(url, str) else {"type": "file", "modality": "image", "file_id": field(item, "file_id")})
         else:
-            parts.append({"type": kind or "unknown", "content": as_plain(item)})
+            parts.append(unknown_part(kind, item))
     return parts
 
 
@@ -76,31 +71,32 @@ def _finish_reason(response: Any, has_tool_call: bool) -> str:
     return "error" if status == "failed" else "stop"
 
 
+def output_parts(output: Any) -> list[dict[str, Any]]:
+    """The output items of a response as the parts of one output message."""
+    parts = []
+    for item in output:
+        kind = field(item, "type")
+        if kind == "message":
+            parts.extend(_content_parts(field(item, "content")))
+        elif kind == "function_call":
+            parts.append(sc.tool_call_part(field(item, "name") or "", maybe_json(field(item, "arguments")), field(item, "call_id")))
+        elif kind == "reasoning":
+            summary = " ".join(field(s, "text") or "" for s in field(item, "summary") or ())
+            if summary:
+                parts.append(sc.reasoning_part(summary))
+        else:
+            parts.append({"type": "server_tool_call", "name": kind, "content": as_plain(item)})
+    return parts
+
+
 def response_attributes(response: Any, capture_content: bool) -> Attributes:
-    attributes: Attributes = {}
-    put(attributes, sc.GEN_AI_RESPONSE_ID, text(field(response, "id")))
-    put(attributes, sc.GEN_AI_RESPONSE_MODEL, text(field(response, "model")))
-    put(attributes, sc.OPENAI_RESPONSE_SERVICE_TIER, text(field(response, "service_tier")))
-    attributes.update(usage_attributes(field(response, "usage"), "input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details"))
+    """Attributes of a `Response`: a whole one, or the one a stream's final event carries."""
     output = field(response, "output") or ()
-    has_tool_call = any(field(item, "type") == "function_call" for item in output)
-    reason = _finish_reason(response, has_tool_call)
-    attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
-    if capture_content:
-        parts = []
-        for item in output:
-            kind = field(item, "type")
-            if kind == "message":
-                parts.extend(_content_parts(field(item, "content")))
-            elif kind == "function_call":
-                parts.append(sc.tool_call_part(field(item, "name") or "", maybe_json(field(item, "arguments")), field(item, "call_id")))
-            elif kind == "reasoning":
-                summary = " ".join(field(s, "text") or "" for s in field(item, "summary") or ())
-                if summary:
-                    parts.append(sc.reasoning_part(summary))
-            else:
-                parts.append({"type": "server_tool_call", "name": kind, "content": as_plain(item)})
-        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = sc.content_json([sc.output_message(parts, reason)])
+    reason = _finish_reason(response, any(field(item, "type") == "function_call" for item in output))
+    usage = usage_attributes(field(response, "usage"), *RESPONSES_USAGE)
+    outputs = [sc.output_message(output_parts(output), reason)] if capture_content else None
+    attributes = _adapter.response_attributes(field(response, "id"), field(response, "model"), reason, usage, outputs)
+    put(attributes, sc.OPENAI_RESPONSE_SERVICE_TIER, text(field(response, "service_tier")))
     return attributes
 
 
@@ -108,27 +104,15 @@ class Responses(Operation):
     operation_name = sc.GenAiOperation.CHAT
 
     def request(self, instance: Any, kwargs: dict[str, Any], capture_content: bool) -> tuple[str, Attributes]:
-        model = text(kwargs.get("model")) or ""
-        attributes = endpoint_attributes(instance)
-        attributes[sc.GEN_AI_OPERATION_NAME] = self.operation_name
-        attributes[sc.GEN_AI_REQUEST_MODEL] = model
-        attributes[sc.OPENAI_API_TYPE] = "responses"
-        attributes.update(parameter_attributes(kwargs))
-        kind = output_type(kwargs.get("text_format")) or output_type(field(kwargs.get("text"), "format"))
-        if kind:
-            attributes[sc.GEN_AI_OUTPUT_TYPE] = kind
+        name, attributes = request_start(self.operation_name, instance, kwargs, "responses")
+        put(attributes, sc.GEN_AI_OUTPUT_TYPE, output_type(kwargs.get("text_format")) or output_type(field(kwargs.get("text"), "format")))
         conversation = kwargs.get("conversation")
-        conversation_id = conversation if isinstance(conversation, str) else text(field(conversation, "id"))
-        put(attributes, sc.GEN_AI_CONVERSATION_ID, conversation_id)
+        put(attributes, sc.GEN_AI_CONVERSATION_ID, conversation if isinstance(conversation, str) else text(field(conversation, "id")))
         if capture_content:
-            attributes[sc.GEN_AI_INPUT_MESSAGES] = sc.content_json(input_messages(kwargs.get("input")))
             instructions = text(kwargs.get("instructions"))
-            if instructions:
-                attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = sc.content_json([sc.text_part(instructions)])
-            tools = kwargs.get("tools")
-            if tools:
-                attributes[sc.GEN_AI_TOOL_DEFINITIONS] = sc.content_json(tool_definitions(tools))
-        return f"{self.operation_name} {model}".rstrip(), attributes
+            system = [sc.text_part(instructions)] if instructions else None
+            _adapter.request_content(attributes, input_messages(kwargs.get("input")), system, tool_definitions(kwargs.get("tools")))
+        return name, attributes
 
     def response(self, response: Any, capture_content: bool) -> Attributes:
         return response_attributes(response, capture_content)

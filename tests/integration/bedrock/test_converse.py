@@ -303,6 +303,20 @@ def test_converse_stream_close_ends_the_span(client, exporter):
     assert "gen_ai.usage.output_tokens" not in span.attributes
 
 
+def test_a_call_with_an_unreadable_inference_config_is_traced_with_botocore_s_error(client, exporter):
+    """The parameters we cannot read are left out; the span records the call and the error botocore raises."""
+    from botocore.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        client.converse(modelId=MODEL_ID, messages=MESSAGES, inferenceConfig=["maxTokens"])
+
+    span = one_span(exporter)
+    assert span.name == f"chat {MODEL_ID}"
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes["error.type"] == "ParamValidationError"
+    assert "gen_ai.request.max_tokens" not in span.attributes
+
+
 def test_mid_stream_error_is_recorded_and_reraised(client, exporter):
     response = client.converse_stream(modelId="anthropic.stream-error-v1", messages=MESSAGES)
     with pytest.raises(Exception) as raised:

@@ -152,6 +152,18 @@ def test_the_body_reads_in_pieces_as_without_instrumentation(client, exporter):
     assert len(exporter.get_finished_spans()) == 2
 
 
+def test_body_token_counts_that_are_not_integers_are_left_out(client, exporter):
+    """Max tokens and top k are counts: a body's 64.0 is not recorded, as on every other API; the rest of the body is."""
+    body = {"prompt": PROMPT, "max_tokens": 64.0, "top_k": 50.0, "temperature": 0.5}
+    client.invoke_model(modelId="mistral.mistral-7b-instruct-v0:2", body=json.dumps(body))
+
+    attributes = dict(one_span(exporter).attributes)
+    assert "gen_ai.request.max_tokens" not in attributes
+    assert "gen_ai.request.top_k" not in attributes
+    assert attributes["gen_ai.request.temperature"] == 0.5
+    assert json.loads(attributes["gen_ai.input.messages"]) == USER_PROMPT
+
+
 def test_claude_tool_use(client, exporter):
     body = {**CASES["claude"].body, "tools": [{"name": "get_weather", "description": "Weather of a city", "input_schema": {"type": "object"}}]}
     client.invoke_model(modelId=CASES["claude"].model_id, body=json.dumps(body))

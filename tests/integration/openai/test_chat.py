@@ -112,6 +112,12 @@ def test_max_tokens_reached_is_length(client, exporter):
     assert json_attr(span, "gen_ai.output.messages")[0]["finish_reason"] == "length"
 
 
+def test_max_tokens_of_zero_is_recorded_as_passed(client, exporter):
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=0)
+
+    assert one_span(exporter).attributes["gen_ai.request.max_tokens"] == 0
+
+
 def test_json_object_response_format_is_json_output(client, exporter):
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "json"}], response_format={"type": "json_object"})
 

@@ -15,7 +15,7 @@ import wrapt
 
 from opik_otel import semconv as sc
 from opik_otel.instrumentors._engine import inside_instrumented_call
-from opik_otel.instrumentors._instrumentor import GenAiInstrumentor, Patch, track_client
+from opik_otel.instrumentors._base import GenAiInstrumentor, Patch, track_client
 from opik_otel.instrumentors._read import endpoint
 from opik_otel.instrumentors.anthropic.messages import Messages, MessagesStream
 from opik_otel.instrumentors.anthropic.package import _instruments

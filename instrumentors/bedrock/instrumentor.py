@@ -26,7 +26,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from opik_otel.instrumentors._engine import SUPPRESS_INSTRUMENTATION_KEY, ContentPolicy, Operation, inside_instrumented_call, sync_wrapper
-from opik_otel.instrumentors._instrumentor import GenAiInstrumentor, Patch, content_policy
+from opik_otel.instrumentors._base import GenAiInstrumentor, Patch, content_policy
 from opik_otel.instrumentors.bedrock.converse import Converse, ConverseStream
 from opik_otel.instrumentors.bedrock.families import FAMILIES, family_of
 from opik_otel.instrumentors.bedrock.invoke import InvokeModel, InvokeModelWithResponseStream

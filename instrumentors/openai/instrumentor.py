@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from opik_otel.instrumentors._instrumentor import GenAiInstrumentor, Patch, track_client
+from opik_otel.instrumentors._base import GenAiInstrumentor, Patch, track_client
 from opik_otel.instrumentors.openai.chat import ChatCompletions
 from opik_otel.instrumentors.openai.embeddings import Embeddings
 from opik_otel.instrumentors.openai.package import _instruments

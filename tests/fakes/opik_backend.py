@@ -100,11 +100,12 @@ import time
 import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from socketserver import TCPServer
 from typing import Any, Callable
 
 import pydantic
 from opik.rest_api.types import SpanWrite, TraceWrite
+
+from opik_otel.cli.demo.local_http import TrackingHTTPServer
 
 API_PREFIX = "/api/"
 PING_PATH = API_PREFIX + "is-alive/ping"
@@ -414,48 +415,20 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # keep test output quiet
 
 
-class _Server(ThreadingHTTPServer):
-    """Serves one ``FakeOpikBackend``; tracks open connections so ``stop()`` can end them."""
+class _Server(TrackingHTTPServer):
+    """Serves one ``FakeOpikBackend`` (the package's plumbing: tracked connections, no DNS at bind);
+    a restart binds the previous port at once, and a bug in the fake is shown."""
 
-    daemon_threads = True
     allow_reuse_address = True  # so that a restart can bind the previous port at once
-    backend: "FakeOpikBackend"
 
     def __init__(self, address: tuple[str, int], backend: "FakeOpikBackend") -> None:
         self.backend = backend
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind calls socket.getfqdn(), which can stall without DNS.
-        TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_open_connections(self) -> None:
-        """Shut down every open connection: ends idle keep-alive handler threads."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        super().__init__(address, backend, _Handler)  # type: ignore[arg-type]
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], OSError):
             return  # clients that hang up, connections ended by drop_next / stop()
-        super().handle_error(request, client_address)  # a bug in the fake: show it
+        ThreadingHTTPServer.handle_error(self, request, client_address)  # a bug in the fake: show it
 
 
 # --- the fake -----------------------------------------------------------------------

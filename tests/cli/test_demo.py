@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.e2e._helpers import ROOT, clean_env
+from tests.cli._run import opik_otel
+from tests.e2e._helpers import clean_env
 
 ANSWER = "It is 18 °C and sunny in Paris, a fine day for a walk along the Seine."
 UNREACHABLE_PROXY = "http://127.0.0.1:9"
@@ -76,9 +76,8 @@ def _post(url: str) -> None:
 
 
 def _demo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "opik_otel.cli", "demo", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    """The installed `opik-otel demo`, as a user runs it."""
+    return opik_otel("demo", *args, env=env, timeout=60)
 
 
 @pytest.fixture(scope="module")

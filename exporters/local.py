@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from opik_otel._ids import OpikIdMapper
+from opik_otel._runtime import after_fork_in_child
 from opik_otel.exporters.opik.mapping import span_to_opik
 
 logger = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ def _after_fork_in_child() -> None:
         exporter._lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+after_fork_in_child(_after_fork_in_child)
 
 
 def _file_key(path: Path) -> tuple[str, int] | None:

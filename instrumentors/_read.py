@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 from opik_otel import semconv as sc
 from opik_otel.semconv.providers import provider_of_host
 
-_MISSING = object()
 
 
 def field(obj: Any, name: str, default: Any = None) -> Any:

@@ -20,52 +20,20 @@ Like the SDK's `BatchSpanProcessor`, with what delivery that loses nothing needs
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
-import os
 import threading
 import time
-import weakref
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from opentelemetry import context as otel_context
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
+
+from opik_otel._runtime import SUPPRESS_INSTRUMENTATION_KEY, after_fork_in_child
 
 logger = logging.getLogger(__name__)
 
 DROP_WARNING_INTERVAL_S = 60.0
-
-
-@contextlib.contextmanager
-def instrumentation_suppressed() -> Iterator[None]:
-    """Run the block with OpenTelemetry instrumentation suppressed, as the SDK runs export:
-    HTTP requests made inside (export, spool replay, upload) are not traced."""
-    token = otel_context.attach(otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-    try:
-        yield
-    finally:
-        otel_context.detach(token)
-
-
-def after_fork_in_child(reinit: Callable[[], None]) -> None:
-    """Call the bound method `reinit` in a forked child, as long as its object is alive (held
-    by a weak reference: the hook never keeps it alive). For locks, queues, threads, loaders."""
-    register = getattr(os, "register_at_fork", None)
-    if register is None:  # pragma: no cover - no fork() on this platform
-        return
-    method = weakref.WeakMethod(reinit)  # type: ignore[arg-type]
-
-    def after_in_child() -> None:
-        bound = method()
-        if bound is not None:
-            try:
-                bound()
-            except Exception:  # noqa: BLE001 - a fork hook must never break the child
-                logger.debug("opik-otel: an after-fork hook failed", exc_info=True)
-
-    register(after_in_child=after_in_child)
 
 
 class OpikBatchSpanProcessor(SpanProcessor):
@@ -175,7 +143,7 @@ class OpikBatchSpanProcessor(SpanProcessor):
     def _run(self) -> None:
         # The worker's own context: no app span, and instrumentation suppressed for everything
         # it runs, so that the exporter's HTTP requests are not traced.
-        otel_context.attach(otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, otel_context.Context()))
+        otel_context.attach(otel_context.set_value(SUPPRESS_INSTRUMENTATION_KEY, True, otel_context.Context()))
         while True:
             self._wake.wait(self.schedule_delay)
             self._wake.clear()

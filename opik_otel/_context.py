@@ -38,6 +38,7 @@ from opentelemetry.trace import SpanContext
 from opik_otel import semconv as sc
 from opik_otel._content import parse_boolean
 from opik_otel._ids import OPIK_TRACE_STATE_KEY, stamped_trace_state
+from opik_otel._runtime import after_fork_in_child
 from opik_otel._settings import ENV_VARS
 
 logger = logging.getLogger(__name__)
@@ -123,9 +124,10 @@ class OpikContextSpanProcessor(SpanProcessor):
             _ROOTS[context.trace_id] = span
             if len(_ROOTS) > _MAX_ROOTS:
                 _forget_oldest_root()
-            state = stamped_trace_state(context.trace_id, span.start_time or 0, context.trace_state)
-            if state is not None and _marks_traces():  # a foreign trace id: its Opik id takes this start
-                _set_trace_state(span, context, state)
+            if _marks_traces():  # a foreign trace id gets its Opik id from this start (None: none needed)
+                state = stamped_trace_state(context.trace_id, span.start_time or 0, context.trace_state)
+                if state is not None:
+                    _set_trace_state(span, context, state)
             if scope is None:
                 return  # the common case: nothing to stamp
             attributes = span.attributes or {}
@@ -166,8 +168,11 @@ class OpikContextSpanProcessor(SpanProcessor):
 
 
 def _marks_traces() -> bool:
+    """`_configure.marks_opik_traces()`, imported on first use (`_configure` imports this module)."""
+    global _marks_traces
     from opik_otel._configure import marks_opik_traces
 
+    _marks_traces = marks_opik_traces
     return marks_opik_traces()
 
 
@@ -283,7 +288,7 @@ def _after_fork_in_child() -> None:
     _threads_patched = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+after_fork_in_child(_after_fork_in_child)
 
 
 def _in_context(carried: otel_context.Context, fn: Any) -> Any:

@@ -20,7 +20,6 @@ id, bounded memory: see `OpikIdMapper`.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import threading
 import time
@@ -31,6 +30,8 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import TraceState
+
+from opik_otel._runtime import after_fork_in_child
 
 __all__ = ["OPIK_PARENT_TRACE_STATE_KEY", "OPIK_TRACE_STATE_KEY", "OpikIdMapper", "opik_id_from_hex", "stamped_trace_state", "synthetic_span_id", "UuidV7IdGenerator", "is_uuid7_int", "otel_to_opik_id", "uuid7_timestamp_ms"]
 
@@ -185,4 +186,4 @@ def _after_fork_in_child() -> None:
     OpikIdMapper._lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+after_fork_in_child(_after_fork_in_child)

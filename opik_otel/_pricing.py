@@ -144,7 +144,7 @@ class PriceBook:
         # (provider, model) → (derived at, pricer); bounded, oldest derivation evicted first
         self._cache: OrderedDict[tuple[str | None, str], tuple[float, Callable[[TokenUsage], float] | None]] = OrderedDict()
         self._lock = threading.Lock()
-        from opik_otel._batch import after_fork_in_child
+        from opik_otel._runtime import after_fork_in_child
 
         after_fork_in_child(self._at_fork_reinit)
 

@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from opik_otel import semconv as sc
 from opik_otel._span_attributes import span_attributes
-from opik_otel._batch import after_fork_in_child
+from opik_otel._runtime import after_fork_in_child
 from opik_otel._pricing import PriceBook, TokenUsage, prices_ready, wait_ready, when_ready
 from opik_otel.semconv.providers import known_provider
 from opik_otel.semconv.usage import (

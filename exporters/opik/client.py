@@ -33,6 +33,7 @@ from typing import Any
 
 import pydantic_core
 
+from opik_otel._runtime import after_fork_in_child
 from opik_otel.semconv import to_json
 
 __all__ = ["MAX_BATCH_ITEMS", "MAX_SPLIT_REQUESTS", "OpikRestClient", "Outcome", "encode"]
@@ -325,7 +326,7 @@ def _after_fork_in_child() -> None:
             client._closed.set()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+after_fork_in_child(_after_fork_in_child)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -22,7 +22,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from opik_otel._batch import after_fork_in_child, instrumentation_suppressed
+from opik_otel._runtime import after_fork_in_child, instrumentation_suppressed
 from opik_otel._ids import OpikIdMapper
 from opik_otel._settings import resolve_settings
 from opik_otel.exporters.opik.client import OpikRestClient, Outcome, encode
@@ -147,7 +147,9 @@ class OpikSpanExporter(SpanExporter):
                 self._wake.wait(min(self._down_until, end) - now)  # the next probe, or the end
                 continue
             if self._replay(end) == 0 and not self._down():
-                self._wake.wait(min(0.1, end - now))  # taken by another sender: look again shortly
+                # No progress with the back end up: batches claimed by another process (not
+                # pending here), or a file this process cannot read or rename; waiting cannot help.
+                return not spool.pending()
         return True
 
     def _deliver(self, kind: str, items: list[dict]) -> bool:

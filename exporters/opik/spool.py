@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opik_otel._batch import after_fork_in_child, instrumentation_suppressed
+from opik_otel._runtime import after_fork_in_child, instrumentation_suppressed
 
 if TYPE_CHECKING:
     from opik_otel.exporters.opik.client import OpikRestClient
@@ -254,8 +254,7 @@ def _reinit_folder_locks_after_fork() -> None:
     _folder_locks.clear()  # each Spool's own hook takes a fresh one
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reinit_folder_locks_after_fork)
+after_fork_in_child(_reinit_folder_locks_after_fork)
 
 
 def _is_stale(name: str, age: float) -> bool:

@@ -22,10 +22,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from opik_otel.instrumentors._engine import SUPPRESS_INSTRUMENTATION_KEY, ContentPolicy, Operation, inside_instrumented_call, sync_wrapper
+from opik_otel._content import ContentPolicy
+from opik_otel._runtime import instrumentation_suppressed
+from opik_otel.instrumentors._engine import Operation, inside_instrumented_call, sync_wrapper
 from opik_otel.instrumentors._base import GenAiInstrumentor, Patch, content_policy
 from opik_otel.instrumentors.bedrock.converse import Converse, ConverseStream
 from opik_otel.instrumentors.bedrock.families import FAMILIES, family_of
@@ -60,11 +61,8 @@ def _call_library(make_api_call: MakeApiCall, operation_name: str, params: dict[
     botocore one, HTTP clients). Without a span of ours (not sampled) nothing is suppressed."""
     if not inside_instrumented_call():
         return make_api_call(operation_name, params)
-    token = otel_context.attach(otel_context.set_value(SUPPRESS_INSTRUMENTATION_KEY, True))
-    try:
+    with instrumentation_suppressed():
         return make_api_call(operation_name, params)
-    finally:
-        otel_context.detach(token)
 
 
 class ApiCalls:

@@ -31,7 +31,7 @@ def run(directory: Path, settings: Settings | None = None, include_spool: bool =
     """Upload to the server of `settings` (default: the resolved ones); 0 when everything was
     delivered, 1 otherwise (on stderr: why, what is left and where). Instrumentation is
     suppressed meanwhile: the upload's own requests are never traced."""
-    from opik_otel._batch import instrumentation_suppressed
+    from opik_otel._runtime import instrumentation_suppressed
     from opik_otel._settings import resolve_settings
 
     with instrumentation_suppressed():
@@ -65,6 +65,7 @@ def _run(directory: Path, settings: Settings, include_spool: bool, progress: boo
         if stopped:
             break
     bar.done()
+    refused_stored = client.refused_items  # records of the store the server refused for good
     spool = _spool(settings) if include_spool else None
     replayed = 0
     if spool is not None and not stopped:
@@ -72,13 +73,14 @@ def _run(directory: Path, settings: Settings, include_spool: bool, progress: boo
     if stopped:
         print(_left_to_send(client.url, directory, sent, total, spool, replayed), file=sys.stderr)
         return 1
-    refused_stored = client.refused_items  # records of the store the server refused for good
     spooled = f" and {replayed} spooled batch(es)" if spool is not None else ""
     print(_fill(f"opik-otel upload: sent {sent - refused_stored} record(s) from the local store{spooled} to the "
                 f"Opik server (workspace {settings.opik_workspace or 'default'}; each record to its project) at"))
     print(f"  {client.url}")
-    if client.refused_items:
-        print(f"{client.refused_items} record(s) refused by the server (invalid content), not sent.")
+    if refused_stored:
+        print(f"{refused_stored} record(s) of the local store refused by the server (invalid content), not sent.")
+    if client.refused_items > refused_stored:
+        print(f"{client.refused_items - refused_stored} spooled item(s) refused by the server (invalid content), dropped.")
     return 0
 
 

@@ -146,7 +146,7 @@ def test_an_invalid_record_is_refused_alone_and_counted(tmp_path):
             "opik-otel upload: sent 1600 record(s) from the local store and 0 spooled\n"
             "batch(es) to the Opik server (workspace default; each record to its project) at\n"
             f"  {backend.url.rstrip('/')}/\n"
-            "1 record(s) refused by the server (invalid content), not sent.\n"
+            "1 record(s) of the local store refused by the server (invalid content), not sent.\n"
         )
         again = opik_otel("upload", env={**env, "OPIK_URL_OVERRIDE": backend.url})  # refused records are not retried
         assert again.returncode == 0 and "sent 0 record(s) from the local store" in said(again.stdout) and "refused" not in again.stdout
@@ -272,3 +272,25 @@ def test_a_record_with_a_non_utf8_byte_is_sent_not_skipped(tmp_path):
         assert result.returncode == 0, result.stderr
         assert backend.span_count == TRACES * 3 and backend.trace_count == TRACES
         assert [span["name"] for span in backend.spans.values()].count("st\ufffdep") == 1
+
+
+def test_items_refused_from_the_spool_are_not_counted_against_the_local_store(tmp_path):
+    import uuid
+
+    from opik_otel.exporters.opik.client import encode
+    from opik_otel.exporters.opik.spool import Spool, destination_folder
+    from tests.cli._run import store_dir
+
+    env = clean_env(tmp_path)
+    fill_store(env)  # 1,600 valid records
+    with FakeOpikBackend() as backend:
+        spool = Spool(destination_folder(store_dir(env) / "spool", backend.url, None), max_bytes=1 << 30)
+        bad_trace = {"id": str(uuid.UUID(int=0x0AF7651916CD43DD8448EB211C80319C)), "name": "bad",  # not a UUID v7
+                     "project_name": "stored", "start_time": "2026-12-04T10:00:00Z"}
+        assert spool.put("traces", 1, encode("traces", [bad_trace]))
+        result = opik_otel("upload", env={**env, "OPIK_URL_OVERRIDE": backend.url})
+        assert result.returncode == 0, result.stderr
+        assert said(result.stdout).startswith("opik-otel upload: sent 1600 record(s) from the local store and 1 spooled batch(es)")
+        assert "1 spooled item(s) refused by the server (invalid content), dropped." in result.stdout
+        assert "of the local store refused" not in result.stdout
+        assert backend.span_count + backend.trace_count == 1600 and spool.batches() == []

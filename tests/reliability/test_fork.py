@@ -294,3 +294,33 @@ def test_a_child_does_not_hand_on_spans_the_parent_held_for_their_price(monkeypa
     monkeypatch.setattr(_processor, "wait_ready", lambda timeout: True)
     processor.force_flush(2000)
     assert exporter.names == ["parent0", "parent1", "parent2"]
+
+
+def test_opik_otel_imports_and_configures_where_there_is_no_fork(tmp_path):
+    """On a platform without `os.register_at_fork` (Windows) the fork hooks are skipped, not an error."""
+    from tests.e2e._helpers import clean_env, run_snippet
+
+    values, _ = run_snippet(
+        dedent("""
+        import os
+        del os.register_at_fork, os.fork  # as on Windows (the standard library checks for os.fork)
+        import opik_otel
+        from opik_otel.exporters.opik import OpikSpanExporter
+        from opik_otel.exporters.local import LocalStoreExporter
+        opik_otel.configure()
+        report(configured=True)
+        """),
+        clean_env(tmp_path),
+    )
+    assert values == {"configured": True}
+
+
+def test_fork_hooks_of_objects_gone_are_forgotten():
+    """Each configure() builds new processors and exporters: their hooks must not pile up."""
+    from opik_otel import _runtime
+
+    for _ in range(200):
+        OpikBatchSpanProcessor(Recording(), schedule_delay_millis=60_000).shutdown()
+    gc.collect()
+    OpikBatchSpanProcessor(Recording(), schedule_delay_millis=60_000).shutdown()
+    assert len(_runtime._fork_hooks) < 50

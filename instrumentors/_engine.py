@@ -28,6 +28,7 @@ from opentelemetry.trace import SpanKind
 from opik_otel import semconv as sc
 from opik_otel._content import ContentPolicy  # noqa: F401 - re-exported; the content switch lives in the core
 from opik_otel._errors import record_error
+from opik_otel._model_call import claim_model_call
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +153,10 @@ def _start(
         name, attributes = operation.request(instance, kwargs, capture)
         if extra_attributes:
             attributes.update(extra_attributes)
+        framework = claim_model_call()  # a framework's model run above this billed call (LangChain …)
+        if framework:
+            for key, value in framework.items():
+                attributes.setdefault(key, value)
         span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
     except Exception:
         logger.debug("opik-otel: could not start a span; the call goes on untraced", exc_info=True)

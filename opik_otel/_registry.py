@@ -26,6 +26,7 @@ INTEGRATIONS: tuple[Integration, ...] = (
     Integration("opik_openai", "openai", "opik_otel.instrumentors.openai", "OpenAIInstrumentor"),
     Integration("opik_anthropic", "anthropic", "opik_otel.instrumentors.anthropic", "AnthropicInstrumentor"),
     Integration("opik_bedrock", "botocore", "opik_otel.instrumentors.bedrock", "BedrockInstrumentor"),
+    Integration("opik_langchain", "langchain_core", "opik_otel.instrumentors.langchain", "LangChainInstrumentor"),
 )
 
 
@@ -43,7 +44,7 @@ def is_disabled(entry_point: str) -> bool:
 
 class OpikInstrumentor(BaseInstrumentor):
     """Instruments every supported library that is installed; silently skips the rest, and those
-    `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` names (`opik_openai`, `opik_anthropic`, `opik_bedrock`).
+    `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` names (`opik_openai`, `opik_anthropic`, `opik_bedrock`, `opik_langchain`).
 
     `OpikInstrumentor().instrument(tracer_provider=None, **kwargs)` passes kwargs on to each
     library's instrumentor; `uninstrument()` restores the originals.

@@ -11,7 +11,10 @@ logger = logging.getLogger(__name__)
 
 # Other packages' instrumentors for libraries we instrument: loading both would give
 # two inference spans per call, so ours wins while it is enabled.
-_SUPERSEDED = {"openai": "opik_openai", "openai_v2": "opik_openai", "anthropic": "opik_anthropic"}
+_SUPERSEDED = {
+    "openai": "opik_openai", "openai_v2": "opik_openai", "anthropic": "opik_anthropic",
+    "langchain": "opik_langchain",  # OpenInference's and OpenLLMetry's LangChain instrumentors
+}
 
 
 class _ZeroCode:

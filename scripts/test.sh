@@ -4,6 +4,10 @@
 #   latest  newest openai 3.x, anthropic 2.x, boto3, newest OpenTelemetry: the whole suite
 #   oldest  the oldest versions we support (openai 1.40, anthropic 0.40, botocore 1.34.116,
 #           OpenTelemetry 1.30, genai-prices 0.0.50)
+#   langchain-latest  the LangChain tests (tests/integration/langchain, tests/reliability/
+#           test_langchain*.py) with the newest langchain-core, LangGraph and their partner packages
+#   langchain-oldest  the same tests with the oldest we support (langchain-core 0.3.23, langgraph 0.2.57,
+#           langchain-openai 0.2.12, langchain-anthropic 0.3.0); the other groups leave these tests out
 # Usage: bash scripts/test.sh [--setup-only] [--dry-run] [pytest options] [test paths]
 #   --setup-only  build the environments, run no tests (the README's development set-up)
 #   --dry-run     print the commands instead of running them
@@ -16,8 +20,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 envs="${OPIK_OTEL_TEST_ENVS:-$root/.venvs}"
 python="${PYTHON:-python3}"
-groups="${OPIK_OTEL_TEST_GROUPS:-latest oldest}"
-known_groups="latest oldest"
+known_groups="latest oldest langchain-latest langchain-oldest"
+groups="${OPIK_OTEL_TEST_GROUPS:-$known_groups}"
 
 setup_only=false dry_run=false options=() selected=()
 for arg in "$@"; do
@@ -63,45 +67,99 @@ within() {  # within GROUP-PATH...: the selected tests among these (all of them 
   done
 }
 
+group_tests() {  # the selected tests among $tests, less those under the areas that $ignore leaves out
+  local path option area
+  while IFS= read -r path; do
+    for option in ${ignore[@]+"${ignore[@]}"}; do
+      area="${option#--ignore=}" && area="${area#--ignore-glob=}"
+      # shellcheck disable=SC2053  # $area is a pattern (--ignore-glob)
+      if [[ "$path" == $area || "$path" == $area/* ]]; then continue 2; fi
+    done
+    echo "$path"
+  done < <(within "${tests[@]}")
+}
+
 status=0
-run_group() {  # run_group NAME GROUP-PATH...: run pytest on the selected tests among GROUP-PATHs
+run_group() {  # run_group NAME TEST-PATH...: run pytest on these tests, leaving out $ignore's areas
   local name=$1; shift
-  local paths=() path
-  while IFS= read -r path; do paths+=("$path"); done < <(within "$@")
-  if [[ ${#paths[@]} -eq 0 ]]; then
-    echo "== test group: $name: none of the selected tests run in this group"
-    return
-  fi
+  local ignoring=() option area path
+  for option in ${ignore[@]+"${ignore[@]}"}; do  # the --ignore options for areas inside a folder it runs
+    area="${option#--ignore=}" && area="${area#--ignore-glob=}"
+    for path in "$@"; do
+      if [[ "$area" == "${path%/}"/* ]]; then ignoring+=("$option"); break; fi
+    done
+  done
   echo "== test group: $name"
-  local command=("$envs/$name/bin/python" -m pytest -p no:cacheprovider ${options[@]+"${options[@]}"} "${paths[@]}")
+  local command=("$envs/$name/bin/python" -m pytest -p no:cacheprovider ${options[@]+"${options[@]}"}
+    ${ignoring[@]+"${ignoring[@]}"} "$@")
   if $dry_run; then echo "cd $root && ${command[*]}"; return; fi
   local code=0
   (cd "$root" && "${command[@]}") || code=$?
   if [[ $status -eq 0 ]]; then status=$code; fi
 }
 
+test_tools=("pytest>=8" "pytest-asyncio>=0.23" "pytest-timeout>=2.3")
 oldest_tests=(tests/integration tests/tracking tests/unit/test_fake_openai_server.py tests/unit/test_ids.py
   tests/unit/test_processor.py tests/unit/test_settings.py tests/reliability/test_batch.py
   tests/reliability/test_spool.py tests/reliability/test_payload.py)
+# The LangChain tests need the langchain-* groups' libraries: only those groups run them (the
+# ones that exist: a group with none yet is skipped).
+langchain_tests=()
+while IFS= read -r path; do langchain_tests+=("$path"); done < <(
+  cd "$root" && { [[ ! -d tests/integration/langchain ]] || echo tests/integration/langchain
+                  compgen -G 'tests/reliability/test_langchain*.py' || true; })
+not_langchain=(--ignore=tests/integration/langchain "--ignore-glob=tests/reliability/test_langchain*")
 
 for group in $groups; do
   case "$group" in
     latest)
-      make_env latest -e "$root[openai,anthropic,bedrock,otlp,test]" opentelemetry-instrumentation-botocore
-      $setup_only || run_group latest tests
+      requirements=(-e "$root[openai,anthropic,bedrock,otlp,test]" opentelemetry-instrumentation-botocore)
+      tests=(tests) ignore=("${not_langchain[@]}")
       ;;
     oldest)
       # The opik package (REST models for the fake back end) needs a newer openai, so this
       # group skips the tests of the Opik exporter, which do not depend on the openai version.
-      make_env oldest -e "$root[otlp]" "pytest>=8" "pytest-asyncio>=0.23" "pytest-timeout>=2.3" \
-        "openai==1.40.0" "anthropic==0.40.0" "httpx<0.28" "boto3==1.34.116" "botocore==1.34.116" \
-        "opentelemetry-api==1.30.0" "opentelemetry-sdk==1.30.0" \
-        "opentelemetry-semantic-conventions==0.51b0" "opentelemetry-instrumentation==0.51b0" \
-        "opentelemetry-exporter-otlp-proto-http==1.30.0" "opentelemetry-exporter-otlp-proto-grpc==1.30.0" \
-        "genai-prices==0.0.50" "wrapt==1.14.1" "pydantic==2.10.0"
-      $setup_only || run_group oldest "${oldest_tests[@]}"
+      requirements=(-e "$root[otlp]" "${test_tools[@]}"
+        "openai==1.40.0" "anthropic==0.40.0" "httpx<0.28" "boto3==1.34.116" "botocore==1.34.116"
+        "opentelemetry-api==1.30.0" "opentelemetry-sdk==1.30.0"
+        "opentelemetry-semantic-conventions==0.51b0" "opentelemetry-instrumentation==0.51b0"
+        "opentelemetry-exporter-otlp-proto-http==1.30.0" "opentelemetry-exporter-otlp-proto-grpc==1.30.0"
+        "genai-prices==0.0.50" "wrapt==1.14.1" "pydantic==2.10.0")
+      tests=("${oldest_tests[@]}") ignore=("${not_langchain[@]}")
+      ;;
+    langchain-latest)
+      # langchain (create_agent) and langchain-classic (AgentExecutor) for the agents; the httpx
+      # instrumentation for spans of other instrumentation inside a step.
+      requirements=(-e "$root[openai,anthropic,langchain]" "${test_tools[@]}" "opik>=1.8"
+        opentelemetry-instrumentation-httpx
+        langchain-core langgraph langchain-openai langchain-anthropic langchain langchain-classic)
+      tests=(${langchain_tests[@]+"${langchain_tests[@]}"}) ignore=()
+      ;;
+    langchain-oldest)
+      # LangGraph 0.2.57 (Dec 2024: Command with goto/update/resume, also returned by tools, and
+      # interrupt) needs langchain-core >= 0.3.23; the partner packages and anthropic are those
+      # of the same weeks (usage_metadata with cache and reasoning tokens). openai floats (< 2):
+      # opik needs a newer one than langchain-openai does.
+      requirements=(-e "$root[openai,anthropic,langchain]" "${test_tools[@]}" "opik>=1.8"
+        opentelemetry-instrumentation-httpx
+        "langchain-core==0.3.23" "langgraph==0.2.57" "langchain-openai==0.2.12"
+        "langchain-anthropic==0.3.0" "langchain==0.3.10" "anthropic==0.40.0")
+      tests=(${langchain_tests[@]+"${langchain_tests[@]}"}) ignore=()
       ;;
   esac
+  if $setup_only; then make_env "$group" "${requirements[@]}"; continue; fi
+  if [[ ${#tests[@]} -eq 0 ]]; then
+    echo "== test group: $group: skipped, no tests yet (tests/integration/langchain does not exist)"
+    continue
+  fi
+  paths=()
+  while IFS= read -r path; do paths+=("$path"); done < <(group_tests)
+  if [[ ${#paths[@]} -eq 0 ]]; then
+    echo "== test group: $group: none of the selected tests run in this group"
+    continue
+  fi
+  make_env "$group" "${requirements[@]}"
+  run_group "$group" "${paths[@]}"
 done
 
 if $setup_only; then

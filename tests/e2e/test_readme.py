@@ -30,6 +30,7 @@ OLDEST_TESTS = [
     "tests/unit/test_processor.py", "tests/unit/test_settings.py", "tests/reliability/test_batch.py",
     "tests/reliability/test_spool.py", "tests/reliability/test_payload.py",
 ]
+NOT_LANGCHAIN = "--ignore=tests/integration/langchain --ignore-glob=tests/reliability/test_langchain*"
 
 
 def _section(title: str) -> str:
@@ -124,7 +125,7 @@ def _pytest_lines(stdout: str) -> list[str]:
 
 
 def test_test_command_installs_uv_into_its_own_venv_never_the_system_python(tmp_path: Path) -> None:
-    result = _plan(tmp_path)
+    result = _plan(tmp_path, groups="latest oldest")
     assert result.returncode == 0, result.stderr
     envs, python = tmp_path / "envs", tmp_path / "python3"
     lines = result.stdout.splitlines()
@@ -134,14 +135,15 @@ def test_test_command_installs_uv_into_its_own_venv_never_the_system_python(tmp_
     assert installs[1].startswith(f"{envs}/.tools/bin/uv pip install -q -p {envs}/latest/bin/python -e {ROOT}[")
     assert installs[2].startswith(f"{envs}/.tools/bin/uv pip install -q -p {envs}/oldest/bin/python -e {ROOT}[otlp] ")
     assert "openai==1.40.0" in installs[2].split()
-    assert _pytest_lines(result.stdout) == [
-        f"cd {ROOT} && {envs}/latest/bin/python -m pytest -p no:cacheprovider tests",
-        f"cd {ROOT} && {envs}/oldest/bin/python -m pytest -p no:cacheprovider " + " ".join(OLDEST_TESTS),
+    assert _pytest_lines(result.stdout) == [  # the LangChain tests run only in the langchain-* groups
+        f"cd {ROOT} && {envs}/latest/bin/python -m pytest -p no:cacheprovider {NOT_LANGCHAIN} tests",
+        f"cd {ROOT} && {envs}/oldest/bin/python -m pytest -p no:cacheprovider --ignore=tests/integration/langchain "
+        + " ".join(OLDEST_TESTS),
     ]
 
 
 def test_setup_only_builds_the_same_environments_and_runs_no_tests(tmp_path: Path) -> None:
-    full, setup = _plan(tmp_path), _plan(tmp_path, "--setup-only")
+    full, setup = _plan(tmp_path, groups="latest oldest"), _plan(tmp_path, "--setup-only", groups="latest oldest")
     assert setup.returncode == 0, setup.stderr
     assert _pytest_lines(setup.stdout) == []
     assert [line for line in full.stdout.splitlines() if " -m pytest " not in line and not line.startswith("==")] == [
@@ -173,7 +175,30 @@ def test_test_command_runs_the_selected_tests_in_each_group_that_has_them(tmp_pa
 def test_test_command_rejects_an_unknown_group(tmp_path: Path) -> None:
     result = _plan(tmp_path, groups="newest")
     assert result.returncode == 2
-    assert result.stderr == "unknown test group: newest (groups: latest oldest)\n"
+    assert result.stderr == "unknown test group: newest (groups: latest oldest langchain-latest langchain-oldest)\n"
+
+
+def test_langchain_groups_run_only_the_langchain_tests_with_the_oldest_and_newest_langchain(tmp_path: Path) -> None:
+    envs = tmp_path / "envs"
+    setup = _plan(tmp_path, "--setup-only", groups="langchain-latest langchain-oldest").stdout
+    installs = [line.split() for line in setup.splitlines() if "/uv pip install " in line]
+    assert [words[5] for words in installs] == [f"{envs}/langchain-latest/bin/python", f"{envs}/langchain-oldest/bin/python"]
+    assert {"langchain-core", "langgraph", "langchain-openai", "langchain-anthropic", "opik>=1.8"} <= set(installs[0])
+    assert {"langchain-core==0.3.23", "langgraph==0.2.57", "langchain-openai==0.2.12", "langchain-anthropic==0.3.0",
+            "opik>=1.8"} <= set(installs[1])
+    plan = _plan(tmp_path, "tests/integration").stdout  # every group, the integration tests selected
+    if (ROOT / "tests" / "integration" / "langchain").is_dir():
+        assert _pytest_lines(plan) == [
+            f"cd {ROOT} && {envs}/latest/bin/python -m pytest -p no:cacheprovider --ignore=tests/integration/langchain tests/integration",
+            f"cd {ROOT} && {envs}/oldest/bin/python -m pytest -p no:cacheprovider --ignore=tests/integration/langchain tests/integration",
+            f"cd {ROOT} && {envs}/langchain-latest/bin/python -m pytest -p no:cacheprovider tests/integration/langchain",
+            f"cd {ROOT} && {envs}/langchain-oldest/bin/python -m pytest -p no:cacheprovider tests/integration/langchain",
+        ]
+    else:  # before the LangChain tests exist, their groups are skipped and build nothing
+        assert "== test group: langchain-latest: skipped, no tests yet (tests/integration/langchain does not exist)" in plan
+        assert "langchain-latest/bin/python" not in plan and "langchain-oldest/bin/python" not in plan
+    only_langchain = _pytest_lines(_plan(tmp_path, "tests/unit", "tests/integration/langchain", groups="latest").stdout)
+    assert only_langchain == [f"cd {ROOT} && {envs}/latest/bin/python -m pytest -p no:cacheprovider tests/unit"]
 
 
 def test_ci_runs_the_readme_test_command_and_installs_nothing_itself() -> None:

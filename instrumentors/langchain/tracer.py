@@ -1,0 +1,45 @@
+"""`OpikTracer`: trace one LangChain invocation, Opik-SDK style (`config={"callbacks": [OpikTracer()]}`)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from opentelemetry import trace
+
+from opik_otel import semconv as sc
+from opik_otel._content import content_policy
+from opik_otel.instrumentors._callbacks import Attributes, RunSpans
+from opik_otel.instrumentors.langchain.callbacks import OpikCallbackHandler, _scalar
+from opik_otel.instrumentors.langchain.instrumentor import _SCOPE, active_runs
+
+
+class OpikTracer(OpikCallbackHandler):
+    """A LangChain callback handler tracing the runs it is passed to.
+
+    `project_name` routes the trace to that Opik project, `tags` and `metadata` go on every span,
+    `thread_id` groups the trace into an Opik thread. With `LangChainInstrumentor` on as well,
+    both share one run map: each run still gets one span.
+    """
+
+    def __init__(
+        self,
+        project_name: str | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        thread_id: str | None = None,
+    ) -> None:
+        from opik_otel import __version__
+        from opik_otel._configure import ensure_configured
+
+        ensure_configured()
+        extra: Attributes = {}
+        if project_name:
+            extra[sc.OPIK_PROJECT_NAME] = project_name
+        if tags:
+            extra[sc.OPIK_TAGS] = [str(tag) for tag in tags]
+        for key, value in (metadata or {}).items():
+            extra[sc.OPIK_METADATA_PREFIX + str(key)] = _scalar(value)
+        if thread_id is not None:
+            extra[sc.GEN_AI_CONVERSATION_ID] = str(thread_id)
+        runs = active_runs() or RunSpans(trace.get_tracer(_SCOPE, __version__))
+        super().__init__(runs, content_policy, extra)

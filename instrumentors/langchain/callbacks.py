@@ -49,6 +49,31 @@ _REQUEST_PARAMETERS = (
 )
 
 
+def _plain(value: Any, depth: int = 0) -> Any:
+    """A run's input or output as plain JSON data: prompt values as their messages, pydantic
+    objects (messages, documents) dumped by pydantic-core; their `str()` (what the JSON encoder
+    would fall back on) goes through langchain-core's slow pydantic repr."""
+    if value is None or isinstance(value, (str, int, float, bool)) or depth > 8:
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, depth + 1) for item in value]
+    to_messages = getattr(value, "to_messages", None)  # a PromptValue
+    if callable(to_messages):
+        try:
+            return [_plain(message, depth + 1) for message in to_messages()]
+        except Exception:
+            return value
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return dump(mode="json", exclude_none=True)
+        except Exception:
+            return value
+    return value
+
+
 def _scalar(value: Any) -> Any:
     """An attribute value: str, bool, int, float as they are; anything else as JSON."""
     if isinstance(value, (str, bool, int, float)):
@@ -85,7 +110,7 @@ class OpikCallbackHandler(BaseCallbackHandler):
 
     def _content_value(self, attributes: Attributes, key: str, value: Any) -> None:
         if self._content.enabled:
-            attributes[key] = msg.content_json(value)
+            attributes[key] = msg.content_json(_plain(value))
 
     # -- chains, graphs, agents --
 
@@ -136,7 +161,7 @@ class OpikCallbackHandler(BaseCallbackHandler):
             self._runs.rename(run_id, _WORKFLOW_PREFIX + graph, {sc.GEN_AI_OPERATION_NAME: sc.GenAiOperation.INVOKE_WORKFLOW})
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self._runs.end(run_id, (lambda: {sc.OUTPUT_VALUE: msg.content_json(outputs)}) if self._content.enabled else None)
+        self._runs.end(run_id, (lambda: {sc.OUTPUT_VALUE: msg.content_json(_plain(outputs))}) if self._content.enabled else None)
 
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         if _is_control_flow(error):  # a LangGraph interrupt or `Command` to a parent graph: not a failure

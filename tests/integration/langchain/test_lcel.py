@@ -186,3 +186,13 @@ def test_opik_instrumentor_traces_langchain_with_every_provider_instrumentor_on(
     assert len(requests_made()) == 1
     assert priced(exporter) == ["chat gpt-4o-mini"]
     assert attrs(named(exporter, "chat gpt-4o-mini"))["openai.api.type"] == "chat_completions"
+
+
+def test_a_prompt_value_is_recorded_as_its_messages(langchain_instrumentor, chain, exporter):
+    """LangChain objects (prompt values, messages) are recorded as their data, not their repr."""
+    import json
+
+    chain.invoke({"q": "hi"})
+
+    output = json.loads(attrs(named(exporter, "ChatPromptTemplate"))["output.value"])
+    assert [(message["type"], message["content"]) for message in output] == [("system", "be brief"), ("human", "hi")]

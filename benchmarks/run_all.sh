@@ -13,6 +13,7 @@ mkdir -p "$OUT"
 bash "$HERE/setup.sh"
 bash "$HERE/run_overhead.sh" --out "$OUT/overhead-$DAY.json"
 bash "$HERE/run_overhead.sh" --provider "anthropic bedrock" --out "$OUT/overhead-anthropic-bedrock-$DAY.json"
+bash "$HERE/run_langchain_overhead.sh" --out "$OUT/langchain-overhead-$DAY.json"
 
 echo "== stream proxy per chunk, in isolation"
 "$VENVS/opik-otel/bin/python" "$HERE/stream_chunks.py" --json "$OUT/stream-chunks-$DAY.json"

@@ -13,6 +13,12 @@
 #   openllmetry    Traceloop's opentelemetry-instrumentation-openai
 #   openinference  Arize's openinference-instrumentation-openai
 #   opik-sdk       the Opik SDK (opik.integrations.openai.track_openai)
+# LangChain / LangGraph (langchain_overhead.py; all on the same LANGCHAIN_SPEC):
+#   lc-opik-otel       this repository, editable, [openai,langchain,otlp,test] (configs none,
+#                      opik-otel-off, opik-otel-on; any environment with these packages will do:
+#                      run_langchain_overhead.sh takes LC_OURS_VENV=…)
+#   lc-openinference   Arize's openinference-instrumentation-langchain
+#   lc-openllmetry     Traceloop's opentelemetry-instrumentation-langchain
 #
 # Versions are pinned so runs are comparable; override with the variables below
 # (e.g. OPENAI_SPEC='openai==3.57.0'). Each environment records what it got in
@@ -32,6 +38,9 @@ OFFICIAL_SPEC="${OFFICIAL_SPEC:-opentelemetry-instrumentation-genai-openai==1.3b
 OPENLLMETRY_SPEC="${OPENLLMETRY_SPEC:-opentelemetry-instrumentation-openai==0.62.4}"
 OPENINFERENCE_SPEC="${OPENINFERENCE_SPEC:-openinference-instrumentation-openai==0.1.66}"
 OPIK_SPEC="${OPIK_SPEC:-opik==2.2.122}"
+LANGCHAIN_SPEC="${LANGCHAIN_SPEC:-langchain-core==1.8.3 langgraph==1.2.24 langchain-openai==1.8.1 openai==3.60.0}"
+LC_OPENINFERENCE_SPEC="${LC_OPENINFERENCE_SPEC:-openinference-instrumentation-langchain==0.1.80}"
+LC_OPENLLMETRY_SPEC="${LC_OPENLLMETRY_SPEC:-opentelemetry-instrumentation-langchain==0.62.4}"
 
 # name -> the packages it installs (word-split on purpose)
 declare -A SPECS=(
@@ -40,15 +49,20 @@ declare -A SPECS=(
   [openllmetry]="$OPENLLMETRY_SPEC $OPENAI_SPEC $OTEL_SDK_SPEC"
   [openinference]="$OPENINFERENCE_SPEC $OPENAI_SPEC $OTEL_SDK_SPEC"
   [opik-sdk]="$OPIK_SPEC $OPENAI_SPEC $OTEL_SDK_SPEC"
+  [lc-opik-otel]="-e $ROOT[openai,langchain,otlp,test] $LANGCHAIN_SPEC"
+  [lc-openinference]="$LC_OPENINFERENCE_SPEC $LANGCHAIN_SPEC $OTEL_SDK_SPEC"
+  [lc-openllmetry]="$LC_OPENLLMETRY_SPEC $LANGCHAIN_SPEC $OTEL_SDK_SPEC"
 )
-ORDER=(opik-otel official openllmetry openinference opik-sdk)
+ORDER=(opik-otel official openllmetry openinference opik-sdk lc-opik-otel lc-openinference lc-openllmetry)
 
 # Packages whose versions the results quote.
 KEY_PACKAGES="openai httpx httpx2 opentelemetry-api opentelemetry-sdk opentelemetry-instrumentation \
 opentelemetry-semantic-conventions opentelemetry-util-genai opentelemetry-instrumentation-genai-openai \
 opentelemetry-instrumentation-openai-v2 opentelemetry-instrumentation-openai \
 opentelemetry-semantic-conventions-ai openinference-instrumentation-openai openinference-instrumentation \
-openinference-semantic-conventions opik opik-otel genai-prices pydantic wrapt anthropic boto3 botocore"
+openinference-semantic-conventions opik opik-otel genai-prices pydantic wrapt anthropic boto3 botocore \
+langchain-core langgraph langchain-openai openinference-instrumentation-langchain \
+opentelemetry-instrumentation-langchain"
 
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=("${ORDER[@]}")

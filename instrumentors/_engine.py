@@ -5,10 +5,10 @@ A provider module describes each API call as an `Operation`: how to read the req
 rest, identically for every provider: start a CLIENT span, call the library, record
 errors, end the span exactly once, and hand streams back wrapped in a transparent proxy.
 
-Rules it keeps (DESIGN §6): nothing raises into user code, the return value is the
-library's own object (streams are `wrapt.ObjectProxy`s, so `isinstance` still holds),
-the span is not current while the user iterates a stream, and no attribute work is done
-for a span that is not recording.
+Rules it keeps (ARCHITECTURE.md §4, §7): nothing raises into user code, the return value is
+the library's own object (streams are `wrapt.ObjectProxy`s, so `isinstance` still holds),
+the span is not current while the user iterates a stream, and a span that is not recording
+gets no response or stream work (its request attributes are read before it starts).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind
 
 from opik_otel import semconv as sc
 from opik_otel._content import ContentPolicy
-from opik_otel.instrumentors._callbacks import Attributes, RunSpans
+from opik_otel.instrumentors._callbacks import Attributes, LateAttributes, RunSpans
 from opik_otel.semconv import messages as msg
 from opik_otel.semconv.providers import known_provider
 
@@ -112,6 +112,10 @@ class OpikCallbackHandler(BaseCallbackHandler):
         if self._content.enabled:
             attributes[key] = msg.content_json(_plain(value))
 
+    def _output_value(self, value: Any) -> LateAttributes:
+        """A run's `output.value`, encoded only if a span receives it; None with content off."""
+        return (lambda: {sc.OUTPUT_VALUE: msg.content_json(_plain(value))}) if self._content.enabled else None
+
     # -- chains, graphs, agents --
 
     def on_chain_start(
@@ -161,7 +165,7 @@ class OpikCallbackHandler(BaseCallbackHandler):
             self._runs.rename(run_id, _WORKFLOW_PREFIX + graph, {sc.GEN_AI_OPERATION_NAME: sc.GenAiOperation.INVOKE_WORKFLOW})
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self._runs.end(run_id, (lambda: {sc.OUTPUT_VALUE: msg.content_json(_plain(outputs))}) if self._content.enabled else None)
+        self._runs.end(run_id, self._output_value(outputs))
 
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         if _is_control_flow(error):  # a LangGraph interrupt or `Command` to a parent graph: not a failure
@@ -276,7 +280,7 @@ class OpikCallbackHandler(BaseCallbackHandler):
             logger.debug("opik-otel: could not read a LangChain tool start", exc_info=True)
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self._runs.end(run_id, (lambda: {sc.OUTPUT_VALUE: msg.content_json(_tool_output(output))}) if self._content.enabled else None)
+        self._runs.end(run_id, self._output_value(_tool_output(output)))
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self._runs.fail(run_id, error)

@@ -494,12 +494,7 @@ def main(argv: list[str] | None = None) -> int:
             f"ratio {result['ratio_median']:.3f} ({result['ratio_min']:.3f}–{result['ratio_max']:.3f})  "
             f"spans/run {result['spans_per_run']}  per span {result['per_span_us']} µs  "
             f"export cpu {result['export_cpu_us']:.1f} µs/run")
-    for note in result["notes"]:
-        line += f"\n    note: {note}"
-    print(line, flush=True)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    overhead.emit(line, result, args.json)
     return 0
 
 

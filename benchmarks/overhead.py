@@ -1070,13 +1070,18 @@ def main(argv: list[str] | None = None) -> int:
     if mode == "stream":
         line += (f"  ttfc {result['ttfc_added_us']:+.1f} µs  fixed {result['fixed_us']:+.1f} µs  "
                  f"per chunk {result['per_chunk_us']:+.2f} µs")
+    emit(line, result, args.json)
+    return 0
+
+
+def emit(line: str, result: dict[str, Any], json_path: Path | None) -> None:
+    """Print a result's summary line with its notes; write the result as JSON when asked."""
     for note in result["notes"]:
         line += f"\n    note: {note}"
     print(line, flush=True)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,15 @@ def global_tracer_provider(provider: TracerProvider, monkeypatch: pytest.MonkeyP
         trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE = saved
 
 
+def instrumented(instrumentor_class: type, provider: TracerProvider, capture_content: bool) -> Iterator[object]:
+    """For a fixture (`yield from`): the instrumentor, instrumented on the test's provider with the
+    test's content switch, uninstrumented after the test."""
+    instrumentor = instrumentor_class()
+    instrumentor.instrument(tracer_provider=provider, capture_content=capture_content)
+    yield instrumentor
+    instrumentor.uninstrument()
+
+
 @pytest.fixture
 def exporter():
     return InMemorySpanExporter()

@@ -14,6 +14,7 @@ pytest.importorskip("langchain_openai")
 from opik_otel.instrumentors.langchain import LangChainInstrumentor  # noqa: E402
 from opik_otel.instrumentors.openai import OpenAIInstrumentor  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
+from tests.integration.conftest import instrumented  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -30,18 +31,12 @@ def capture_content():
 
 @pytest.fixture
 def langchain_instrumentor(provider, capture_content):
-    instrumentor = LangChainInstrumentor()
-    instrumentor.instrument(tracer_provider=provider, capture_content=capture_content)
-    yield instrumentor
-    instrumentor.uninstrument()
+    yield from instrumented(LangChainInstrumentor, provider, capture_content)
 
 
 @pytest.fixture
 def openai_instrumentor(provider, capture_content):
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=provider, capture_content=capture_content)
-    yield instrumentor
-    instrumentor.uninstrument()
+    yield from instrumented(OpenAIInstrumentor, provider, capture_content)
 
 
 @pytest.fixture

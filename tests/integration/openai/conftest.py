@@ -11,6 +11,7 @@ import pytest
 
 from opik_otel.instrumentors.openai import OpenAIInstrumentor
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.integration.conftest import instrumented
 from tests.integration.openai.helpers import API_KEY
 
 
@@ -28,10 +29,7 @@ def capture_content():
 
 @pytest.fixture
 def instrumentor(provider, capture_content):
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=provider, capture_content=capture_content)
-    yield instrumentor
-    instrumentor.uninstrument()
+    yield from instrumented(OpenAIInstrumentor, provider, capture_content)
 
 
 @pytest.fixture

@@ -19,29 +19,34 @@ def hook():
     sc.set_content_hook(None)
 
 
-def mask(value):
-    return json.loads(json.dumps(value).replace("4111-1111-1111-1111", "[card]"))
-
-
-def test_the_hook_redacts_llm_and_tracked_content(hook, provider, exporter):
+@pytest.fixture
+def client(provider):
+    """An OpenAI client against the fake server, traced by the instrumentor with content on."""
     from opik_otel.instrumentors.openai import OpenAIInstrumentor
     from tests.fakes.openai_server import FakeOpenAIServer
 
-    hook(mask)
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument(tracer_provider=provider, capture_content=True)
     try:
         with FakeOpenAIServer() as server:
-            client = openai.OpenAI(base_url=server.base_url, api_key="sk-test-fake", max_retries=0)
-
-            @opik_otel.track
-            def pay(card):
-                client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"charge {card}"}])
-                return {"card": card}
-
-            pay("4111-1111-1111-1111")
+            yield openai.OpenAI(base_url=server.base_url, api_key="sk-test-fake", max_retries=0)
     finally:
         instrumentor.uninstrument()
+
+
+def mask(value):
+    return json.loads(json.dumps(value).replace("4111-1111-1111-1111", "[card]"))
+
+
+def test_the_hook_redacts_llm_and_tracked_content(hook, client, exporter):
+    hook(mask)
+
+    @opik_otel.track
+    def pay(card):
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"charge {card}"}])
+        return {"card": card}
+
+    pay("4111-1111-1111-1111")
     everything = json.dumps([dict(span.attributes) for span in exporter.get_finished_spans()])
     assert "4111-1111-1111-1111" not in everything
     assert everything.count("[card]") >= 3  # the prompt, the tracked input and output
@@ -89,26 +94,16 @@ def circular(value):
     ],
     ids=["unencodable", "holds-unencodable", "circular"],
 )
-def test_an_unencodable_redacted_value_never_records_the_original(hook, provider, exporter, redact, recorded):
-    from opik_otel.instrumentors.openai import OpenAIInstrumentor
-    from tests.fakes.openai_server import FakeOpenAIServer
-
+def test_an_unencodable_redacted_value_never_records_the_original(hook, client, exporter, redact, recorded):
     hook(redact)
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=provider, capture_content=True)
-    try:
-        with FakeOpenAIServer() as server:
-            client = openai.OpenAI(base_url=server.base_url, api_key="sk-test-fake", max_retries=0)
 
-            @opik_otel.track
-            def pay(card):
-                client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"charge {card}"}])
-                opik_otel.update_current_trace(metadata={"card": {"number": card}})
-                return {"card": card}
+    @opik_otel.track
+    def pay(card):
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"charge {card}"}])
+        opik_otel.update_current_trace(metadata={"card": {"number": card}})
+        return {"card": card}
 
-            assert pay(CARD) == {"card": CARD}
-    finally:
-        instrumentor.uninstrument()
+    assert pay(CARD) == {"card": CARD}
     spans = {span.name: dict(span.attributes) for span in exporter.get_finished_spans()}
     assert CARD not in json.dumps(spans)
     assert sorted(spans) == ["chat gpt-4o-mini", "pay"]  # no span lost either

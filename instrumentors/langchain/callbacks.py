@@ -47,6 +47,10 @@ _REQUEST_PARAMETERS = (
     ("presence_penalty", sc.GEN_AI_REQUEST_PRESENCE_PENALTY),
     ("seed", sc.GEN_AI_REQUEST_SEED),
 )
+#: Invocation parameters the span already says (model, request parameters, streaming): not repeated as metadata.
+_PARAMETERS_NOT_METADATA = frozenset({"model", "model_name", "stream", *(key for key, _ in _REQUEST_PARAMETERS)})
+#: Invocation parameters that are content (tool descriptions, schemas): metadata only with content on.
+_CONTENT_PARAMETERS = frozenset({"tools", "functions", "response_format"})
 
 
 def _plain(value: Any, depth: int = 0) -> Any:
@@ -222,8 +226,11 @@ class OpikCallbackHandler(BaseCallbackHandler):
             user_tags = [str(tag) for tag in tags or () if not str(tag).startswith(_PLUMBING_TAG_PREFIXES)]
             if user_tags:
                 claimable[sc.OPIK_TAGS] = user_tags
+            capture = self._content.enabled
             for key, value in params.items():
-                if value is not None and not key.startswith("_"):
+                if value is None or key.startswith("_") or key in _PARAMETERS_NOT_METADATA:
+                    continue
+                if capture or key not in _CONTENT_PARAMETERS:
                     claimable[sc.OPIK_METADATA_PREFIX + str(key)] = _scalar(value)
             model = params.get("model") or params.get("model_name") or metadata.get("ls_model_name") or ""
             attributes: Attributes = {sc.GEN_AI_OPERATION_NAME: operation}
@@ -235,7 +242,7 @@ class OpikCallbackHandler(BaseCallbackHandler):
                 value = params.get(key)
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     attributes[attribute] = value
-            if self._content.enabled:
+            if capture:
                 _input_messages(attributes, messages)
             attributes.update(claimable)
             name = f"{operation} {model}" if model else operation

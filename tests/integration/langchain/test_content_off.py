@@ -44,3 +44,21 @@ def test_no_text_anywhere(langchain_instrumentor, model, exporter, provider_inst
     assert "Paris" not in values
     for span in exporter.get_finished_spans():
         assert not {"input.value", "output.value", "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions"} & set(span.attributes), span.name
+
+
+@pytest.mark.parametrize("provider_instrumented", [True, False])
+def test_no_tool_definitions_or_schemas_from_invocation_parameters(langchain_instrumentor, model, exporter, provider_instrumented, request):
+    """A bound tool's description and a response format's schema are content: with content off,
+    LangChain's invocation parameters must not carry them into `opik.metadata.*`."""
+    if provider_instrumented:
+        request.getfixturevalue("openai_instrumentor")
+
+    model.bind_tools([lookup]).invoke("hi")
+    model.bind(response_format={"type": "json_schema", "json_schema": {"name": "SECRET-SCHEMA", "schema": {"type": "object"}}}).invoke("hi")
+
+    values = all_values(exporter)
+    assert "Looks a city up" not in values
+    assert "SECRET-SCHEMA" not in values
+    llm = exporter.get_finished_spans()[0].attributes
+    assert llm["opik.metadata.langchain.run_name"] == "ChatOpenAI"
+    assert not {"opik.metadata.tools", "opik.metadata.response_format", "opik.metadata.functions"} & set(llm)

@@ -51,11 +51,12 @@ def test_with_the_provider_instrumented_the_provider_span_is_the_inference_span(
     assert llm["gen_ai.usage.input_tokens"] == 12
     assert llm["gen_ai.usage.cache_read.input_tokens"] == 4
     assert llm["gen_ai.usage.reasoning.output_tokens"] == 2
-    # … with LangChain's run name, the user's tags (not LangChain's step tags) and invocation parameters
+    # … with LangChain's run name and the user's tags (not LangChain's step tags); invocation
+    # parameters the span already says (model, temperature, stream) are not repeated as metadata
     assert llm["opik.metadata.langchain.run_name"] == "ChatOpenAI"
     assert llm["opik.tags"] == ["mine"]
-    assert llm["opik.metadata.model_name"] == "gpt-4o-mini"
-    assert llm["opik.metadata.stream"] is False
+    assert llm["gen_ai.request.temperature"] == 0.2
+    assert not {"opik.metadata.model", "opik.metadata.model_name", "opik.metadata.stream", "opik.metadata.temperature"} & set(llm)
     chain_span = attrs(named(exporter, "RunnableSequence"))
     assert chain_span["input.value"] == '{"q":"hi"}'
     assert chain_span["output.value"] == f'"{CHAT_TEXT}"'
@@ -87,10 +88,6 @@ def test_without_the_provider_instrumented_langchain_makes_the_inference_span(
         "gen_ai.input.messages": '[{"role":"user","parts":[{"type":"text","content":"hi"}]}]',
         "opik.metadata.langchain.run_name": "ChatOpenAI",
         "opik.tags": ["mine"],
-        "opik.metadata.model": "gpt-4o-mini",
-        "opik.metadata.model_name": "gpt-4o-mini",
-        "opik.metadata.stream": False,
-        "opik.metadata.temperature": 0.2,
         "gen_ai.response.finish_reasons": ["stop"],
         "gen_ai.output.messages": f'[{{"role":"assistant","parts":[{{"type":"text","content":"{CHAT_TEXT}"}}],"finish_reason":"stop"}}]',
         "gen_ai.response.model": "gpt-4o-mini",
@@ -196,3 +193,18 @@ def test_a_prompt_value_is_recorded_as_its_messages(langchain_instrumentor, chai
 
     output = json.loads(attrs(named(exporter, "ChatPromptTemplate"))["output.value"])
     assert [(message["type"], message["content"]) for message in output] == [("system", "be brief"), ("human", "hi")]
+
+
+def test_bound_tools_are_metadata_with_content_on(langchain_instrumentor, model, exporter):
+    from langchain_core.tools import tool
+
+    @tool
+    def lookup(city: str) -> str:
+        """Looks a city up."""
+        return city
+
+    model.bind_tools([lookup]).invoke("hi")
+
+    llm = attrs(exporter.get_finished_spans()[0])
+    assert "Looks a city up." in llm["opik.metadata.tools"]
+    assert llm["gen_ai.request.model"] == "gpt-4o-mini"

@@ -5,7 +5,7 @@ What each run becomes:
 - chains and runnables: an INTERNAL span named by the run name; runs tagged `langsmith:hidden`
   get none (their children attach to the nearest visible ancestor);
 - a LangGraph graph: `invoke_workflow {graph}`, its nodes (metadata `langgraph_node`) as children;
-- agents (`AgentExecutor`): `invoke_agent {name}`;
+- agents (`AgentExecutor`, langchain's `create_agent`, LangGraph's prebuilt agents): `invoke_agent {name}`;
 - chat models and LLMs: no span of their own; the provider call under them claims their
   attributes, else `chat {model}` / `text_completion {model}` is made from LangChain's data;
 - tools: `execute_tool {name}`; retrievers: `retrieval`.
@@ -32,6 +32,8 @@ HIDDEN_TAG = "langsmith:hidden"
 #: Tags LangChain and LangGraph add themselves (a step's position): not the user's, not recorded.
 _PLUMBING_TAG_PREFIXES = ("seq:step:", "graph:step:", "map:key:", "langsmith:")
 _AGENT_RUN_NAMES = frozenset({"AgentExecutor"})
+#: `ls_integration` of the graph langchain's `create_agent` (langchain >= 1.0) builds.
+_AGENT_INTEGRATION = "langchain_create_agent"
 #: The model node of LangGraph's prebuilt agents (`create_react_agent`): its graph is an agent.
 _AGENT_NODES = frozenset({"agent"})
 _AGENT_PREFIX = "invoke_agent "
@@ -141,6 +143,10 @@ class OpikCallbackHandler(BaseCallbackHandler):
             attributes = self._common(tags, metadata)
             metadata = metadata or {}
             if name in _AGENT_RUN_NAMES:
+                attributes[sc.GEN_AI_OPERATION_NAME] = sc.GenAiOperation.INVOKE_AGENT
+                attributes[sc.GEN_AI_AGENT_NAME] = name
+                name = _AGENT_PREFIX + name
+            elif metadata.get("ls_integration") == _AGENT_INTEGRATION and "langgraph_node" not in metadata:
                 attributes[sc.GEN_AI_OPERATION_NAME] = sc.GenAiOperation.INVOKE_AGENT
                 attributes[sc.GEN_AI_AGENT_NAME] = name
                 name = _AGENT_PREFIX + name

@@ -164,3 +164,34 @@ def test_a_subgraph_is_a_nested_workflow(langchain_instrumentor, exporter):
         ("inner_step", "INTERNAL", "invoke_workflow LangGraph"),
         ("last", "INTERNAL", "invoke_workflow LangGraph"),
     ]
+
+
+def test_a_langchain_create_agent_is_an_agent(langchain_instrumentor, openai_instrumentor, model, exporter, requests_made):
+    agents = pytest.importorskip("langchain.agents")
+    if not hasattr(agents, "create_agent"):
+        pytest.skip("langchain < 1.0 has no create_agent")
+    from langchain_core.tools import tool
+
+    @tool
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    agent = agents.create_agent(model, [get_weather], name="weather")
+    result = agent.invoke({"messages": [("user", "weather in Paris?")]})
+
+    assert result["messages"][-1].content == "The weather is sunny."
+    assert len(requests_made()) == 2
+    kept = {"invoke_agent weather", "model", "tools", "chat gpt-4o-mini", "execute_tool get_weather"}
+    assert [row for row in tree(exporter) if row[0] in kept] == [
+        ("invoke_agent weather", "INTERNAL", None),
+        ("model", "INTERNAL", "invoke_agent weather"),
+        ("chat gpt-4o-mini", "CLIENT", "model"),
+        ("tools", "INTERNAL", "invoke_agent weather"),
+        ("execute_tool get_weather", "INTERNAL", "tools"),
+        ("model", "INTERNAL", "invoke_agent weather"),
+        ("chat gpt-4o-mini", "CLIENT", "model"),
+    ]
+    root = attrs(named(exporter, "invoke_agent weather"))
+    assert root["gen_ai.operation.name"] == "invoke_agent"
+    assert root["gen_ai.agent.name"] == "weather"

@@ -1,0 +1,3 @@
+"""The haystack-ai versions this instrumentor supports."""
+
+_instruments = ("haystack-ai >= 2.13.0",)

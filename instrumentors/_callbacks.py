@@ -31,7 +31,7 @@ from opentelemetry.trace import SpanKind
 
 from opik_otel import semconv as sc
 from opik_otel._errors import record_error
-from opik_otel._model_call import PendingModelCall, with_pending_model_call
+from opik_otel._model_call import PendingModelCall, forget_stream, pend_on_stream, with_pending_model_call
 
 logger = logging.getLogger(__name__)
 
@@ -144,8 +144,14 @@ class RunSpans:
             logger.debug("opik-otel: could not start a span for run %s", run_id, exc_info=True)
 
     def rename(self, run_id: Hashable, name: str, attributes: Attributes | None = None) -> None:
-        """Give an open run's span a new name (and attributes), once its kind is learnt from a child."""
+        """Give an open run's span a new name (and attributes), once its kind is learnt from a child;
+        a deferred model run's inference span (if it makes one) once its end tells the model."""
         run = self._runs.get(run_id)
+        if run is not None and run.pending is not None:
+            run.name = name
+            if attributes:
+                run.attributes = {**(run.attributes or {}), **attributes}
+            return
         if run is None or run.span is None or getattr(run.span, "name", name) == name:
             return
         try:
@@ -198,10 +204,23 @@ class RunSpans:
         if run is not None and run.pending is not None and not run.first_chunk_time:
             run.first_chunk_time = time.time_ns()
 
+    def release(self, run_id: Hashable, stream: Any = None) -> None:
+        """The run's call returned but the run goes on (a stream ended later by an event): detach its
+        context now, keep the run open for `end` / `fail`. A model run's billed call made later,
+        while `stream` (a generator) runs, still claims it."""
+        run = self._runs.get(run_id)
+        if run is not None:
+            self._detach(run)
+            run.token = None
+            if stream is not None and run.pending is not None:
+                pend_on_stream(stream, run.pending)
+
     def _pop(self, run_id: Hashable) -> _Run | None:
         run = self._runs.pop(run_id, None)
         if run is not None:
             self._detach(run)
+            if run.pending is not None:
+                forget_stream(run.pending)
         return run
 
     def _deferred_span(self, run: _Run, attributes: Attributes) -> trace.Span | None:

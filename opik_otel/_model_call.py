@@ -9,6 +9,8 @@ itself when its run ends. One billed call, one inference span, priced once.
 
 from __future__ import annotations
 
+import sys
+import weakref
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -38,7 +40,47 @@ def with_pending_model_call(call: PendingModelCall, context: otel_context.Contex
     return otel_context.set_value(PENDING_MODEL_CALL_KEY, call, context)
 
 
+#: Pending calls of streams a framework returned before their billed call started (LlamaIndex's
+#: `stream_chat` makes it on the first chunk read): id(call) -> (the stream's frame, call).
+_STREAM_CALLS: dict[int, tuple[Any, PendingModelCall]] = {}
+
+
+def pend_on_stream(stream: Any, call: PendingModelCall) -> None:
+    """`call` waits for the billed call made while `stream` (a generator or async generator) runs."""
+    frame = getattr(stream, "gi_frame", None) or getattr(stream, "ag_frame", None)
+    if frame is None:
+        return
+    try:
+        weakref.finalize(stream, forget_stream, call)  # holds `call`: its id is not reused meanwhile
+    except TypeError:  # pragma: no cover - not weak-referenceable: not tracked
+        return
+    _STREAM_CALLS[id(call)] = (frame, call)
+
+
+def forget_stream(call: PendingModelCall) -> None:
+    """The stream's run ended (or the stream is gone): its pending call waits no more."""
+    entry = _STREAM_CALLS.get(id(call))
+    if entry is not None and entry[1] is call:
+        _STREAM_CALLS.pop(id(call), None)
+
+
+def _running_stream_call() -> PendingModelCall | None:
+    """The pending call of a registered stream whose frame is on this call stack (it is running)."""
+    frames = {id(frame): call for frame, call in list(_STREAM_CALLS.values()) if not call.claimed}
+    if not frames:
+        return None
+    frame = sys._getframe(2)
+    while frame is not None:
+        call = frames.get(id(frame))
+        if call is not None:
+            return call
+        frame = frame.f_back
+    return None
+
+
 def claim_model_call() -> dict[str, Any] | None:
     """The pending framework model call's attributes, at most once per call; None when there is none."""
     call = otel_context.get_value(PENDING_MODEL_CALL_KEY)
+    if call is None and _STREAM_CALLS:
+        call = _running_stream_call()
     return call.claim() if call is not None else None

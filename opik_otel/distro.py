@@ -14,6 +14,8 @@ logger = logging.getLogger(__name__)
 _SUPERSEDED = {
     "openai": "opik_openai", "openai_v2": "opik_openai", "anthropic": "opik_anthropic",
     "langchain": "opik_langchain",  # OpenInference's and OpenLLMetry's LangChain instrumentors
+    "llama_index": "opik_llama_index", "llama-index": "opik_llama_index",  # OpenInference's, OpenLLMetry's
+    "haystack-ai": "opik_haystack",  # OpenLLMetry's Haystack instrumentor
 }
 
 

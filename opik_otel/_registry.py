@@ -27,12 +27,23 @@ INTEGRATIONS: tuple[Integration, ...] = (
     Integration("opik_anthropic", "anthropic", "opik_otel.instrumentors.anthropic", "AnthropicInstrumentor"),
     Integration("opik_bedrock", "botocore", "opik_otel.instrumentors.bedrock", "BedrockInstrumentor"),
     Integration("opik_langchain", "langchain_core", "opik_otel.instrumentors.langchain", "LangChainInstrumentor"),
+    Integration("opik_llama_index", "llama_index.core", "opik_otel.instrumentors.llama_index", "LlamaIndexInstrumentor"),
+    Integration("opik_haystack", "haystack", "opik_otel.instrumentors.haystack", "HaystackInstrumentor"),
+    Integration("opik_genai", "google.genai", "opik_otel.instrumentors.genai", "GenAIInstrumentor"),
 )
 
 
 def installed_integrations() -> list[Integration]:
     """The integrations whose library is importable here (without importing it)."""
-    return [i for i in INTEGRATIONS if importlib.util.find_spec(i.library) is not None]
+    return [i for i in INTEGRATIONS if _importable(i.library)]
+
+
+def _importable(module: str) -> bool:
+    """Whether `module` can be imported; for a dotted name this imports its parent package only."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package
+        return False
 
 
 def is_disabled(entry_point: str) -> bool:
@@ -44,7 +55,8 @@ def is_disabled(entry_point: str) -> bool:
 
 class OpikInstrumentor(BaseInstrumentor):
     """Instruments every supported library that is installed; silently skips the rest, and those
-    `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` names (`opik_openai`, `opik_anthropic`, `opik_bedrock`, `opik_langchain`).
+    `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` names (`opik_openai`, `opik_anthropic`, `opik_bedrock`, `opik_langchain`,
+    `opik_llama_index`, `opik_haystack`, `opik_genai`).
 
     `OpikInstrumentor().instrument(tracer_provider=None, **kwargs)` passes kwargs on to each
     library's instrumentor; `uninstrument()` restores the originals.

@@ -16,6 +16,7 @@ _SUPERSEDED = {
     "langchain": "opik_langchain",  # OpenInference's and OpenLLMetry's LangChain instrumentors
     "llama_index": "opik_llama_index", "llama-index": "opik_llama_index",  # OpenInference's, OpenLLMetry's
     "haystack-ai": "opik_haystack",  # OpenLLMetry's Haystack instrumentor
+    "google-genai": "opik_genai", "google_genai": "opik_genai",  # the official one, OpenInference's
 }
 
 

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The one set-up and test command. Builds (or refreshes) one virtual environment per library
 # group under .venvs/ (versions conflict between groups) and runs the suite in each:
-#   latest  newest openai 3.x, anthropic 2.x, boto3, newest OpenTelemetry: the whole suite
+#   latest  newest openai 3.x, anthropic 2.x, boto3, google-genai, newest OpenTelemetry: the whole suite
 #   oldest  the oldest versions we support (openai 1.40, anthropic 0.40, botocore 1.34.116,
 #           OpenTelemetry 1.30, genai-prices 0.0.50)
-#   langchain-latest  the LangChain tests (tests/integration/langchain, tests/reliability/
-#           test_langchain*.py) with the newest langchain-core, LangGraph and their partner packages
-#   langchain-oldest  the same tests with the oldest we support (langchain-core 0.3.23, langgraph 0.2.57,
-#           langchain-openai 0.2.12, langchain-anthropic 0.3.0); the other groups leave these tests out
+#   genai-oldest  the google-genai tests with google-genai 1.10.0 and OpenTelemetry 1.30
+#   <framework>-latest / <framework>-oldest  one framework's tests (tests/integration/<framework>,
+#           tests/reliability/test_<framework>*.py) with the newest / the oldest versions of that
+#           framework we support; the other groups leave these tests out. Frameworks:
+#     langchain   langchain-core 0.3.23 + langgraph 0.2.57 ... newest (and their partner packages)
+#     llama_index llama-index-core 0.12.0 (llms-openai, embeddings-openai 0.3.0) ... newest
+#     haystack    haystack-ai 2.13.0 ... newest 3.x
 # Usage: bash scripts/test.sh [--setup-only] [--dry-run] [pytest options] [test paths]
 #   --setup-only  build the environments, run no tests (the README's development set-up)
 #   --dry-run     print the commands instead of running them
@@ -20,7 +23,9 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 envs="${OPIK_OTEL_TEST_ENVS:-$root/.venvs}"
 python="${PYTHON:-python3}"
-known_groups="latest oldest langchain-latest langchain-oldest"
+frameworks="langchain llama_index haystack"
+known_groups="latest oldest genai-oldest"
+for framework in $frameworks; do known_groups+=" ${framework//_/-}-latest ${framework//_/-}-oldest"; done
 groups="${OPIK_OTEL_TEST_GROUPS:-$known_groups}"
 
 setup_only=false dry_run=false options=() selected=()
@@ -102,19 +107,27 @@ test_tools=("pytest>=8" "pytest-asyncio>=0.23" "pytest-timeout>=2.3")
 oldest_tests=(tests/integration tests/tracking tests/unit/test_fake_openai_server.py tests/unit/test_ids.py
   tests/unit/test_processor.py tests/unit/test_settings.py tests/reliability/test_batch.py
   tests/reliability/test_spool.py tests/reliability/test_payload.py)
-# The LangChain tests need the langchain-* groups' libraries: only those groups run them (the
-# ones that exist: a group with none yet is skipped).
-langchain_tests=()
-while IFS= read -r path; do langchain_tests+=("$path"); done < <(
-  cd "$root" && { [[ ! -d tests/integration/langchain ]] || echo tests/integration/langchain
-                  compgen -G 'tests/reliability/test_langchain*.py' || true; })
-not_langchain=(--ignore=tests/integration/langchain "--ignore-glob=tests/reliability/test_langchain*")
+# A framework's tests need its groups' libraries: only those groups run them (a framework with
+# no tests yet is skipped).
+framework_tests() {  # framework_tests NAME: its test folder and reliability files that exist
+  cd "$root" && { [[ ! -d "tests/integration/$1" ]] || echo "tests/integration/$1"
+                  compgen -G "tests/reliability/test_$1*.py" || true; }
+}
+not_frameworks=()
+for framework in $frameworks; do
+  not_frameworks+=("--ignore=tests/integration/$framework" "--ignore-glob=tests/reliability/test_$framework*")
+done
+
+framework_group() {  # framework_group NAME: this group runs that framework's tests only
+  tests=() ignore=()
+  while IFS= read -r path; do tests+=("$path"); done < <(framework_tests "$1")
+}
 
 for group in $groups; do
   case "$group" in
     latest)
-      requirements=(-e "$root[openai,anthropic,bedrock,otlp,test]" opentelemetry-instrumentation-botocore)
-      tests=(tests) ignore=("${not_langchain[@]}")
+      requirements=(-e "$root[openai,anthropic,bedrock,otlp,test]" opentelemetry-instrumentation-botocore google-genai)
+      tests=(tests) ignore=("${not_frameworks[@]}")
       ;;
     oldest)
       # The opik package (REST models for the fake back end) needs a newer openai, so this
@@ -125,7 +138,7 @@ for group in $groups; do
         "opentelemetry-semantic-conventions==0.51b0" "opentelemetry-instrumentation==0.51b0"
         "opentelemetry-exporter-otlp-proto-http==1.30.0" "opentelemetry-exporter-otlp-proto-grpc==1.30.0"
         "genai-prices==0.0.50" "wrapt==1.14.1" "pydantic==2.10.0")
-      tests=("${oldest_tests[@]}") ignore=("${not_langchain[@]}")
+      tests=("${oldest_tests[@]}") ignore=("${not_frameworks[@]}")
       ;;
     langchain-latest)
       # langchain (create_agent) and langchain-classic (AgentExecutor) for the agents; the httpx
@@ -133,7 +146,7 @@ for group in $groups; do
       requirements=(-e "$root[openai,anthropic,langchain]" "${test_tools[@]}" "opik>=1.8"
         opentelemetry-instrumentation-httpx
         langchain-core langgraph langchain-openai langchain-anthropic langchain langchain-classic)
-      tests=(${langchain_tests[@]+"${langchain_tests[@]}"}) ignore=()
+      framework_group langchain
       ;;
     langchain-oldest)
       # LangGraph 0.2.57 (Dec 2024: Command with goto/update/resume, also returned by tools, and
@@ -144,12 +157,42 @@ for group in $groups; do
         opentelemetry-instrumentation-httpx
         "langchain-core==0.3.23" "langgraph==0.2.57" "langchain-openai==0.2.12"
         "langchain-anthropic==0.3.0" "langchain==0.3.10" "anthropic==0.40.0")
-      tests=(${langchain_tests[@]+"${langchain_tests[@]}"}) ignore=()
+      framework_group langchain
+      ;;
+    llama-index-latest)
+      requirements=(-e "$root[openai,llama-index]" "${test_tools[@]}" "opik>=1.8"
+        llama-index-core llama-index-llms-openai llama-index-embeddings-openai)
+      framework_group llama_index
+      ;;
+    llama-index-oldest)
+      # llama-index-core 0.12.0 (Nov 2024: pydantic 2, the instrumentation dispatcher, workflows)
+      # with the partner packages of the same weeks.
+      requirements=(-e "$root[openai,llama-index]" "${test_tools[@]}" "opik>=1.8"
+        "llama-index-core==0.12.0" "llama-index-llms-openai==0.3.0" "llama-index-embeddings-openai==0.3.0")
+      framework_group llama_index
+      ;;
+    genai-oldest)
+      # google-genai >= 1.4 needs httpx >= 0.28.1, which `oldest` (openai 1.40) cannot take: the
+      # google-genai tests run here with its oldest supported version and the oldest OpenTelemetry
+      # (the newest google-genai runs in `latest`).
+      requirements=(-e "$root[genai]" "${test_tools[@]}" "opik>=1.8" "google-genai==1.10.0"
+        "opentelemetry-api==1.30.0" "opentelemetry-sdk==1.30.0"
+        "opentelemetry-semantic-conventions==0.51b0" "opentelemetry-instrumentation==0.51b0"
+        "genai-prices==0.0.50" "wrapt==1.14.1" "pydantic==2.10.0")
+      tests=(tests/integration/genai) ignore=()
+      ;;
+    haystack-latest)
+      requirements=(-e "$root[openai,haystack]" "${test_tools[@]}" "opik>=1.8" haystack-ai)
+      framework_group haystack
+      ;;
+    haystack-oldest)
+      requirements=(-e "$root[openai,haystack]" "${test_tools[@]}" "opik>=1.8" "haystack-ai==2.13.0")
+      framework_group haystack
       ;;
   esac
   if $setup_only; then make_env "$group" "${requirements[@]}"; continue; fi
   if [[ ${#tests[@]} -eq 0 ]]; then
-    echo "== test group: $group: skipped, no tests yet (tests/integration/langchain does not exist)"
+    echo "== test group: $group: skipped, no tests yet"
     continue
   fi
   paths=()

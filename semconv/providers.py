@@ -113,6 +113,15 @@ BEDROCK_FINISH_REASONS: Mapping[str, str] = {
     "tool_calls": "tool_call", "tool_call": "tool_call",
     "content_filtered": "content_filter", "error_toxic": "content_filter", "guardrail_intervened": "content_filter",
 }
+# Gemini's `FinishReason` (google-genai, Gemini API and Vertex AI), any case.
+GEMINI_FINISH_REASONS: Mapping[str, str] = {
+    "stop": "stop",
+    "max_tokens": "length",
+    "safety": "content_filter", "recitation": "content_filter", "blocklist": "content_filter",
+    "prohibited_content": "content_filter", "spii": "content_filter", "image_safety": "content_filter",
+    "image_prohibited_content": "content_filter", "image_recitation": "content_filter",
+    "malformed_function_call": "error", "unexpected_tool_call": "error",
+}
 
 
 def finish_reason(reason: Any, table: Mapping[str, str], missing: str = "stop") -> str:

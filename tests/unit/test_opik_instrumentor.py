@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -17,7 +19,12 @@ pytest.importorskip("botocore")
 
 from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
 
-ALL = ["OpenAIInstrumentor", "AnthropicInstrumentor", "BedrockInstrumentor"]
+# google-genai: the groups that install it (not `oldest`) instrument it too
+try:
+    GENAI = ["GenAIInstrumentor"] if importlib.util.find_spec("google.genai") is not None else []
+except ModuleNotFoundError:  # no `google` package at all
+    GENAI = []
+ALL = ["OpenAIInstrumentor", "AnthropicInstrumentor", "BedrockInstrumentor", *GENAI]
 
 
 @pytest.fixture
@@ -47,7 +54,7 @@ def instrumented(provider) -> list[str]:
     [
         ("", ALL),
         ("opik_openai", ALL[1:]),
-        (" opik_anthropic , opik_bedrock", ALL[:1]),
+        (" opik_anthropic , opik_bedrock", [ALL[0], *GENAI]),
         ("openai", ALL),  # another package's entry point: ours stays
         ("*", []),
     ],

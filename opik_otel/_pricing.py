@@ -136,10 +136,44 @@ class _Linear:
         )
 
 
+#: Modules that read `httpx2` from `sys.modules` without importing it (openai 2.x, on every
+#: request). The price loader imports genai-prices, which imports httpx2 on the loading thread:
+#: such a module could meet httpx2 half-initialised and raise in the app's call. So httpx2 is
+#: imported right after them, by the thread importing them, before any of their requests.
+_HTTPX2_READERS = ("openai._httpx2",)
+
+
+class _Httpx2Guard:
+    registered = False
+
+
+def _import_httpx2(module: Any = None) -> None:
+    try:
+        import httpx2  # noqa: F401
+    except Exception:  # pragma: no cover - not installed, or broken: the reader then never sees it either
+        logger.debug("opik-otel: could not import httpx2", exc_info=True)
+
+
+def load_httpx2_with_its_readers() -> None:
+    """Once: import httpx2 on the thread that imports a module reading it unimported (see `_HTTPX2_READERS`)."""
+    if _Httpx2Guard.registered:
+        return
+    _Httpx2Guard.registered = True
+    import importlib.util
+
+    import wrapt
+
+    if importlib.util.find_spec("httpx2") is None:
+        return
+    for name in _HTTPX2_READERS:
+        wrapt.register_post_import_hook(_import_httpx2, name)  # runs now if it is imported already
+
+
 class PriceBook:
     """Prices a model's usage in USD: overrides first, then genai-prices; None when unknown."""
 
     def __init__(self, overrides: Mapping[str, ModelPrices] | None = None) -> None:
+        load_httpx2_with_its_readers()
         self.overrides = dict(overrides or {})
         # (provider, model) → (derived at, pricer); bounded, oldest derivation evicted first
         self._cache: OrderedDict[tuple[str | None, str], tuple[float, Callable[[TokenUsage], float] | None]] = OrderedDict()

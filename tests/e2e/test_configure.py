@@ -301,8 +301,11 @@ def test_instrument_and_uninstrument_restore_openai(env):
         """,
         env,
     )
-    optional = {"anthropic": "AnthropicInstrumentor", "botocore": "BedrockInstrumentor"}
-    expected = ["OpenAIInstrumentor"] + [name for lib, name in optional.items() if importlib.util.find_spec(lib)]
+    from opik_otel._registry import installed_integrations
+
+    optional = {"anthropic": "AnthropicInstrumentor", "botocore": "BedrockInstrumentor", "google.genai": "GenAIInstrumentor"}
+    installed = {i.library for i in installed_integrations()}
+    expected = ["OpenAIInstrumentor"] + [name for lib, name in optional.items() if lib in installed]
     assert values == {
         "patched": True,
         "wrapped": True,

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.e2e._helpers import ROOT, clean_env
 
 README = ROOT / "README.md"
@@ -30,7 +32,11 @@ OLDEST_TESTS = [
     "tests/unit/test_processor.py", "tests/unit/test_settings.py", "tests/reliability/test_batch.py",
     "tests/reliability/test_spool.py", "tests/reliability/test_payload.py",
 ]
-NOT_LANGCHAIN = "--ignore=tests/integration/langchain --ignore-glob=tests/reliability/test_langchain*"
+FRAMEWORKS = ("langchain", "llama_index", "haystack")
+#: What the `latest` and `oldest` groups leave to the framework groups.
+NOT_FRAMEWORKS = " ".join(f"--ignore=tests/integration/{f} --ignore-glob=tests/reliability/test_{f}*" for f in FRAMEWORKS)
+NOT_FRAMEWORK_FOLDERS = " ".join(f"--ignore=tests/integration/{f}" for f in FRAMEWORKS)
+GROUPS = "latest oldest genai-oldest " + " ".join(f"{f.replace('_', '-')}-{age}" for f in FRAMEWORKS for age in ("latest", "oldest"))
 
 
 def _section(title: str) -> str:
@@ -135,9 +141,9 @@ def test_test_command_installs_uv_into_its_own_venv_never_the_system_python(tmp_
     assert installs[1].startswith(f"{envs}/.tools/bin/uv pip install -q -p {envs}/latest/bin/python -e {ROOT}[")
     assert installs[2].startswith(f"{envs}/.tools/bin/uv pip install -q -p {envs}/oldest/bin/python -e {ROOT}[otlp] ")
     assert "openai==1.40.0" in installs[2].split()
-    assert _pytest_lines(result.stdout) == [  # the LangChain tests run only in the langchain-* groups
-        f"cd {ROOT} && {envs}/latest/bin/python -m pytest -p no:cacheprovider {NOT_LANGCHAIN} tests",
-        f"cd {ROOT} && {envs}/oldest/bin/python -m pytest -p no:cacheprovider --ignore=tests/integration/langchain "
+    assert _pytest_lines(result.stdout) == [  # each framework's tests run only in its own groups
+        f"cd {ROOT} && {envs}/latest/bin/python -m pytest -p no:cacheprovider {NOT_FRAMEWORKS} tests",
+        f"cd {ROOT} && {envs}/oldest/bin/python -m pytest -p no:cacheprovider {NOT_FRAMEWORK_FOLDERS} "
         + " ".join(OLDEST_TESTS),
     ]
 
@@ -175,7 +181,7 @@ def test_test_command_runs_the_selected_tests_in_each_group_that_has_them(tmp_pa
 def test_test_command_rejects_an_unknown_group(tmp_path: Path) -> None:
     result = _plan(tmp_path, groups="newest")
     assert result.returncode == 2
-    assert result.stderr == "unknown test group: newest (groups: latest oldest langchain-latest langchain-oldest)\n"
+    assert result.stderr == f"unknown test group: newest (groups: {GROUPS})\n"
 
 
 def test_langchain_groups_run_only_the_langchain_tests_with_the_oldest_and_newest_langchain(tmp_path: Path) -> None:
@@ -186,17 +192,13 @@ def test_langchain_groups_run_only_the_langchain_tests_with_the_oldest_and_newes
     assert {"langchain-core", "langgraph", "langchain-openai", "langchain-anthropic", "opik>=1.8"} <= set(installs[0])
     assert {"langchain-core==0.3.23", "langgraph==0.2.57", "langchain-openai==0.2.12", "langchain-anthropic==0.3.0",
             "opik>=1.8"} <= set(installs[1])
-    plan = _plan(tmp_path, "tests/integration").stdout  # every group, the integration tests selected
-    if (ROOT / "tests" / "integration" / "langchain").is_dir():
-        assert _pytest_lines(plan) == [
-            f"cd {ROOT} && {envs}/latest/bin/python -m pytest -p no:cacheprovider --ignore=tests/integration/langchain tests/integration",
-            f"cd {ROOT} && {envs}/oldest/bin/python -m pytest -p no:cacheprovider --ignore=tests/integration/langchain tests/integration",
-            f"cd {ROOT} && {envs}/langchain-latest/bin/python -m pytest -p no:cacheprovider tests/integration/langchain",
-            f"cd {ROOT} && {envs}/langchain-oldest/bin/python -m pytest -p no:cacheprovider tests/integration/langchain",
-        ]
-    else:  # before the LangChain tests exist, their groups are skipped and build nothing
-        assert "== test group: langchain-latest: skipped, no tests yet (tests/integration/langchain does not exist)" in plan
-        assert "langchain-latest/bin/python" not in plan and "langchain-oldest/bin/python" not in plan
+    plan = _plan(tmp_path, "tests/integration", groups="latest oldest langchain-latest langchain-oldest").stdout
+    assert _pytest_lines(plan) == [
+        f"cd {ROOT} && {envs}/latest/bin/python -m pytest -p no:cacheprovider {NOT_FRAMEWORK_FOLDERS} tests/integration",
+        f"cd {ROOT} && {envs}/oldest/bin/python -m pytest -p no:cacheprovider {NOT_FRAMEWORK_FOLDERS} tests/integration",
+        f"cd {ROOT} && {envs}/langchain-latest/bin/python -m pytest -p no:cacheprovider tests/integration/langchain",
+        f"cd {ROOT} && {envs}/langchain-oldest/bin/python -m pytest -p no:cacheprovider tests/integration/langchain",
+    ]
     only_langchain = _pytest_lines(_plan(tmp_path, "tests/unit", "tests/integration/langchain", groups="latest").stdout)
     assert only_langchain == [f"cd {ROOT} && {envs}/latest/bin/python -m pytest -p no:cacheprovider tests/unit"]
 
@@ -205,3 +207,14 @@ def test_ci_runs_the_readme_test_command_and_installs_nothing_itself() -> None:
     lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
     assert lines[-1] == f"exec {TEST}"
     assert not [line for line in lines if "install" in line], lines
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_each_framework_group_runs_only_that_frameworks_tests(tmp_path: Path, framework: str) -> None:
+    envs, group = tmp_path / "envs", framework.replace("_", "-")
+    plan = _pytest_lines(_plan(tmp_path, groups=f"{group}-latest {group}-oldest").stdout)
+    reliability = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "tests" / "reliability").glob(f"test_{framework}*.py"))
+    assert plan == [
+        f"cd {ROOT} && {envs}/{group}-{age}/bin/python -m pytest -p no:cacheprovider tests/integration/{framework} {' '.join(reliability)}".rstrip()
+        for age in ("latest", "oldest")
+    ]

@@ -2,7 +2,7 @@
 # Every benchmark, one run: environments, per-call overhead against the peers, start-up,
 # pipeline throughput and memory. Results land in benchmarks/results/ (JSON + Markdown);
 # benchmarks/README.md quotes the tables of one such run.
-#   bash benchmarks/run_all.sh            # ~25 min on 2 cores
+#   bash benchmarks/run_all.sh            # ~60 min on 2 cores
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENVS="$HERE/.venvs"
@@ -14,6 +14,9 @@ bash "$HERE/setup.sh"
 bash "$HERE/run_overhead.sh" --out "$OUT/overhead-$DAY.json"
 bash "$HERE/run_overhead.sh" --provider "anthropic bedrock" --out "$OUT/overhead-anthropic-bedrock-$DAY.json"
 bash "$HERE/run_langchain_overhead.sh" --out "$OUT/langchain-overhead-$DAY.json"
+bash "$HERE/run_framework_overhead.sh" --framework llama_index --out "$OUT/llama-index-overhead-$DAY.json"
+bash "$HERE/run_framework_overhead.sh" --framework haystack --out "$OUT/haystack-overhead-$DAY.json"
+bash "$HERE/run_framework_overhead.sh" --framework haystack --venv-prefix hs2 --out "$OUT/haystack2-overhead-$DAY.json"
 
 echo "== stream proxy per chunk, in isolation"
 "$VENVS/opik-otel/bin/python" "$HERE/stream_chunks.py" --json "$OUT/stream-chunks-$DAY.json"

@@ -19,6 +19,19 @@
 #                      run_langchain_overhead.sh takes LC_OURS_VENV=…)
 #   lc-openinference   Arize's openinference-instrumentation-langchain
 #   lc-openllmetry     Traceloop's opentelemetry-instrumentation-langchain
+# LlamaIndex (framework_overhead.py --framework llama_index; all on LLAMA_INDEX_SPEC):
+#   li-opik-otel       this repository, editable, [openai,llama-index,otlp] + opik (for the fake
+#                      Opik back end; not [test], whose opentelemetry-instrumentation-urllib holds
+#                      opentelemetry-instrumentation one release behind the peers')
+#   li-openinference   Arize's openinference-instrumentation-llama-index
+#   li-openllmetry     Traceloop's opentelemetry-instrumentation-llamaindex
+# Haystack (framework_overhead.py --framework haystack; all on HAYSTACK_SPEC):
+#   hs-opik-otel       this repository, editable, [openai,haystack,otlp] + opik
+#   hs-openinference   Arize's openinference-instrumentation-haystack
+#   hs-openllmetry     Traceloop's opentelemetry-instrumentation-haystack
+#   hs2-opik-otel, hs2-openinference, hs2-openllmetry
+#                      the same on HAYSTACK2_SPEC (haystack-ai 2.x: OpenLLMetry's instrumentor
+#                      wraps OpenAIGenerator, which haystack-ai 3 no longer has)
 #
 # Versions are pinned so runs are comparable; override with the variables below
 # (e.g. OPENAI_SPEC='openai==3.57.0'). Each environment records what it got in
@@ -41,6 +54,13 @@ OPIK_SPEC="${OPIK_SPEC:-opik==2.2.122}"
 LANGCHAIN_SPEC="${LANGCHAIN_SPEC:-langchain-core==1.8.3 langgraph==1.2.24 langchain-openai==1.8.1 openai==3.60.0}"
 LC_OPENINFERENCE_SPEC="${LC_OPENINFERENCE_SPEC:-openinference-instrumentation-langchain==0.1.80}"
 LC_OPENLLMETRY_SPEC="${LC_OPENLLMETRY_SPEC:-opentelemetry-instrumentation-langchain==0.62.4}"
+LLAMA_INDEX_SPEC="${LLAMA_INDEX_SPEC:-llama-index-core==0.14.25 llama-index-llms-openai==0.8.3 llama-index-embeddings-openai==0.7.0 openai==2.54.0}"
+LI_OPENINFERENCE_SPEC="${LI_OPENINFERENCE_SPEC:-openinference-instrumentation-llama-index==4.6.1}"
+LI_OPENLLMETRY_SPEC="${LI_OPENLLMETRY_SPEC:-opentelemetry-instrumentation-llamaindex==0.62.4}"
+HAYSTACK_SPEC="${HAYSTACK_SPEC:-haystack-ai==3.4.1 openai==3.60.0}"
+HAYSTACK2_SPEC="${HAYSTACK2_SPEC:-haystack-ai==2.31.0 openai==3.60.0}"
+HS_OPENINFERENCE_SPEC="${HS_OPENINFERENCE_SPEC:-openinference-instrumentation-haystack==0.1.46}"
+HS_OPENLLMETRY_SPEC="${HS_OPENLLMETRY_SPEC:-opentelemetry-instrumentation-haystack==0.62.4}"
 
 # name -> the packages it installs (word-split on purpose)
 declare -A SPECS=(
@@ -52,8 +72,19 @@ declare -A SPECS=(
   [lc-opik-otel]="-e $ROOT[openai,langchain,otlp,test] $LANGCHAIN_SPEC"
   [lc-openinference]="$LC_OPENINFERENCE_SPEC $LANGCHAIN_SPEC $OTEL_SDK_SPEC"
   [lc-openllmetry]="$LC_OPENLLMETRY_SPEC $LANGCHAIN_SPEC $OTEL_SDK_SPEC"
+  [li-opik-otel]="-e $ROOT[openai,llama-index,otlp] $OPIK_SPEC $LLAMA_INDEX_SPEC $OTEL_SDK_SPEC"
+  [li-openinference]="$LI_OPENINFERENCE_SPEC $LLAMA_INDEX_SPEC $OTEL_SDK_SPEC"
+  [li-openllmetry]="$LI_OPENLLMETRY_SPEC $LLAMA_INDEX_SPEC $OTEL_SDK_SPEC"
+  [hs-opik-otel]="-e $ROOT[openai,haystack,otlp] $OPIK_SPEC $HAYSTACK_SPEC $OTEL_SDK_SPEC"
+  [hs-openinference]="$HS_OPENINFERENCE_SPEC $HAYSTACK_SPEC $OTEL_SDK_SPEC"
+  [hs-openllmetry]="$HS_OPENLLMETRY_SPEC $HAYSTACK_SPEC $OTEL_SDK_SPEC"
+  [hs2-opik-otel]="-e $ROOT[openai,haystack,otlp] $OPIK_SPEC $HAYSTACK2_SPEC $OTEL_SDK_SPEC"
+  [hs2-openinference]="$HS_OPENINFERENCE_SPEC $HAYSTACK2_SPEC $OTEL_SDK_SPEC"
+  [hs2-openllmetry]="$HS_OPENLLMETRY_SPEC $HAYSTACK2_SPEC $OTEL_SDK_SPEC"
 )
-ORDER=(opik-otel official openllmetry openinference opik-sdk lc-opik-otel lc-openinference lc-openllmetry)
+ORDER=(opik-otel official openllmetry openinference opik-sdk lc-opik-otel lc-openinference lc-openllmetry
+       li-opik-otel li-openinference li-openllmetry hs-opik-otel hs-openinference hs-openllmetry
+       hs2-opik-otel hs2-openinference hs2-openllmetry)
 
 # Packages whose versions the results quote.
 KEY_PACKAGES="openai httpx httpx2 opentelemetry-api opentelemetry-sdk opentelemetry-instrumentation \
@@ -62,7 +93,9 @@ opentelemetry-instrumentation-openai-v2 opentelemetry-instrumentation-openai \
 opentelemetry-semantic-conventions-ai openinference-instrumentation-openai openinference-instrumentation \
 openinference-semantic-conventions opik opik-otel genai-prices pydantic wrapt anthropic boto3 botocore \
 langchain-core langgraph langchain-openai openinference-instrumentation-langchain \
-opentelemetry-instrumentation-langchain"
+opentelemetry-instrumentation-langchain llama-index-core llama-index-llms-openai llama-index-embeddings-openai \
+openinference-instrumentation-llama-index opentelemetry-instrumentation-llamaindex haystack-ai \
+openinference-instrumentation-haystack opentelemetry-instrumentation-haystack"
 
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=("${ORDER[@]}")

@@ -390,7 +390,21 @@ def _advancer(stream: Any) -> Callable[[], Any]:
     return advance
 
 
-class _StreamProxyBase(wrapt.ObjectProxy):
+class EndingProxy(wrapt.ObjectProxy):
+    """A proxy whose span ends with it: `_self_end()` (which ends it at most once) also runs
+    when the proxy is garbage-collected (an abandoned stream)."""
+
+    def _self_end(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __del__(self) -> None:
+        try:
+            self._self_end()
+        except Exception:  # pragma: no cover
+            pass
+
+
+class _StreamProxyBase(EndingProxy):
     """Shared bookkeeping of the sync and async stream proxies."""
 
     def __init__(self, wrapped: Any, call: _Call, state: StreamState) -> None:
@@ -404,12 +418,6 @@ class _StreamProxyBase(wrapt.ObjectProxy):
     def response(self) -> Any:
         """The HTTP response; closing it (as the SDKs' `.stream()` helpers do) ends the span."""
         return _ClosingResponse(self.__wrapped__.response, self)
-
-    def __del__(self) -> None:  # garbage collection of an abandoned stream
-        try:
-            self._self_run.end()
-        except Exception:  # pragma: no cover
-            pass
 
 
 @contextlib.contextmanager
@@ -427,7 +435,7 @@ def _running(call: _Call) -> Iterator[None]:
         otel_context.detach(token)
 
 
-class StreamManagerProxy(wrapt.ObjectProxy):
+class StreamManagerProxy(EndingProxy):
     """A library's stream manager (`with client.messages.stream(...) as stream:`), sync or async.
 
     Entering gives the library's stream wrapped in a stream proxy; the span ends at exit
@@ -472,12 +480,6 @@ class StreamManagerProxy(wrapt.ObjectProxy):
             return await self.__wrapped__.__aexit__(exc_type, exc, tb)
         finally:
             self._self_end()
-
-    def __del__(self) -> None:
-        try:
-            self._self_end()
-        except Exception:  # pragma: no cover
-            pass
 
 
 class _ClosingResponse(wrapt.ObjectProxy):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from opik_otel import semconv as sc
@@ -68,6 +68,55 @@ def as_plain(value: Any) -> Any:
         except Exception:
             return str(value)
     return value
+
+
+def _itself(value: Any) -> Any:
+    return value
+
+
+def document_row(doc_id: Any, score: Any, content: Any) -> dict[str, Any]:
+    """A retrieved document as a `{"id", "score", "content"}` row: the id as text when there is
+    one, the score when it is a number."""
+    row: dict[str, Any] = {}
+    if doc_id is not None:
+        row["id"] = str(doc_id)
+    if number(score) is not None:
+        row["score"] = score
+    row["content"] = content
+    return row
+
+
+#: A leaf reader's answer for a value it has no rule for (`plain_data` then tries `model_dump`).
+UNREAD: Any = object()
+
+
+def plain_data(
+    value: Any,
+    leaf: Callable[[Any, int], Any],
+    depth: int = 0,
+    max_depth: int = 8,
+    otherwise: Callable[[Any], Any] = _itself,
+) -> Any:
+    """`value` as plain JSON data (a framework's run input or output): None and scalars as they
+    are (and anything past `max_depth`), mappings and lists/tuples item by item, any other value
+    as `leaf(value, depth)` reads it (the framework's own rules; it recurses at `depth + 1`), else,
+    when `leaf` answers `UNREAD`, a pydantic model's `model_dump`, else `otherwise(value)`."""
+    if value is None or isinstance(value, (str, int, float, bool)) or depth > max_depth:
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): plain_data(item, leaf, depth + 1, max_depth, otherwise) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_data(item, leaf, depth + 1, max_depth, otherwise) for item in value]
+    read = leaf(value, depth)
+    if read is not UNREAD:
+        return read
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return dump(mode="json", exclude_none=True)
+        except Exception:
+            return otherwise(value)
+    return otherwise(value)
 
 
 @lru_cache(maxsize=256)

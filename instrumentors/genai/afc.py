@@ -18,7 +18,6 @@ import contextvars
 import logging
 from typing import Any, Callable, NamedTuple
 
-import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -26,7 +25,7 @@ from opentelemetry.trace import SpanKind
 from opik_otel import semconv as sc
 from opik_otel._content import ContentPolicy
 from opik_otel._errors import record_error
-from opik_otel.instrumentors._engine import SUPPRESS_INSTRUMENTATION_KEY, Attributes
+from opik_otel.instrumentors._engine import SUPPRESS_INSTRUMENTATION_KEY, Attributes, EndingProxy
 from opik_otel.instrumentors._read import as_plain
 from opik_otel.instrumentors.genai.models import get, input_messages, request_start, response_attributes_of, system_parts, tool_definitions
 
@@ -210,13 +209,20 @@ def tracked_chat_wrapper(is_async: bool) -> Callable[..., Any]:
     return async_wrapper if is_async else wrapper
 
 
-class AfcStream(wrapt.ObjectProxy):
-    """The SDK's generator, unchanged for the user; each step runs under the AFC span, which
-    ends with the generator (exhausted, failed, closed or dropped)."""
+class _AfcStreamBase(EndingProxy):
+    """What the sync and async AFC streams share: the AFC span, ended with the stream."""
 
     def __init__(self, wrapped: Any, afc: _Afc) -> None:
         super().__init__(wrapped)
         self._self_afc = afc
+
+    def _self_end(self) -> None:
+        self._self_afc.end()
+
+
+class AfcStream(_AfcStreamBase):
+    """The SDK's generator, unchanged for the user; each step runs under the AFC span, which
+    ends with the generator (exhausted, failed, closed or dropped)."""
 
     def __iter__(self) -> AfcStream:
         return self
@@ -239,21 +245,11 @@ class AfcStream(wrapt.ObjectProxy):
         try:
             self.__wrapped__.close()
         finally:
-            self._self_afc.end()
-
-    def __del__(self) -> None:
-        try:
-            self._self_afc.end()
-        except Exception:  # pragma: no cover
-            pass
+            self._self_end()
 
 
-class AsyncAfcStream(wrapt.ObjectProxy):
+class AsyncAfcStream(_AfcStreamBase):
     """The async twin of `AfcStream`."""
-
-    def __init__(self, wrapped: Any, afc: _Afc) -> None:
-        super().__init__(wrapped)
-        self._self_afc = afc
 
     def __aiter__(self) -> AsyncAfcStream:
         return self
@@ -276,13 +272,7 @@ class AsyncAfcStream(wrapt.ObjectProxy):
         try:
             await self.__wrapped__.aclose()
         finally:
-            self._self_afc.end()
-
-    def __del__(self) -> None:
-        try:
-            self._self_afc.end()
-        except Exception:  # pragma: no cover
-            pass
+            self._self_end()
 
 
 # -- the function runs ------------------------------------------------------------------------

@@ -17,12 +17,12 @@ import os
 import sys
 from typing import Any, Collection
 
-import wrapt
 from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
 from opik_otel._content import ContentPolicy, content_policy_for
 from opik_otel.instrumentors._callbacks import RunSpans
+from opik_otel.instrumentors._framework import ImportActivation
 from opik_otel.instrumentors.haystack.package import _instruments
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class _Active:
 
 
 _ACTIVE = _Active()
+_ON_IMPORT = ImportActivation(_TRACING_MODULE)
 
 
 def replaceable(tracer: Any) -> bool:
@@ -68,7 +69,6 @@ class HaystackInstrumentor(BaseInstrumentor):
     `HaystackInstrumentor().instrument(tracer_provider=None, capture_content=None)`.
     """
 
-    _generation = 0
     _set_auto_trace = False
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -79,11 +79,8 @@ class HaystackInstrumentor(BaseInstrumentor):
 
         tracer = trace.get_tracer(_SCOPE, __version__, kwargs.get("tracer_provider"))
         content = content_policy_for(kwargs.get("capture_content"))
-        self._generation = generation = self._generation + 1
 
-        def activate(module: Any = None) -> None:
-            if generation != self._generation:
-                return  # uninstrumented (or instrumented again) since
+        def activate() -> None:
             try:
                 from haystack import tracing
 
@@ -97,16 +94,13 @@ class HaystackInstrumentor(BaseInstrumentor):
             except Exception:
                 logger.debug("opik-otel: could not enable tracing in Haystack", exc_info=True)
 
-        if _TRACING_MODULE in sys.modules:
-            activate()
-        else:
-            if _AUTO_TRACE not in os.environ:
-                os.environ[_AUTO_TRACE] = "false"
-                self._set_auto_trace = True
-            wrapt.register_post_import_hook(activate, _TRACING_MODULE)
+        if _TRACING_MODULE not in sys.modules and _AUTO_TRACE not in os.environ:
+            os.environ[_AUTO_TRACE] = "false"
+            self._set_auto_trace = True
+        _ON_IMPORT.schedule(activate)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        self._generation += 1
+        _ON_IMPORT.cancel()
         if self._set_auto_trace:
             self._set_auto_trace = False
             if os.environ.get(_AUTO_TRACE) == "false":

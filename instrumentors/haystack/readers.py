@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from opik_otel import semconv as sc
 from opik_otel.instrumentors._callbacks import Attributes
-from opik_otel.instrumentors._read import field
+from opik_otel.instrumentors._read import document_row, field, plain_data
 from opik_otel.semconv import messages as msg
 from opik_otel.semconv.providers import OPENAI_FINISH_REASONS, finish_reason
 
@@ -40,12 +40,10 @@ def provider_of(component_type: str) -> str:
 
 def plain(value: Any, depth: int = 0) -> Any:
     """A Haystack value as plain JSON data: `ChatMessage`, `Document` … through their trace or dict form."""
-    if value is None or isinstance(value, (str, int, float, bool)) or depth > 8:
-        return value
-    if isinstance(value, Mapping):
-        return {str(key): plain(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(item, depth + 1) for item in value]
+    return plain_data(value, _leaf, depth)
+
+
+def _leaf(value: Any, depth: int) -> Any:
     for method in ("_to_trace_dict", "to_dict"):
         convert = getattr(value, method, None)
         if callable(convert):
@@ -216,18 +214,7 @@ def embedder_attributes(outputs: Any) -> Attributes:
 
 def documents_rows(documents: Sequence[Any] | None) -> list[dict[str, Any]]:
     """Retrieved documents as `{"id", "score", "content"}` rows."""
-    rows = []
-    for document in documents or ():
-        row: dict[str, Any] = {}
-        doc_id = getattr(document, "id", None)
-        if doc_id is not None:
-            row["id"] = str(doc_id)
-        score = getattr(document, "score", None)
-        if isinstance(score, (int, float)) and not isinstance(score, bool):
-            row["score"] = score
-        row["content"] = getattr(document, "content", None)
-        rows.append(row)
-    return rows
+    return [document_row(getattr(d, "id", None), getattr(d, "score", None), getattr(d, "content", None)) for d in documents or ()]
 
 
 def tool_results(outputs: Any) -> list[Any]:

@@ -23,6 +23,8 @@ from opentelemetry.trace import SpanKind
 from opik_otel import semconv as sc
 from opik_otel._content import ContentPolicy
 from opik_otel.instrumentors._callbacks import Attributes, LateAttributes, RunSpans
+from opik_otel.instrumentors._framework import scalar
+from opik_otel.instrumentors._read import UNREAD, document_row, plain_data
 from opik_otel.semconv import messages as msg
 from opik_otel.semconv.providers import known_provider
 
@@ -59,32 +61,17 @@ def _plain(value: Any, depth: int = 0) -> Any:
     """A run's input or output as plain JSON data: prompt values as their messages, pydantic
     objects (messages, documents) dumped by pydantic-core; their `str()` (what the JSON encoder
     would fall back on) goes through langchain-core's slow pydantic repr."""
-    if value is None or isinstance(value, (str, int, float, bool)) or depth > 8:
-        return value
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item, depth + 1) for item in value]
+    return plain_data(value, _leaf, depth)
+
+
+def _leaf(value: Any, depth: int) -> Any:
     to_messages = getattr(value, "to_messages", None)  # a PromptValue
     if callable(to_messages):
         try:
             return [_plain(message, depth + 1) for message in to_messages()]
         except Exception:
             return value
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        try:
-            return dump(mode="json", exclude_none=True)
-        except Exception:
-            return value
-    return value
-
-
-def _scalar(value: Any) -> Any:
-    """An attribute value: str, bool, int, float as they are; anything else as JSON."""
-    if isinstance(value, (str, bool, int, float)):
-        return value
-    return msg.to_json(value)
+    return UNREAD
 
 
 class OpikCallbackHandler(BaseCallbackHandler):
@@ -237,7 +224,7 @@ class OpikCallbackHandler(BaseCallbackHandler):
                 if value is None or key.startswith("_") or key in _PARAMETERS_NOT_METADATA:
                     continue
                 if capture or key not in _CONTENT_PARAMETERS:
-                    claimable[sc.OPIK_METADATA_PREFIX + str(key)] = _scalar(value)
+                    claimable[sc.OPIK_METADATA_PREFIX + str(key)] = scalar(value)
             model = params.get("model") or params.get("model_name") or metadata.get("ls_model_name") or ""
             attributes: Attributes = {sc.GEN_AI_OPERATION_NAME: operation}
             provider = known_provider(metadata.get("ls_provider"))
@@ -441,14 +428,7 @@ def _documents_attributes(documents: Sequence[Any], capture_content: bool) -> At
         return {}
     rows = []
     for document in documents or ():
-        row: dict[str, Any] = {}
-        doc_id = getattr(document, "id", None)
-        if doc_id is not None:
-            row["id"] = str(doc_id)
         metadata = getattr(document, "metadata", None) or {}
         score = metadata.get("score") if isinstance(metadata, Mapping) else None
-        if isinstance(score, (int, float)):
-            row["score"] = score
-        row["content"] = getattr(document, "page_content", "")
-        rows.append(row)
+        rows.append(document_row(getattr(document, "id", None), score, getattr(document, "page_content", "")))
     return {sc.OUTPUT_VALUE: msg.content_json(rows)}

@@ -10,15 +10,14 @@ langchain-core is imported only when the app imports it.
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Collection
 
-import wrapt
 from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
 from opik_otel._content import content_policy_for
 from opik_otel.instrumentors._callbacks import RunSpans
+from opik_otel.instrumentors._framework import ImportActivation
 from opik_otel.instrumentors.langchain.package import _instruments
 
 _SCOPE = "opik_otel.instrumentors.langchain"
@@ -38,6 +37,7 @@ class _ActiveHandler:
 
 
 _ACTIVE = _ActiveHandler()
+_ON_IMPORT = ImportActivation(_HOOKS_MODULE)
 
 
 def active_runs() -> RunSpans | None:
@@ -51,8 +51,6 @@ class LangChainInstrumentor(BaseInstrumentor):
     `LangChainInstrumentor().instrument(tracer_provider=None, capture_content=None)`.
     """
 
-    _generation = 0
-
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
@@ -61,11 +59,8 @@ class LangChainInstrumentor(BaseInstrumentor):
 
         tracer = trace.get_tracer(_SCOPE, __version__, kwargs.get("tracer_provider"))
         content = content_policy_for(kwargs.get("capture_content"))
-        self._generation = generation = self._generation + 1
 
-        def activate(module: Any = None) -> None:
-            if generation != self._generation:
-                return  # uninstrumented (or instrumented again) since
+        def activate() -> None:
             from langchain_core.tracers.context import register_configure_hook
 
             from opik_otel.instrumentors.langchain.callbacks import OpikCallbackHandler
@@ -77,12 +72,9 @@ class LangChainInstrumentor(BaseInstrumentor):
                 register_configure_hook(_ACTIVE, True, OpikCallbackHandler)  # type: ignore[arg-type]
                 _ACTIVE.registered = True
 
-        if _HOOKS_MODULE in sys.modules:
-            activate()
-        else:
-            wrapt.register_post_import_hook(activate, _HOOKS_MODULE)
+        _ON_IMPORT.schedule(activate)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        self._generation += 1
+        _ON_IMPORT.cancel()
         _ACTIVE.handler = None
         _ACTIVE.runs = None

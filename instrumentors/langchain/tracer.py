@@ -6,10 +6,10 @@ from typing import Any, Mapping, Sequence
 
 from opentelemetry import trace
 
-from opik_otel import semconv as sc
 from opik_otel._content import content_policy
-from opik_otel.instrumentors._callbacks import Attributes, RunSpans
-from opik_otel.instrumentors.langchain.callbacks import OpikCallbackHandler, _scalar
+from opik_otel.instrumentors._callbacks import RunSpans
+from opik_otel.instrumentors._framework import handler_attributes
+from opik_otel.instrumentors.langchain.callbacks import OpikCallbackHandler
 from opik_otel.instrumentors.langchain.instrumentor import _SCOPE, active_runs
 
 
@@ -29,17 +29,7 @@ class OpikTracer(OpikCallbackHandler):
         thread_id: str | None = None,
     ) -> None:
         from opik_otel import __version__
-        from opik_otel._configure import ensure_configured
 
-        ensure_configured()
-        extra: Attributes = {}
-        if project_name:
-            extra[sc.OPIK_PROJECT_NAME] = project_name
-        if tags:
-            extra[sc.OPIK_TAGS] = [str(tag) for tag in tags]
-        for key, value in (metadata or {}).items():
-            extra[sc.OPIK_METADATA_PREFIX + str(key)] = _scalar(value)
-        if thread_id is not None:
-            extra[sc.GEN_AI_CONVERSATION_ID] = str(thread_id)
+        extra = handler_attributes(project_name, tags, metadata, thread_id)
         runs = active_runs() or RunSpans(trace.get_tracer(_SCOPE, __version__))
         super().__init__(runs, content_policy, extra)

@@ -48,7 +48,7 @@ from opik_otel import semconv as sc
 from opik_otel._content import ContentPolicy
 from opik_otel.instrumentors._adapter import response_attributes
 from opik_otel.instrumentors._callbacks import Attributes, RunSpans
-from opik_otel.instrumentors._read import field, integer, maybe_json, put
+from opik_otel.instrumentors._read import UNREAD, document_row, field, integer, maybe_json, plain_data, put
 from opik_otel.semconv import messages as msg
 from opik_otel.semconv.providers import known_provider
 
@@ -171,12 +171,10 @@ def _query_text(value: Any) -> Any:
 
 def _plain(value: Any, depth: int = 0) -> Any:
     """A span's input or output as plain JSON data (responses as their text, nodes as rows)."""
-    if value is None or isinstance(value, (str, int, float, bool)) or depth > 6:
-        return value
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item, depth + 1) for item in value]
+    return plain_data(value, _leaf, depth, max_depth=6, otherwise=repr)
+
+
+def _leaf(value: Any, depth: int) -> Any:
     node = getattr(value, "node", None)
     if node is not None and hasattr(value, "score"):  # NodeWithScore
         return _node_row(value)
@@ -189,29 +187,17 @@ def _plain(value: Any, depth: int = 0) -> Any:
     text = getattr(value, "text", None)  # CompletionResponse, a node
     if isinstance(text, str):
         return text
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        try:
-            return dump(mode="json", exclude_none=True)
-        except Exception:
-            return repr(value)
-    return repr(value)
+    return UNREAD
 
 
 def _node_row(node_with_score: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {}
     node = getattr(node_with_score, "node", None)
-    node_id = getattr(node, "node_id", None) or getattr(node, "id_", None)
-    if node_id is not None:
-        row["id"] = str(node_id)
-    score = getattr(node_with_score, "score", None)
-    if isinstance(score, (int, float)):
-        row["score"] = score
     try:
-        row["content"] = node.get_content()  # type: ignore[union-attr]
+        content = node.get_content()  # type: ignore[union-attr]
     except Exception:
-        row["content"] = str(getattr(node, "text", ""))
-    return row
+        content = str(getattr(node, "text", ""))
+    node_id = getattr(node, "node_id", None) or getattr(node, "id_", None)
+    return document_row(node_id, getattr(node_with_score, "score", None), content)
 
 
 def _provider(instance: Any) -> str:

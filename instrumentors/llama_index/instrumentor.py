@@ -19,6 +19,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
 from opik_otel._content import content_policy, content_policy_for
 from opik_otel.instrumentors._callbacks import RunSpans
+from opik_otel.instrumentors._framework import ImportActivation
 from opik_otel.instrumentors.llama_index.package import _instruments
 
 _SCOPE = "opik_otel.instrumentors.llama_index"
@@ -35,6 +36,7 @@ class _Active:
 
 
 _ACTIVE = _Active()
+_ON_IMPORT = ImportActivation(_MODULE)
 
 
 def _root_dispatcher() -> Any:
@@ -176,19 +178,14 @@ class LlamaIndexInstrumentor(BaseInstrumentor):
     `LlamaIndexInstrumentor().instrument(tracer_provider=None, capture_content=None)`.
     """
 
-    _generation = 0
-
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
         provider = kwargs.get("tracer_provider")
         content = content_policy_for(kwargs.get("capture_content"))
-        self._generation = generation = self._generation + 1
 
-        def activate(module: Any = None) -> None:
-            if generation != self._generation:
-                return  # uninstrumented (or instrumented again) since
+        def activate() -> None:
             from opik_otel import __version__
             from opik_otel.instrumentors.llama_index.callbacks import LlamaIndexRuns
 
@@ -196,13 +193,10 @@ class LlamaIndexInstrumentor(BaseInstrumentor):
             _install(LlamaIndexRuns(RunSpans(tracer), content, trace_all=True))
             _patch_from_documents()
 
-        if _MODULE in sys.modules:
-            activate()
-        else:
-            wrapt.register_post_import_hook(activate, _MODULE)
+        _ON_IMPORT.schedule(activate)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        self._generation += 1
+        _ON_IMPORT.cancel()
         if _MODULE not in sys.modules:
             return
         _unpatch_from_documents()

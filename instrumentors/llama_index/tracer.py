@@ -7,8 +7,7 @@ from typing import Any, Mapping, Sequence
 
 from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 
-from opik_otel import semconv as sc
-from opik_otel.semconv import messages as msg
+from opik_otel.instrumentors._framework import handler_attributes
 
 _SEEDS = [0]
 
@@ -35,21 +34,10 @@ class OpikCallbackHandler(BaseCallbackHandler):
         metadata: Mapping[str, Any] | None = None,
         thread_id: str | None = None,
     ) -> None:
-        from opik_otel._configure import ensure_configured
         from opik_otel.instrumentors.llama_index.instrumentor import ensure_handlers
 
         super().__init__(event_starts_to_ignore=[], event_ends_to_ignore=[])
-        ensure_configured()
-        extra: dict[str, Any] = {}
-        if project_name:
-            extra[sc.OPIK_PROJECT_NAME] = project_name
-        if tags:
-            extra[sc.OPIK_TAGS] = [str(tag) for tag in tags]
-        for key, value in (metadata or {}).items():
-            extra[sc.OPIK_METADATA_PREFIX + str(key)] = value if isinstance(value, (str, bool, int, float)) else msg.to_json(value)
-        if thread_id is not None:
-            extra[sc.GEN_AI_CONVERSATION_ID] = str(thread_id)
-        self.extra_attributes = extra
+        self.extra_attributes = handler_attributes(project_name, tags, metadata, thread_id)
         _SEEDS[0] += 1
         ensure_handlers()
 

@@ -153,11 +153,13 @@ def _start(
         name, attributes = operation.request(instance, kwargs, capture)
         if extra_attributes:
             attributes.update(extra_attributes)
+        parent = None
         framework = claim_model_call()  # a framework's model run above this billed call (LangChain …)
         if framework:
-            for key, value in framework.items():
+            claimed, parent = framework
+            for key, value in claimed.items():
                 attributes.setdefault(key, value)
-        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        span = tracer.start_span(name, context=parent, kind=SpanKind.CLIENT, attributes=attributes)
     except Exception:
         logger.debug("opik-otel: could not start a span; the call goes on untraced", exc_info=True)
         return None

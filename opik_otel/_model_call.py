@@ -19,13 +19,15 @@ PENDING_MODEL_CALL_KEY = otel_context.create_key("opik-otel-pending-model-call")
 
 
 class PendingModelCall:
-    """What a framework knows about a model call before the provider call under it starts."""
+    """What a framework knows about a model call before the provider call under it starts, and
+    the context of the framework's run (where that call's span belongs)."""
 
-    __slots__ = ("attributes", "claimed")
+    __slots__ = ("attributes", "claimed", "context")
 
     def __init__(self, attributes: dict[str, Any]) -> None:
         self.attributes = attributes
         self.claimed = False
+        self.context: otel_context.Context | None = None
 
     def claim(self) -> dict[str, Any] | None:
         """The attributes, the first time only (later calls, retries, get None)."""
@@ -36,8 +38,10 @@ class PendingModelCall:
 
 
 def with_pending_model_call(call: PendingModelCall, context: otel_context.Context | None = None) -> otel_context.Context:
-    """`context` (default: the current one) carrying `call` for the provider call under it."""
-    return otel_context.set_value(PENDING_MODEL_CALL_KEY, call, context)
+    """`context` (default: the current one) carrying `call` for the provider call under it; that
+    context is also the call's own (`call.context`)."""
+    call.context = otel_context.set_value(PENDING_MODEL_CALL_KEY, call, context)
+    return call.context
 
 
 #: Pending calls of streams a framework returned before their billed call started (LlamaIndex's
@@ -78,9 +82,16 @@ def _running_stream_call() -> PendingModelCall | None:
     return None
 
 
-def claim_model_call() -> dict[str, Any] | None:
-    """The pending framework model call's attributes, at most once per call; None when there is none."""
+def claim_model_call() -> tuple[dict[str, Any], otel_context.Context | None] | None:
+    """The pending framework model call above this billed call, at most once per call: its
+    attributes, and the context to start the billed call's span in (None: the current one; the
+    framework run's own when the call is made while a stream it returned is read, outside it)."""
     call = otel_context.get_value(PENDING_MODEL_CALL_KEY)
-    if call is None and _STREAM_CALLS:
-        call = _running_stream_call()
-    return call.claim() if call is not None else None
+    if call is not None:
+        attributes = call.claim()
+        return None if attributes is None else (attributes, None)
+    if not _STREAM_CALLS:
+        return None
+    call = _running_stream_call()
+    attributes = call.claim() if call is not None else None
+    return None if attributes is None else (attributes, call.context)

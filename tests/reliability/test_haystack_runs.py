@@ -10,35 +10,19 @@ import pytest
 pytest.importorskip("haystack")
 
 from opentelemetry import context as otel_context  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 
 from opik_otel._content import ContentPolicy  # noqa: E402
-from opik_otel.instrumentors._callbacks import RunSpans  # noqa: E402
 from opik_otel.instrumentors.haystack.tracer import _CURRENT, OpikHaystackTracer  # noqa: E402
+from tests.reliability.runs import EVICTION_LOGGER, CountingExporter, never_ended_logs, run_spans  # noqa: E402
 
 GENERATOR_TAGS = {"haystack.component.name": "llm", "haystack.component.type": "OpenAIChatGenerator"}
 REPLY = {"replies": ["hi"], "meta": [{"model": "gpt-4o-mini", "finish_reason": "stop", "usage": {"prompt_tokens": 3, "completion_tokens": 1}}]}
 
 
-class _Counting(InMemorySpanExporter):
-    """Counts spans without keeping them (100,000 spans in memory would be the leak we test for)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def export(self, spans):
-        self.count += len(spans)
-        return super().export([])
-
-
 def test_100000_spans_leave_the_run_map_empty():
-    exporter = _Counting()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    runs = RunSpans(provider.get_tracer("test"))
+    exporter = CountingExporter()
+    runs = run_spans(exporter)
     tracer = OpikHaystackTracer(runs, ContentPolicy(False))
     before = otel_context.get_current()
 
@@ -60,9 +44,7 @@ def test_100000_spans_leave_the_run_map_empty():
 
 def test_spans_that_never_end_are_evicted_past_the_bound(caplog):
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    runs = RunSpans(provider.get_tracer("test"), max_runs=100)
+    runs = run_spans(exporter, max_runs=100)
     tracer = OpikHaystackTracer(runs, ContentPolicy(False))
     opened = []
 
@@ -72,9 +54,9 @@ def test_spans_that_never_end_are_evicted_past_the_bound(caplog):
             block.__enter__()
             opened.append(block)
 
-    with caplog.at_level("DEBUG", logger="opik_otel.instrumentors._callbacks"):
+    with caplog.at_level("DEBUG", logger=EVICTION_LOGGER):
         contextvars.copy_context().run(open_150)
 
     assert len(runs) == 100
     assert sorted(s.name for s in exporter.get_finished_spans()) == sorted(f"c{i}" for i in range(50))
-    assert len([r for r in caplog.records if "never ended" in r.getMessage()]) == 50
+    assert never_ended_logs(caplog) == 50

@@ -11,31 +11,17 @@ pytest.importorskip("langchain_core")
 
 from opentelemetry import context as otel_context  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 
 from opik_otel._content import ContentPolicy  # noqa: E402
 from opik_otel.instrumentors._callbacks import RunSpans  # noqa: E402
 from opik_otel.instrumentors.langchain.callbacks import OpikCallbackHandler  # noqa: E402
-
-
-class _Counting(InMemorySpanExporter):
-    """Counts spans without keeping them (100,000 spans in memory would be the leak we test for)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def export(self, spans):
-        self.count += len(spans)
-        return super().export([])
+from tests.reliability.runs import EVICTION_LOGGER, CountingExporter, never_ended_logs, run_spans  # noqa: E402
 
 
 def test_100000_runs_leave_the_run_map_empty():
-    exporter = _Counting()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    runs = RunSpans(provider.get_tracer("test"))
+    exporter = CountingExporter()
+    runs = run_spans(exporter)
     handler = OpikCallbackHandler(runs, ContentPolicy(False))
     before = otel_context.get_current()
 
@@ -53,12 +39,10 @@ def test_100000_runs_leave_the_run_map_empty():
 
 def test_runs_that_never_end_are_evicted_past_the_bound(caplog):
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    runs = RunSpans(provider.get_tracer("test"), max_runs=100)
+    runs = run_spans(exporter, max_runs=100)
     token = otel_context.attach(otel_context.get_current())
     try:
-        with caplog.at_level("DEBUG", logger="opik_otel.instrumentors._callbacks"):
+        with caplog.at_level("DEBUG", logger=EVICTION_LOGGER):
             for i in range(150):
                 runs.start(i, None, f"run {i}")
     finally:
@@ -66,7 +50,7 @@ def test_runs_that_never_end_are_evicted_past_the_bound(caplog):
 
     assert len(runs) == 100
     assert sorted(s.name for s in exporter.get_finished_spans()) == sorted(f"run {i}" for i in range(50))
-    assert len([r for r in caplog.records if "never ended" in r.getMessage()]) == 50
+    assert never_ended_logs(caplog) == 50
     runs.end(0)  # an evicted (unknown) run id: ignored
     runs.end(149)
     assert len(runs) == 99

@@ -11,26 +11,12 @@ import pytest
 pytest.importorskip("llama_index.core")
 
 from opentelemetry import context as otel_context  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 
 from opik_otel import _model_call  # noqa: E402
 from opik_otel._content import ContentPolicy  # noqa: E402
-from opik_otel.instrumentors._callbacks import RunSpans  # noqa: E402
 from opik_otel.instrumentors.llama_index.callbacks import LlamaIndexRuns, OpikSpanHandler  # noqa: E402
-
-
-class _Counting(InMemorySpanExporter):
-    """Counts spans without keeping them (100,000 spans in memory would be the leak we test for)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def export(self, spans):
-        self.count += len(spans)
-        return super().export([])
+from tests.reliability.runs import CountingExporter, run_spans  # noqa: E402
 
 
 class Step:
@@ -48,14 +34,12 @@ def bound(function, *args):
 
 
 def handler_on(exporter, max_runs: int = 10_000) -> tuple[LlamaIndexRuns, OpikSpanHandler]:
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    runs = LlamaIndexRuns(RunSpans(provider.get_tracer("test"), max_runs=max_runs), ContentPolicy(False), trace_all=True)
+    runs = LlamaIndexRuns(run_spans(exporter, max_runs=max_runs), ContentPolicy(False), trace_all=True)
     return runs, OpikSpanHandler(runs)
 
 
 def test_100000_spans_leave_the_run_map_empty():
-    exporter = _Counting()
+    exporter = CountingExporter()
     runs, handler = handler_on(exporter)
     step = Step()
     outer_args, inner_args = bound(Step.outer, step, "q"), bound(Step.inner, step, "q")

@@ -9,8 +9,9 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.fakes.gemini_server import TOOL_RESULT_TEXT
-from tests.integration.genai.conftest import MODEL, attrs, exception_events, json_attr
+from tests.integration.genai.conftest import MODEL
 from tests.integration.genai.test_generate_content import GEMINI_COST
+from tests.integration.spans import attrs, exception_events, json_attr
 
 
 def get_weather(city: str) -> str:

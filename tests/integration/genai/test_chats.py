@@ -4,7 +4,8 @@ round trip), with the history as input messages; streamed turns too."""
 from __future__ import annotations
 
 from tests.fakes.gemini_server import TEXT
-from tests.integration.genai.conftest import MODEL, json_attr
+from tests.integration.genai.conftest import MODEL
+from tests.integration.spans import json_attr
 
 
 def test_each_chat_turn_is_one_span_with_the_history(client, exporter, srv):

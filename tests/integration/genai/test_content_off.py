@@ -8,7 +8,8 @@ import pytest
 from google.genai import types
 
 from tests.fakes.gemini_server import TEXT, THOUGHT_TEXT, TOOL_RESULT_TEXT
-from tests.integration.genai.conftest import CONTENT_ATTRIBUTES, MODEL, one_span
+from tests.integration.genai.conftest import MODEL
+from tests.integration.spans import CONTENT_ATTRIBUTES, one_span
 
 SECRET = "PROMPT-SECRET-7f3a"
 FORBIDDEN = (SECRET, TEXT, THOUGHT_TEXT, TOOL_RESULT_TEXT, "Paris", "Hello", "sunny", base64.b64encode(SECRET.encode()).decode())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from genai_prices import Usage, calc_price
 from opentelemetry.trace import SpanKind, StatusCode
-from tests.integration.genai.conftest import attrs, one_span
+from tests.integration.spans import attrs, one_span
 
 
 EMBEDDING_MODEL = "gemini-embedding-001"

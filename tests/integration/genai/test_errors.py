@@ -10,7 +10,8 @@ from google import genai
 from google.genai import errors, types
 from opentelemetry.trace import StatusCode
 
-from tests.integration.genai.conftest import API_KEY, exception_events, one_span
+from tests.integration.genai.conftest import API_KEY
+from tests.integration.spans import exception_events, one_span
 
 HTTP_ERRORS = [
     ("missing-model", errors.ClientError, 404),

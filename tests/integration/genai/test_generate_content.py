@@ -11,7 +11,8 @@ from google.genai import types
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.fakes.gemini_server import TEXT, THOUGHT_TEXT
-from tests.integration.genai.conftest import MODEL, attrs, json_attr, one_span
+from tests.integration.genai.conftest import MODEL
+from tests.integration.spans import attrs, json_attr, one_span
 
 # The fake's usage: prompt 10 (4 of them cached), candidates 6, thoughts 2. Google bills
 # thoughts as output; genai-prices reads the same counts off Gemini's usage.

@@ -12,8 +12,9 @@ from opentelemetry.trace import StatusCode
 from opik_otel.instrumentors.genai import GenAIInstrumentor
 from opik_otel.instrumentors.genai.models import EmbedContent, GenerateContent, GenerateContentStreamState, generate_request
 from tests.fakes.gemini_server import TEXT, TOOL_RESULT_TEXT
-from tests.integration.genai.conftest import API_KEY, MODEL, make_client, one_span
+from tests.integration.genai.conftest import API_KEY, MODEL, make_client
 from tests.integration.genai.test_automatic_function_calling import get_weather
+from tests.integration.spans import one_span
 
 
 def boom(*args, **kwargs):

@@ -10,8 +10,9 @@ from google.genai import errors, types
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.fakes.gemini_server import TEXT, THOUGHT_TEXT
-from tests.integration.genai.conftest import MODEL, attrs, exception_events, json_attr, one_span
+from tests.integration.genai.conftest import MODEL
 from tests.integration.genai.test_generate_content import GEMINI_COST, response_id
+from tests.integration.spans import attrs, exception_events, json_attr, one_span
 
 WORDS = ["Hello ", "from ", "the ", "fake ", "Gemini ", "server."]
 THINKING = types.GenerateContentConfig(thinking_config=types.ThinkingConfig(include_thoughts=True), temperature=0.2)

@@ -11,9 +11,8 @@ from genai_prices import Usage, calc_price
 
 pytest.importorskip("opik", reason="the fake Opik back end validates bodies with the opik package")
 
-from tests.e2e.test_zero_code import PROJECT, run_app  # noqa: E402
-from tests.fakes.opik_backend import FakeOpikBackend  # noqa: E402
 from tests.integration.genai.conftest import API_KEY, MODEL  # noqa: E402
+from tests.integration.zero_code import PROJECT, rows_in_order, run_app, span_rows  # noqa: E402
 
 APP = '''
 import os
@@ -33,12 +32,6 @@ print("tool answer:", client.models.generate_content(model="gemini-2.5-flash", c
 COST = float(calc_price(Usage(input_tokens=10, cache_read_tokens=4, output_tokens=8), MODEL, provider_id="google").total_price)
 
 
-@pytest.fixture
-def backend():
-    with FakeOpikBackend() as backend:
-        yield backend
-
-
 def test_a_google_genai_app_under_opentelemetry_instrument(tmp_path, backend, srv):
     no_openai = types.SimpleNamespace(base_url="http://127.0.0.1:9/v1")
     process = run_app(APP, tmp_path, backend, no_openai, FAKE_GEMINI_URL=srv.url, GOOGLE_API_KEY=API_KEY, GEMINI_API_KEY=None, GOOGLE_GENAI_USE_VERTEXAI=None)
@@ -49,10 +42,9 @@ def test_a_google_genai_app_under_opentelemetry_instrument(tmp_path, backend, sr
     assert sorted(t["name"] for t in backend.traces.values()) == [f"generate_content {MODEL}", f"invoke_agent {MODEL}"]
     assert {t["project_name"] for t in backend.traces.values()} == {PROJECT}
     spans = backend.spans
-    rows = sorted((s["name"], s["type"], spans[s["parent_span_id"]]["name"] if "parent_span_id" in s else "") for s in spans.values())
-    assert rows == sorted([
-        (f"generate_content {MODEL}", "llm", ""),
-        (f"invoke_agent {MODEL}", "general", ""),
+    assert span_rows(backend) == rows_in_order([
+        (f"generate_content {MODEL}", "llm", None),
+        (f"invoke_agent {MODEL}", "general", None),
         (f"generate_content {MODEL}", "llm", f"invoke_agent {MODEL}"),
         ("execute_tool get_weather", "tool", f"invoke_agent {MODEL}"),
         (f"generate_content {MODEL}", "llm", f"invoke_agent {MODEL}"),

@@ -15,7 +15,7 @@ from haystack.tools import Tool
 from packaging.version import Version
 
 from tests.fakes.openai_server import TOOL_ARGUMENTS, TOOL_CALL_ID, TOOL_RESULT_TEXT
-from tests.integration.langchain.helpers import attrs, named, tree
+from tests.integration.spans import attrs, named, tree
 
 #: Haystack 2.x runs the agent's tools through a `ToolInvoker` component (a span of its own).
 INVOKER = Version(version("haystack-ai")) < Version("3")

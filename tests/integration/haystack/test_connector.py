@@ -9,7 +9,7 @@ from haystack.dataclasses import ChatMessage
 from opik_otel._distributed import opik_ids
 from opik_otel.instrumentors.haystack import OpikConnector
 from tests.fakes.openai_server import CHAT_TEXT
-from tests.integration.langchain.helpers import attrs, named, tree
+from tests.integration.spans import attrs, named, tree
 
 EXPECTED = sorted([
     ("invoke_workflow qa-app", "INTERNAL", None),

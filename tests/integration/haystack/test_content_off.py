@@ -13,7 +13,7 @@ from haystack.document_stores.in_memory import InMemoryDocumentStore
 
 from tests.fakes.openai_server import CHAT_TEXT, TOOL_RESULT_TEXT
 from tests.integration.haystack.test_agent import weather_tool
-from tests.integration.langchain.helpers import attrs, named
+from tests.integration.spans import attrs, named
 
 CONTENT = {"input.value", "output.value", "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions"}
 

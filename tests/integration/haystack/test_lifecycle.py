@@ -14,7 +14,7 @@ from haystack.tracing.logging_tracer import LoggingTracer
 
 from opik_otel.instrumentors.haystack import HaystackInstrumentor
 from opik_otel.instrumentors.haystack.tracer import OpikHaystackTracer
-from tests.integration.langchain.helpers import tree
+from tests.integration.spans import tree
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from haystack.dataclasses import ChatMessage
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 
 from tests.fakes.openai_server import CHAT_TEXT, embedding_vector
-from tests.integration.langchain.helpers import attrs, named, tree
+from tests.integration.spans import attrs, named, tree
 
 COST = 5.7e-06  # the fake's usage (12 in, 4 of them cached, 7 out) on gpt-4o-mini
 TREE = [

@@ -11,7 +11,7 @@ from haystack import Pipeline, component, tracing
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from tests.integration.langchain.helpers import tree
+from tests.integration.spans import tree
 
 
 @component

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_zero_code import PROJECT, run_app
-from tests.fakes.opik_backend import FakeOpikBackend
 from tests.fakes.openai_server import CHAT_TEXT
+from tests.integration.zero_code import PROJECT, rows_in_order, run_app, span_rows
 
 RAG_APP = '''
 from haystack import Document, Pipeline
@@ -33,12 +32,6 @@ print("answer:", result["llm"]["replies"][0].text)
 '''
 
 
-@pytest.fixture
-def backend():
-    with FakeOpikBackend() as backend:
-        yield backend
-
-
 def test_a_haystack_rag_pipeline_under_opentelemetry_instrument(tmp_path, backend, srv, requests_made):
     process = run_app(RAG_APP, tmp_path, backend, srv, HAYSTACK_CONTENT_TRACING_ENABLED="true")
 
@@ -50,8 +43,7 @@ def test_a_haystack_rag_pipeline_under_opentelemetry_instrument(tmp_path, backen
     assert trace["project_name"] == PROJECT
     assert trace["input"] == {"retriever": {"query": "capital of France"}, "prompt": {"question": "capital of France?"}}
     by_id = backend.spans
-    rows = sorted((s["name"], s["type"], by_id[s["parent_span_id"]]["name"] if "parent_span_id" in s else None) for s in by_id.values())
-    assert rows == sorted([
+    assert span_rows(backend) == rows_in_order([
         ("invoke_workflow rag", "general", None),
         ("retrieval", "general", "invoke_workflow rag"),
         ("prompt", "general", "invoke_workflow rag"),

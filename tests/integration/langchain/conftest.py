@@ -1,10 +1,8 @@
 """Fixtures: the real langchain-core, langchain-openai and langgraph against the fake OpenAI server,
 `LangChainInstrumentor` (and, per test, `OpenAIInstrumentor`) on the in-memory TracerProvider of
-tests/integration/conftest.py."""
+tests/integration/conftest.py, which also gives the fake server, `requests_made` and the checks."""
 
 from __future__ import annotations
-
-import logging
 
 import pytest
 
@@ -12,31 +10,12 @@ pytest.importorskip("langchain_core")
 pytest.importorskip("langchain_openai")
 
 from opik_otel.instrumentors.langchain import LangChainInstrumentor  # noqa: E402
-from opik_otel.instrumentors.openai import OpenAIInstrumentor  # noqa: E402
-from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
 from tests.integration.conftest import instrumented  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def srv():
-    with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def capture_content():
-    """Whether the instrumentors record content; a test module overrides this fixture to turn it off."""
-    return True
 
 
 @pytest.fixture
 def langchain_instrumentor(provider, capture_content):
     yield from instrumented(LangChainInstrumentor, provider, capture_content)
-
-
-@pytest.fixture
-def openai_instrumentor(provider, capture_content):
-    yield from instrumented(OpenAIInstrumentor, provider, capture_content)
 
 
 @pytest.fixture
@@ -46,23 +25,9 @@ def model(srv):
     return ChatOpenAI(model="gpt-4o-mini", temperature=0.2, base_url=srv.base_url, api_key="sk-test-fake", max_retries=0)
 
 
-@pytest.fixture
-def requests_made(srv):
-    """The fake's chat requests made during this test (a callable: call it after the run)."""
-    before = len(srv.requests)
-    return lambda: [r for r in srv.requests[before:] if r["path"].endswith("/chat/completions")]
-
-
 @pytest.fixture(autouse=True)
-def no_context_errors(caplog):
-    """No run may make OpenTelemetry log "Failed to detach context", nor leave a context attached."""
-    from opentelemetry import context as otel_context
-
-    before = otel_context.get_current()
-    with caplog.at_level(logging.DEBUG, logger="opentelemetry.context"):
-        yield
-    assert "Failed to detach context" not in caplog.text
-    assert otel_context.get_current() is before
+def no_context_errors(no_context_errors):
+    """The shared check of tests/integration/conftest.py, on for every test here."""
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ pytest.importorskip("langchain_anthropic")
 
 from opik_otel.instrumentors.anthropic import AnthropicInstrumentor  # noqa: E402
 from tests.fakes.anthropic_server import TEXT, FakeAnthropicServer  # noqa: E402
-from tests.integration.langchain.helpers import attrs, named, tree  # noqa: E402
+from tests.integration.spans import attrs, named, tree  # noqa: E402
 
 
 @pytest.fixture(scope="module")

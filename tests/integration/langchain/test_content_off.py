@@ -8,7 +8,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
 
 from tests.fakes.openai_server import CHAT_TEXT
-from tests.integration.langchain.helpers import tree
+from tests.integration.spans import tree
 
 
 @pytest.fixture

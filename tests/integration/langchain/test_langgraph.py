@@ -12,7 +12,7 @@ pytest.importorskip("langgraph")
 from langgraph.graph import END, START, StateGraph  # noqa: E402
 
 from tests.fakes.openai_server import CHAT_TEXT  # noqa: E402
-from tests.integration.langchain.helpers import attrs, named, tree  # noqa: E402
+from tests.integration.spans import attrs, named, tree  # noqa: E402
 
 
 class State(TypedDict):

@@ -12,7 +12,7 @@ from importlib.metadata import version
 from packaging.version import Version
 
 from tests.fakes.openai_server import CHAT_TEXT
-from tests.integration.langchain.helpers import attrs, named, tree
+from tests.integration.spans import attrs, named, tree
 
 #: langchain-openai reports the response id in `response_metadata` from 0.3 on (0.2.12 does not).
 REPORTS_RESPONSE_ID = Version(version("langchain-openai")) >= Version("0.3")

@@ -11,7 +11,7 @@ from langchain_core.runnables import RunnableLambda, RunnableParallel
 from langchain_core.tools import BaseTool, tool
 from opentelemetry import trace
 
-from tests.integration.langchain.helpers import attrs, named, tree
+from tests.integration.spans import attrs, named, tree
 
 #: Newer langchain-core passes the tool call id to `on_tool_start`; 0.3.23 does not (read from its source).
 PASSES_TOOL_CALL_ID = "tool_call_id=tool_call_id" in inspect.getsource(BaseTool.run)

@@ -7,7 +7,7 @@ import pytest
 from langchain_core.runnables import RunnableLambda
 
 from opik_otel.instrumentors.langchain import OpikTracer
-from tests.integration.langchain.helpers import attrs, named, tree
+from tests.integration.spans import attrs, every_span_has, named, tree
 
 EXPECTED = [("RunnableSequence", "INTERNAL", None), ("one", "INTERNAL", "RunnableSequence"), ("two", "INTERNAL", "RunnableSequence")]
 
@@ -19,12 +19,7 @@ def chain():
 
 def check(exporter) -> None:
     assert tree(exporter) == EXPECTED
-    for span in exporter.get_finished_spans():
-        got = attrs(span)
-        assert got["opik.project_name"] == "lc-project", span.name
-        assert got["opik.tags"] == ["t1"]
-        assert got["opik.metadata.team"] == "search"
-        assert got["gen_ai.conversation.id"] == "conv-1"
+    every_span_has(exporter, {"opik.project_name": "lc-project", "opik.tags": ["t1"], "opik.metadata.team": "search", "gen_ai.conversation.id": "conv-1"})
 
 
 def tracer() -> OpikTracer:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_zero_code import PROJECT, run_app
-from tests.fakes.opik_backend import FakeOpikBackend
+from tests.integration.zero_code import PROJECT, rows_in_order, run_app, span_rows
 
 AGENT_APP = '''
 import warnings
@@ -30,12 +29,6 @@ print("answer:", result["messages"][-1].content)
 '''
 
 
-@pytest.fixture
-def backend():
-    with FakeOpikBackend() as backend:
-        yield backend
-
-
 def test_a_langgraph_agent_under_opentelemetry_instrument(tmp_path, backend, srv, requests_made):
     pytest.importorskip("langgraph.prebuilt")
     process = run_app(AGENT_APP, tmp_path, backend, srv)
@@ -48,12 +41,8 @@ def test_a_langgraph_agent_under_opentelemetry_instrument(tmp_path, backend, srv
     assert trace["project_name"] == PROJECT
     assert trace["thread_id"] == "conv-1"
     by_id = backend.spans
-    rows = sorted(
-        (s["name"], s["type"], by_id[s["parent_span_id"]]["name"] if "parent_span_id" in s else None)
-        for s in by_id.values()
-        if s["name"] in {"invoke_agent LangGraph", "agent", "tools", "chat gpt-4o-mini", "execute_tool get_weather"}
-    )
-    assert rows == sorted([
+    rows = span_rows(backend, {"invoke_agent LangGraph", "agent", "tools", "chat gpt-4o-mini", "execute_tool get_weather"})
+    assert rows == rows_in_order([
         ("invoke_agent LangGraph", "general", None),
         ("agent", "general", "invoke_agent LangGraph"),
         ("agent", "general", "invoke_agent LangGraph"),

@@ -1,10 +1,9 @@
 """Fixtures: the real llama-index-core, llama-index-llms-openai and llama-index-embeddings-openai
 against the fake OpenAI server, `LlamaIndexInstrumentor` (and, per test, `OpenAIInstrumentor`)
-on the in-memory TracerProvider of tests/integration/conftest.py."""
+on the in-memory TracerProvider of tests/integration/conftest.py, which also gives the fake server,
+`requests_made` and the checks."""
 
 from __future__ import annotations
-
-import logging
 
 import pytest
 
@@ -13,33 +12,14 @@ pytest.importorskip("llama_index.llms.openai")
 pytest.importorskip("llama_index.embeddings.openai")
 
 from opik_otel.instrumentors.llama_index import LlamaIndexInstrumentor  # noqa: E402
-from opik_otel.instrumentors.openai import OpenAIInstrumentor  # noqa: E402
-from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
 from tests.integration.conftest import instrumented  # noqa: E402
 
 DOCUMENTS = [("d1", "Paris is the capital of France."), ("d2", "Berlin is the capital of Germany.")]
 
 
-@pytest.fixture(scope="session")
-def srv():
-    with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def capture_content():
-    """Whether the instrumentors record content; a test module overrides this fixture to turn it off."""
-    return True
-
-
 @pytest.fixture
 def llama_index_instrumentor(provider, capture_content):
     yield from instrumented(LlamaIndexInstrumentor, provider, capture_content)
-
-
-@pytest.fixture
-def openai_instrumentor(provider, capture_content):
-    yield from instrumented(OpenAIInstrumentor, provider, capture_content)
 
 
 @pytest.fixture
@@ -77,23 +57,9 @@ def index(settings):
     return VectorStoreIndex.from_documents(documents)
 
 
-@pytest.fixture
-def requests_made(srv):
-    """The fake's chat and embeddings requests made during this test (a callable: call it after the run)."""
-    before = len(srv.requests)
-    return lambda kind="/chat/completions": [r for r in srv.requests[before:] if r["path"].endswith(kind)]
-
-
 @pytest.fixture(autouse=True)
-def no_context_errors(caplog):
-    """No run may make OpenTelemetry log "Failed to detach context", nor leave a context attached."""
-    from opentelemetry import context as otel_context
-
-    before = otel_context.get_current()
-    with caplog.at_level(logging.DEBUG, logger="opentelemetry.context"):
-        yield
-    assert "Failed to detach context" not in caplog.text
-    assert otel_context.get_current() is before
+def no_context_errors(no_context_errors):
+    """The shared check of tests/integration/conftest.py, on for every test here."""
 
 
 def open_runs() -> int:

@@ -9,7 +9,7 @@ from llama_index.core.workflow import Context, Event, StartEvent, StopEvent, Wor
 
 from tests.fakes.openai_server import TOOL_RESULT_TEXT
 from tests.integration.llama_index.conftest import open_runs
-from tests.integration.llama_index.helpers import attrs, named, tree
+from tests.integration.spans import attrs, named, tree
 
 
 class Middle(Event):

@@ -8,7 +8,7 @@ import pytest
 
 from tests.fakes.openai_server import CHAT_TEXT, TOOL_RESULT_TEXT
 from tests.integration.llama_index.conftest import open_runs
-from tests.integration.llama_index.helpers import tree
+from tests.integration.spans import tree
 
 CONTENT_KEYS = {"input.value", "output.value", "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result"}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.llama_index.conftest import open_runs
-from tests.integration.llama_index.helpers import attrs, named, tree
+from tests.integration.spans import attrs, named, tree
 
 
 @pytest.fixture

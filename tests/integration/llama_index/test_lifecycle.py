@@ -11,7 +11,7 @@ from llama_index.core.instrumentation import get_dispatcher
 
 from opik_otel.instrumentors.llama_index import LlamaIndexInstrumentor
 from opik_otel.instrumentors.llama_index.callbacks import OpikEventHandler, OpikSpanHandler
-from tests.integration.llama_index.helpers import tree
+from tests.integration.spans import tree
 
 
 def ours() -> tuple[int, int]:

@@ -9,8 +9,8 @@ import pytest
 from opik_otel.instrumentors.llama_index import OpikCallbackHandler
 from tests.fakes.openai_server import CHAT_TEXT
 from tests.integration.llama_index.conftest import open_runs
-from tests.integration.llama_index.helpers import attrs, tree
 from tests.integration.llama_index.test_query import QUERY_TREE
+from tests.integration.spans import every_span_has, tree
 
 
 def handler() -> OpikCallbackHandler:
@@ -19,12 +19,7 @@ def handler() -> OpikCallbackHandler:
 
 def check(exporter) -> None:
     assert tree(exporter) == QUERY_TREE
-    for span in exporter.get_finished_spans():
-        got = attrs(span)
-        assert got["opik.project_name"] == "li-project", span.name
-        assert got["opik.tags"] == ["t1"]
-        assert got["opik.metadata.team"] == "search"
-        assert got["gen_ai.conversation.id"] == "conv-1"
+    every_span_has(exporter, {"opik.project_name": "li-project", "opik.tags": ["t1"], "opik.metadata.team": "search", "gen_ai.conversation.id": "conv-1"})
 
 
 def test_it_is_a_llama_index_callback_handler():

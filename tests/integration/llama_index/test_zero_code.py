@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_zero_code import PROJECT, run_app
-from tests.fakes.opik_backend import FakeOpikBackend
+from tests.integration.zero_code import PROJECT, rows_in_order, run_app, span_rows
 
 RAG_APP = '''
 import os
@@ -23,12 +22,6 @@ print("answer:", index.as_query_engine(similarity_top_k=1).query("capital of Fra
 '''
 
 
-@pytest.fixture
-def backend():
-    with FakeOpikBackend() as backend:
-        yield backend
-
-
 def test_a_rag_app_under_opentelemetry_instrument(tmp_path, backend, srv, requests_made):
     process = run_app(RAG_APP, tmp_path, backend, srv)
 
@@ -37,10 +30,7 @@ def test_a_rag_app_under_opentelemetry_instrument(tmp_path, backend, srv, reques
     assert sorted(t["name"] for t in backend.traces.values()) == ["RetrieverQueryEngine.query", "VectorStoreIndex.from_documents"]
     assert {t["project_name"] for t in backend.traces.values()} == {PROJECT}
     by_id = backend.spans
-    rows = sorted(
-        (s["name"], s["type"], by_id[s["parent_span_id"]]["name"] if "parent_span_id" in s else None) for s in by_id.values()
-    )
-    assert rows == sorted([
+    assert span_rows(backend) == rows_in_order([
         ("VectorStoreIndex.from_documents", "general", None),
         ("embeddings text-embedding-3-small", "llm", "VectorStoreIndex.from_documents"),
         ("RetrieverQueryEngine.query", "general", None),

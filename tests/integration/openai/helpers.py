@@ -1,14 +1,15 @@
-"""Small readers for the tests: the one finished span, its attributes as plain data, JSON attributes."""
+"""Small helpers for the OpenAI tests: messages, costs, version checks; the span readers (the one
+finished span, its attributes as plain data, JSON attributes) are tests/integration/spans.py's."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import openai
 import pytest
 from genai_prices import Usage, calc_price
-from opentelemetry.sdk.trace import ReadableSpan
+
+from tests.integration.spans import CONTENT_ATTRIBUTES, attrs, exception_events, json_attr, one_span, spans  # noqa: F401 (the tests' readers)
 
 API_KEY = "sk-test-fake"
 
@@ -16,38 +17,6 @@ API_KEY = "sk-test-fake"
 GPT_4O_MINI_COST = float(
     calc_price(Usage(input_tokens=12, cache_read_tokens=4, output_tokens=7), "gpt-4o-mini", provider_id="openai").total_price
 )
-
-CONTENT_ATTRIBUTES = (
-    "gen_ai.input.messages",
-    "gen_ai.output.messages",
-    "gen_ai.system_instructions",
-    "gen_ai.tool.definitions",
-    "input.value",
-)
-
-
-def spans(exporter) -> list[ReadableSpan]:
-    return list(exporter.get_finished_spans())
-
-
-def one_span(exporter) -> ReadableSpan:
-    """The only finished span (fails listing the names when there are more or none)."""
-    finished = spans(exporter)
-    assert len(finished) == 1, [s.name for s in finished]
-    return finished[0]
-
-
-def attrs(span: ReadableSpan) -> dict[str, Any]:
-    """The span's attributes with the SDK's tuples turned back into lists."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in (span.attributes or {}).items()}
-
-
-def json_attr(span: ReadableSpan, name: str) -> Any:
-    return json.loads(span.attributes[name])
-
-
-def exception_events(span: ReadableSpan) -> list:
-    return [e for e in span.events if e.name == "exception"]
 
 
 def user(text: str) -> list[dict[str, Any]]:

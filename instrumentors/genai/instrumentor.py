@@ -8,13 +8,16 @@
 - `embed_content` is one `embeddings {model}` span. `count_tokens` is not traced (free).
 - With automatic function calling, the whole SDK call is an `invoke_agent {model}` span
   with the round trips and an `execute_tool {name}` span per function run under it (afc.py).
+- The older google-generativeai SDK: each request of its `GenerativeServiceClient` (plain,
+  streamed, chat turns, embed_content), whatever the transport (legacy.py).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Collection, TypeVar
 
 import wrapt
 from opentelemetry import trace
@@ -23,9 +26,9 @@ from opik_otel import semconv as sc
 from opik_otel._content import ContentPolicy
 from opik_otel.instrumentors._base import GenAiInstrumentor, Patch, track_client
 from opik_otel.instrumentors._engine import Operation
-from opik_otel.instrumentors.genai import afc
+from opik_otel.instrumentors.genai import afc, legacy
 from opik_otel.instrumentors.genai.models import EmbedContent, GenerateContent, GenerateContentStream
-from opik_otel.instrumentors.genai.package import _instruments
+from opik_otel.instrumentors.genai.package import _instruments, _instruments_legacy
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +89,32 @@ def _patches() -> list[Patch]:
     return patches + _afc_patches() + _function_patches()
 
 
+def _legacy_patches() -> list[Patch]:
+    """google-generativeai: its generated `GenerativeServiceClient` (legacy.py), sync and async."""
+    operations = (
+        ("generate_content", legacy.LegacyGenerateContent()),
+        ("stream_generate_content", legacy.LegacyGenerateContentStream()),  # async: an awaitable of the stream
+        ("embed_content", legacy.LegacyEmbedContent()),
+    )
+    patches: list[Patch] = []
+    for module, owner, is_async in ((legacy.CLIENT, "GenerativeServiceClient", False), (legacy.ASYNC_CLIENT, "GenerativeServiceAsyncClient", True)):
+        for method, operation in operations:
+            make = _request_as_keyword(operation, is_async)
+            patches.append(WrapperPatch(module, f"{owner}.{method}", _NOT_ON_A_CLIENT, operation, is_async, make))
+    return patches
+
+
+def _request_as_keyword(operation: Operation, is_async: bool) -> Callable[..., Any]:
+    def make(tracer: trace.Tracer, content: ContentPolicy, extra: dict[str, Any] | None = None) -> Any:
+        return legacy.request_as_keyword(Patch("", "", "", operation, is_async).wrapper(tracer, content, extra))
+
+    return make
+
+
 class GenAIInstrumentor(GenAiInstrumentor):
     """Traces google-genai (`from google import genai`), Gemini API and Vertex AI clients, sync
     and `client.aio`: generate_content (plain and streamed), chats, embed_content, and
-    automatic function calling.
+    automatic function calling; and the older google-generativeai SDK (`GenerativeModel`).
 
     `GenAIInstrumentor().instrument(tracer_provider=None, capture_content=None)`.
     """
@@ -97,8 +122,21 @@ class GenAIInstrumentor(GenAiInstrumentor):
     instruments = _instruments
     scope_name = _SCOPE
 
+    def instrumentation_dependencies(self) -> Collection[str]:
+        """google-genai's versions; with only google-generativeai installed, that one's."""
+        if _importable("google.genai") or not _importable("google.generativeai"):
+            return self.instruments
+        return _instruments_legacy
+
     def patches(self) -> list[Patch]:
-        return _patches()
+        return _patches() + _legacy_patches()
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _tracked_client_patches() -> list[Patch]:
@@ -113,9 +151,9 @@ def _tracked_client_patches() -> list[Patch]:
     return chats + _function_patches()
 
 
-def _apply_once(patches: list[Patch]) -> None:
+def _apply_once(patches: list[Patch], run: tuple[Any, ...] = (None, None)) -> None:
     """Apply these patches class-wide when their module is imported, unless something (the
-    instrumentor) already wraps that method."""
+    instrumentor) already wraps that method; `run`: their wrappers' (tracer, content, extra)."""
     for patch in patches:
 
         def apply(module: Any, patch: Patch = patch) -> None:
@@ -123,7 +161,7 @@ def _apply_once(patches: list[Patch]) -> None:
             owner = getattr(module, owner_name) if owner_name else module
             current = owner.__dict__.get(method) if isinstance(owner, type) else getattr(owner, method, None)
             if current is not None and not isinstance(current, wrapt.FunctionWrapper):
-                wrapt.wrap_function_wrapper(module, patch.method, patch.wrapper(None, None))  # type: ignore[arg-type]
+                wrapt.wrap_function_wrapper(module, patch.method, patch.wrapper(*run))
 
         wrapt.register_post_import_hook(apply, patch.module)
 
@@ -134,14 +172,12 @@ Client = TypeVar("Client")
 def track_genai(client: Client = None, project_name: str | None = None) -> Client:  # type: ignore[assignment]
     """Trace every call of this one google-genai `Client` (its `aio` side and chats included); returns it.
 
-    Without a client it raises `TypeError`: tracing the older `google-generativeai` module
-    is not supported yet (use `GenAIInstrumentor().instrument()` for every google-genai client).
+    Without a client, traces the older `google-generativeai` module (`genai.configure(...)`,
+    `GenerativeModel`, chats, `embed_content`), every call from now on; returns None.
     """
     if client is None:
-        raise TypeError(
-            "track_genai(client): pass a google-genai Client (`genai.Client(...)`); "
-            "tracing the google-generativeai module is not supported yet"
-        )
+        _track_generativeai(project_name)
+        return client
     if getattr(client, "_opik_otel_tracked", False):
         return client
     from opik_otel import __version__
@@ -156,3 +192,17 @@ def track_genai(client: Client = None, project_name: str | None = None) -> Clien
     except Exception:  # pragma: no cover - never break the app
         logger.debug("opik-otel: could not track this client's chats", exc_info=True)
     return tracked
+
+
+def _track_generativeai(project_name: str | None) -> None:
+    """`track_genai()`: the google-generativeai patches, class-wide, once (when it is imported)."""
+    from opik_otel import __version__
+    from opik_otel._configure import ensure_configured
+    from opik_otel._content import content_policy
+
+    try:
+        ensure_configured()
+        extra = {sc.OPIK_PROJECT_NAME: project_name} if project_name else None
+        _apply_once(_legacy_patches(), (trace.get_tracer(_SCOPE, __version__), content_policy, extra))
+    except Exception:  # pragma: no cover - never break the app
+        logger.debug("opik-otel: could not track google-generativeai", exc_info=True)

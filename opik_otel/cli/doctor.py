@@ -128,7 +128,7 @@ def _version_conflict(integration: Any) -> str | None:
 
     try:
         module = importlib.import_module(integration.module + ".package")
-        conflict = get_dependency_conflicts(module._instruments)
+        conflict = get_dependency_conflicts(getattr(module, "_instruments_of", {}).get(integration.library, module._instruments))
     except Exception:  # noqa: BLE001 - a report, not a check that may fail
         return None
     return f"outside the supported range ({conflict})" if conflict else None

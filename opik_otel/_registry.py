@@ -30,6 +30,9 @@ INTEGRATIONS: tuple[Integration, ...] = (
     Integration("opik_llama_index", "llama_index.core", "opik_otel.instrumentors.llama_index", "LlamaIndexInstrumentor"),
     Integration("opik_haystack", "haystack", "opik_otel.instrumentors.haystack", "HaystackInstrumentor"),
     Integration("opik_genai", "google.genai", "opik_otel.instrumentors.genai", "GenAIInstrumentor"),
+    Integration("opik_genai", "google.generativeai", "opik_otel.instrumentors.genai", "GenAIInstrumentor"),  # the older SDK
+    Integration("opik_litellm", "litellm", "opik_otel.instrumentors.litellm", "LiteLLMInstrumentor"),
+    Integration("opik_aisuite", "aisuite", "opik_otel.instrumentors.aisuite", "AISuiteInstrumentor"),
 )
 
 
@@ -56,7 +59,7 @@ def is_disabled(entry_point: str) -> bool:
 class OpikInstrumentor(BaseInstrumentor):
     """Instruments every supported library that is installed; silently skips the rest, and those
     `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` names (`opik_openai`, `opik_anthropic`, `opik_bedrock`, `opik_langchain`,
-    `opik_llama_index`, `opik_haystack`, `opik_genai`).
+    `opik_llama_index`, `opik_haystack`, `opik_genai`, `opik_litellm`, `opik_aisuite`).
 
     `OpikInstrumentor().instrument(tracer_provider=None, **kwargs)` passes kwargs on to each
     library's instrumentor; `uninstrument()` restores the originals.

@@ -17,6 +17,7 @@ _SUPERSEDED = {
     "llama_index": "opik_llama_index", "llama-index": "opik_llama_index",  # OpenInference's, OpenLLMetry's
     "haystack-ai": "opik_haystack",  # OpenLLMetry's Haystack instrumentor
     "google-genai": "opik_genai", "google_genai": "opik_genai",  # the official one, OpenInference's
+    "litellm": "opik_litellm",  # OpenInference's and opentelemetry-instrumentation-litellm
 }
 
 

@@ -11,6 +11,9 @@
 #     langchain   langchain-core 0.3.23 + langgraph 0.2.57 ... newest (and their partner packages)
 #     llama_index llama-index-core 0.12.0 (llms-openai, embeddings-openai 0.3.0) ... newest
 #     haystack    haystack-ai 2.13.0 ... newest 3.x
+#     litellm     litellm (it needs openai < 3)
+#     aisuite     aisuite (it needs anthropic < 1)
+#     generativeai  google-generativeai, the older Google SDK (its protobuf cannot go with latest's)
 # Usage: bash scripts/test.sh [--setup-only] [--dry-run] [pytest options] [test paths]
 #   --setup-only  build the environments, run no tests (the README's development set-up)
 #   --dry-run     print the commands instead of running them
@@ -23,7 +26,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 envs="${OPIK_OTEL_TEST_ENVS:-$root/.venvs}"
 python="${PYTHON:-python3}"
-frameworks="langchain llama_index haystack"
+frameworks="langchain llama_index haystack litellm aisuite generativeai"
 known_groups="latest oldest genai-oldest"
 for framework in $frameworks; do known_groups+=" ${framework//_/-}-latest ${framework//_/-}-oldest"; done
 groups="${OPIK_OTEL_TEST_GROUPS:-$known_groups}"
@@ -188,6 +191,35 @@ for group in $groups; do
     haystack-oldest)
       requirements=(-e "$root[openai,haystack]" "${test_tools[@]}" "opik>=1.8" "haystack-ai==2.13.0")
       framework_group haystack
+      ;;
+    litellm-latest)
+      requirements=(-e "$root[openai,anthropic,litellm]" "${test_tools[@]}" "opik>=1.8" litellm)
+      framework_group litellm
+      ;;
+    litellm-oldest)
+      # litellm 1.53.1 (Dec 2024) with an openai of its time (it needs openai < 3; 2.x postdates it).
+      requirements=(-e "$root[openai,anthropic,litellm]" "${test_tools[@]}" "opik>=1.8" "litellm==1.53.1" "openai<2")
+      framework_group litellm
+      ;;
+    aisuite-latest)
+      # aisuite pins anthropic < 1 in its extras; the provider SDKs we test under it: openai, anthropic.
+      requirements=(-e "$root[openai,anthropic,aisuite]" "${test_tools[@]}" "opik>=1.8" aisuite "anthropic<1")
+      framework_group aisuite
+      ;;
+    aisuite-oldest)
+      # aisuite 0.1.10 (Feb 2025: the tool loop, `tools=[functions]` with `max_turns`) with the
+      # oldest anthropic we support; openai floats (opik needs a newer one).
+      requirements=(-e "$root[openai,anthropic,aisuite]" "${test_tools[@]}" "opik>=1.8" "aisuite==0.1.10" "anthropic==0.40.0")
+      framework_group aisuite
+      ;;
+    generativeai-latest)
+      requirements=(-e "$root[generativeai]" "${test_tools[@]}" "opik>=1.8" google-generativeai)
+      framework_group generativeai
+      ;;
+    generativeai-oldest)
+      # google-generativeai 0.8.0 pins google-ai-generativelanguage 0.6.9 (the protos read here; 0.8.6: 0.6.15)
+      requirements=(-e "$root[generativeai]" "${test_tools[@]}" "opik>=1.8" "google-generativeai==0.8.0")
+      framework_group generativeai
       ;;
   esac
   if $setup_only; then make_env "$group" "${requirements[@]}"; continue; fi

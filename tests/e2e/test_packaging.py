@@ -48,7 +48,8 @@ def test_editable_install_imports_the_repository_folders() -> None:
 
 def test_entry_points_are_registered() -> None:
     assert _entry_point_names("opentelemetry_instrumentor") == {
-        "opik_openai", "opik_anthropic", "opik_bedrock", "opik_langchain", "opik_llama_index", "opik_haystack", "opik_genai"
+        "opik_openai", "opik_anthropic", "opik_bedrock", "opik_langchain", "opik_llama_index", "opik_haystack", "opik_genai",
+        "opik_litellm", "opik_aisuite",
     }
     assert _entry_point_names("opentelemetry_distro") == {"opik_otel"}
     assert _entry_point_names("opentelemetry_configurator") == {"opik_otel"}

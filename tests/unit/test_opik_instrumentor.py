@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -19,12 +17,13 @@ pytest.importorskip("botocore")
 
 from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
 
-# google-genai: the groups that install it (not `oldest`) instrument it too
-try:
-    GENAI = ["GenAIInstrumentor"] if importlib.util.find_spec("google.genai") is not None else []
-except ModuleNotFoundError:  # no `google` package at all
-    GENAI = []
-ALL = ["OpenAIInstrumentor", "AnthropicInstrumentor", "BedrockInstrumentor", *GENAI]
+from opik_otel._registry import installed_integrations  # noqa: E402
+
+# the three libraries this test installs, then whichever other supported library this group has
+# (google-genai in `latest`; a developer's environment may hold more)
+OTHERS = list(dict.fromkeys(i.instrumentor for i in installed_integrations()
+                            if i.library not in ("openai", "anthropic", "botocore")))
+ALL = ["OpenAIInstrumentor", "AnthropicInstrumentor", "BedrockInstrumentor", *OTHERS]
 
 
 @pytest.fixture
@@ -54,7 +53,7 @@ def instrumented(provider) -> list[str]:
     [
         ("", ALL),
         ("opik_openai", ALL[1:]),
-        (" opik_anthropic , opik_bedrock", [ALL[0], *GENAI]),
+        (" opik_anthropic , opik_bedrock", [ALL[0], *OTHERS]),
         ("openai", ALL),  # another package's entry point: ours stays
         ("*", []),
     ],

@@ -64,6 +64,15 @@ class Operation:
     """How to read one kind of API call. Subclass per provider operation."""
 
     operation_name: str = sc.GenAiOperation.CHAT
+    #: The names of the method's leading parameters a caller may pass positionally (most SDK
+    #: methods are keyword-only and leave this empty): read as if they were named.
+    positional: tuple[str, ...] = ()
+
+    def arguments(self, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The call's arguments by name, for reading (the call itself gets them as passed)."""
+        if not args or not self.positional:
+            return kwargs
+        return {**dict(zip(self.positional, args)), **kwargs}
 
     def request(self, instance: Any, kwargs: dict[str, Any], capture_content: bool) -> tuple[str, Attributes]:
         """The span name and the attributes known before the call."""
@@ -277,7 +286,8 @@ def sync_wrapper(
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
         if _should_skip():
             return wrapped(*args, **kwargs)
-        call = _start(operation, tracer, content, instance, kwargs, extra_attributes)
+        named = operation.arguments(args, kwargs)
+        call = _start(operation, tracer, content, instance, named, extra_attributes)
         if call is None:
             return wrapped(*args, **kwargs)
         if not call.span.is_recording():
@@ -293,7 +303,7 @@ def sync_wrapper(
         finally:
             _INSIDE_CALL.reset(inside)
             otel_context.detach(token)
-        return _finish(call, kwargs, result, SyncStreamProxy)
+        return _finish(call, named, result, SyncStreamProxy)
 
     return wrapper
 
@@ -309,7 +319,8 @@ def async_wrapper(
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
         if _should_skip():
             return await wrapped(*args, **kwargs)
-        call = _start(operation, tracer, content, instance, kwargs, extra_attributes)
+        named = operation.arguments(args, kwargs)
+        call = _start(operation, tracer, content, instance, named, extra_attributes)
         if call is None:
             return await wrapped(*args, **kwargs)
         if not call.span.is_recording():
@@ -325,7 +336,7 @@ def async_wrapper(
         finally:
             _INSIDE_CALL.reset(inside)
             otel_context.detach(token)
-        return _finish(call, kwargs, result, AsyncStreamProxy)
+        return _finish(call, named, result, AsyncStreamProxy)
 
     return wrapper
 

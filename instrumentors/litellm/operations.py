@@ -83,6 +83,8 @@ def cache_writes(usage: Any) -> Attributes:
 class Completion(ChatCompletions):
     """`litellm.completion` / `acompletion`: OpenAI's chat request and reply readers, LiteLLM's provider."""
 
+    positional = ("model", "messages")
+
     def __init__(self, is_async: bool = False) -> None:
         self.is_async = is_async
 
@@ -133,6 +135,8 @@ class CompletionStreamState(ChatStreamState):
 class Embedding(Embeddings):
     """`litellm.embedding` / `aembedding`."""
 
+    positional = ("model", "input")
+
     def request(self, instance: Any, kwargs: dict[str, Any], capture_content: bool) -> tuple[str, Attributes]:
         name, attributes = request_attributes(self.operation_name, kwargs.get("model"), _provider(kwargs), kwargs, EMBEDDING_PARAMETERS)
         value = kwargs.get("input")
@@ -151,6 +155,8 @@ class TextCompletion(Operation):
     """`litellm.text_completion` / `atext_completion`: a prompt in, choices of text out.
 
     A streamed call's span ends when the call returns, with its request attributes only."""
+
+    positional = ("prompt", "model")
 
     operation_name = sc.GenAiOperation.TEXT_COMPLETION
 
@@ -179,6 +185,8 @@ class TextCompletion(Operation):
 
 class ResponsesCall(Responses):
     """`litellm.responses` / `aresponses`: OpenAI's Responses API readers, LiteLLM's provider."""
+
+    positional = ("input", "model")
 
     def __init__(self, is_async: bool = False) -> None:
         self.is_async = is_async

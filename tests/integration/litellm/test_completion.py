@@ -212,3 +212,30 @@ def test_uninstrument(instrumentor, exporter, openai_call):
     instrumentor.uninstrument()
     litellm.completion(**openai_call)
     assert exporter.get_finished_spans() == ()
+
+
+@pytest.mark.parametrize("call", ["completion", "acompletion"])
+def test_a_positional_model_and_messages_are_read_as_if_named(instrumentor, exporter, srv, openai_call, call):
+    """`completion("openai/gpt-4o-mini", messages)`: LiteLLM's first two parameters, given positionally."""
+    import asyncio
+
+    named = dict(openai_call)
+    model, messages = named.pop("model"), named.pop("messages")
+    if call == "completion":
+        response = litellm.completion(model, messages, **named)
+    else:
+        response = asyncio.run(litellm.acompletion(model, messages, **named))
+
+    span = one_span(exporter)
+    assert span.name == "chat openai/gpt-4o-mini"
+    assert attrs(span) == openai_attributes(srv, response.id, **{"opik.metadata.litellm.response_cost": response._hidden_params["response_cost"]})
+
+
+def test_positional_arguments_of_text_completion_and_responses(instrumentor, exporter, srv):
+    litellm.text_completion("Say hi", "openai/gpt-4o-mini", api_base=srv.base_url, api_key="sk-fake")
+    if hasattr(litellm, "responses"):
+        litellm.responses("Say hi", "openai/gpt-4o-mini", api_base=srv.base_url, api_key="sk-fake")
+
+    for span in exporter.get_finished_spans():
+        assert span.attributes["gen_ai.request.model"] == "openai/gpt-4o-mini", span.name
+        assert span.attributes["gen_ai.provider.name"] == "openai", span.name

@@ -1,6 +1,6 @@
 """Per-call overhead of LLM client instrumentation: opik-otel vs the peers.
 
-    python benchmarks/overhead.py [--provider {openai,anthropic,bedrock}] --config NAME \
+    python benchmarks/overhead.py [--provider {openai,anthropic,bedrock,genai,litellm}] --config NAME \
         --mode {chat,stream,async} [--blocks 20] [--block-size 100] [--warmup 200] [--json out.json]
 
 Runs in any of the environments that `benchmarks/setup.sh` builds: it needs only the
@@ -36,6 +36,14 @@ process by a botocore `before-send` handler returning an `AWSResponse`: signing,
 serialisation and response parsing all run. `converse` gets a fixed Converse JSON reply;
 `converse_stream` real AWS event-stream frames (messageStart, 20 contentBlockDelta,
 contentBlockStop, messageStop, metadata with usage), one frame per read.
+--provider genai: a google-genai `Client` whose `HttpOptions(httpx_client=…)` (async:
+`httpx_async_client=`) is on an in-process transport: `models.generate_content` answered by a
+fixed GenerateContentResponse, `generate_content_stream` by 20 SSE chunks, async on `client.aio`.
+Configs: none, ours, `official` / `official-on` (opentelemetry-instrumentation-google-genai,
+content off by default / SPAN_ONLY) and `openinference` / `openinference-off`
+(openinference-instrumentation-google-genai, content on by default / hidden).
+--provider litellm: `litellm.completion` / `acompletion` of `openai/gpt-4o-mini` handed the
+in-process openai client (`client=`); configs none, ours, `openinference` / `openinference-off`.
 
 Method (the machine is shared and noisy): after a warm-up, `--blocks` pairs of blocks run
 interleaved in this one process: `--block-size` bare calls, then (instrument) the same
@@ -75,16 +83,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ("none", "opik-otel-off", "opik-otel-on", "official", "openllmetry", "openinference", "opik-sdk")
+CONFIGS = ("none", "opik-otel-off", "opik-otel-on", "official", "openllmetry", "openinference", "opik-sdk",
+           "official-on", "openinference-off")
 MODES = ("chat", "stream", "async")
-PROVIDERS = ("openai", "anthropic", "bedrock")
+PROVIDERS = ("openai", "anthropic", "bedrock", "genai", "litellm")
 PROVIDER_CONFIGS = {
     "openai": CONFIGS,
     "anthropic": ("none", "opik-otel-off", "opik-otel-on"),
     "bedrock": ("none", "opik-otel-off", "opik-otel-on"),
+    "genai": ("none", "opik-otel-off", "opik-otel-on", "official", "official-on", "openinference", "openinference-off"),
+    "litellm": ("none", "opik-otel-off", "opik-otel-on", "openinference", "openinference-off"),
 }
-PROVIDER_MODES = {"openai": MODES, "anthropic": MODES, "bedrock": ("chat", "stream")}
-CLIENT_PACKAGE = {"openai": "openai", "anthropic": "anthropic", "bedrock": "botocore"}
+PROVIDER_MODES = {"openai": MODES, "anthropic": MODES, "bedrock": ("chat", "stream"), "genai": MODES, "litellm": MODES}
+CLIENT_PACKAGE = {"openai": "openai", "anthropic": "anthropic", "bedrock": "botocore", "genai": "google.genai", "litellm": "litellm"}
 STREAM_CONTENT_CHUNKS = 20
 
 # Variables that switch the peers' content capture: cleared so each runs at its documented
@@ -111,6 +122,8 @@ VERSION_PACKAGES = (
     "opentelemetry-instrumentation-genai-openai", "opentelemetry-instrumentation-openai",
     "openinference-instrumentation-openai", "openinference-instrumentation",
     "opik", "opik-otel", "genai-prices", "anthropic", "boto3", "botocore",
+    "google-genai", "opentelemetry-instrumentation-google-genai", "openinference-instrumentation-google-genai",
+    "litellm", "openinference-instrumentation-litellm",
 )
 PEER_PACKAGE = {
     "official": "opentelemetry-instrumentation-genai-openai",
@@ -121,6 +134,28 @@ PEER_PACKAGE = {
     "opik-otel-on": "opik-otel",
     "none": "openai",
 }
+# --provider genai: the peers are the google-genai instrumentations
+GENAI_PEER_PACKAGE = {
+    "official": "opentelemetry-instrumentation-google-genai",
+    "official-on": "opentelemetry-instrumentation-google-genai",
+    "openinference": "openinference-instrumentation-google-genai",
+    "openinference-off": "openinference-instrumentation-google-genai",
+    "opik-otel-off": "opik-otel",
+    "opik-otel-on": "opik-otel",
+    "none": "google-genai",
+}
+LITELLM_PEER_PACKAGE = {
+    "openinference": "openinference-instrumentation-litellm",
+    "openinference-off": "openinference-instrumentation-litellm",
+    "opik-otel-off": "opik-otel",
+    "opik-otel-on": "opik-otel",
+    "none": "litellm",
+}
+# the environment a named content variant of a peer runs with (set before the peer loads)
+VARIANT_ENV = {
+    "official-on": {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "SPAN_ONLY"},
+    "openinference-off": {"OPENINFERENCE_HIDE_INPUTS": "true", "OPENINFERENCE_HIDE_OUTPUTS": "true"},
+}
 CONTENT_DEFAULT = {
     "none": None,
     "opik-otel-off": False,
@@ -129,6 +164,8 @@ CONTENT_DEFAULT = {
     "openllmetry": True,  # TRACELOOP_TRACE_CONTENT defaults to "true"
     "openinference": True,  # OPENINFERENCE_HIDE_* default to false
     "opik-sdk": True,  # track_openai always logs input and output
+    "official-on": True,  # OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY
+    "openinference-off": False,  # OPENINFERENCE_HIDE_INPUTS / _OUTPUTS=true
 }
 
 # --- the fake OpenAI wire ---------------------------------------------------------------
@@ -442,6 +479,84 @@ def make_bedrock_clients(count: int, session=None) -> list:
         clients.append(client)
     return clients
 
+# --- the fake Gemini wire (google-genai) ---------------------------------------------------
+
+GENAI_MODEL = "gemini-2.5-flash"
+GENAI_RESPONSE_ID = "kGJxaK3vD8nQz7IPp5ermAw"
+GENAI_USAGE = {
+    "promptTokenCount": 112, "candidatesTokenCount": 71, "totalTokenCount": 183,
+    "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 112}],
+    "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": 71}],
+}
+
+
+def _genai_response_body() -> bytes:
+    """A GenerateContentResponse as the Gemini Developer API sends it (camelCase JSON)."""
+    return json.dumps({
+        "candidates": [{
+            "content": {"role": "model", "parts": [{"text": " ".join(ANSWER_WORDS)}]},
+            "finishReason": "STOP",
+            "avgLogprobs": -0.2173519134521484,
+            "index": 0,
+        }],
+        "usageMetadata": GENAI_USAGE,
+        "modelVersion": GENAI_MODEL,
+        "responseId": GENAI_RESPONSE_ID,
+    }).encode()
+
+
+def _genai_stream_body() -> bytes:
+    """`:streamGenerateContent?alt=sse`: 20 `data:` events, each a GenerateContentResponse with one
+    text piece; every chunk carries usage so far, the last the finish reason and the full usage."""
+    events = []
+    pieces = _content_pieces()
+    for i, piece in enumerate(pieces):
+        last = i == len(pieces) - 1
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": piece}]}, "index": 0}
+        if last:
+            candidate["finishReason"] = "STOP"
+        usage = GENAI_USAGE if last else {"promptTokenCount": 112, "totalTokenCount": 112,
+                                          "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 112}]}
+        events.append({"candidates": [candidate], "usageMetadata": usage,
+                       "modelVersion": GENAI_MODEL, "responseId": GENAI_RESPONSE_ID})
+    return "".join(f"data: {json.dumps(e)}\r\n\r\n" for e in events).encode()
+
+
+_GENAI_CLIENTS: list = []
+
+
+def make_genai_clients(mode: str, count: int) -> list:
+    """`count` google-genai `Client`s (Gemini Developer API) whose `httpx_client` /
+    `httpx_async_client` (HttpOptions) answer in process (httpx2.MockTransport, httpx before)."""
+    from google import genai
+    from google.genai import types as genai_types
+
+    try:
+        import httpx2 as http
+    except ImportError:
+        import httpx as http
+    stream = mode == "stream"
+    body = _genai_stream_body() if stream else _genai_response_body()
+    headers = {"content-type": "text/event-stream" if stream else "application/json; charset=UTF-8",
+               "server-timing": "gfet4t7; dur=412", "x-goog-request-id": "6f1e2b7c9d0a4e3f"}
+
+    def handler(request):
+        return http.Response(200, headers=headers, content=body)
+
+    transport = http.MockTransport(handler)
+    clients = []
+    for _ in range(count):
+        if mode == "async":
+            options = genai_types.HttpOptions(httpx_async_client=http.AsyncClient(transport=transport))
+        else:
+            options = genai_types.HttpOptions(httpx_client=http.Client(transport=transport))
+        client = genai.Client(api_key="AIza-bench", http_options=options)
+        _GENAI_CLIENTS.append(client)  # `client.aio` alone would let the Client (and its closing) go
+        clients.append(client.aio if mode == "async" else client)
+    for client in clients:
+        client.models  # noqa: B018 - builds the models module now
+    return clients
+
 
 # --- the fake Opik back end (a subprocess, so its CPU is not ours) -----------------------
 
@@ -529,7 +644,9 @@ def _openai_attrs(package: str = "openai") -> dict:
     snap = {}
     for name, module in list(sys.modules.items()):
         if module is None or not (name in (package, f"{package}._client", f"{package}._base_client")
-                                  or name.startswith(f"{package}.resources")):
+                                  or name.startswith(f"{package}.resources")
+                                  or (package == "google.genai" and name.startswith("google.genai."))
+                                  or (package == "litellm" and name == "litellm.main")):
             continue
         for attr, value in list(vars(module).items()):
             snap[(module, attr)] = value
@@ -637,7 +754,13 @@ def build(config: str, mode: str, provider_name: str = "openai") -> Setup:
 
     ours = config in ("opik-otel-off", "opik-otel-on")
     backend = FakeOpikProcess() if ours else None  # its start-up overlaps ours
-    if provider_name == "anthropic":
+    if provider_name == "genai":
+        (client,) = make_genai_clients(mode, 1)
+    elif provider_name == "litellm":
+        import litellm  # noqa: F401 - before the instrumentors, as an app imports it
+
+        (client,) = make_clients(mode, 1)  # the openai client LiteLLM is handed (`client=`)
+    elif provider_name == "anthropic":
         (client,) = make_anthropic_clients(mode, 1)
     else:
         (client,) = make_clients(mode, 1)
@@ -648,6 +771,10 @@ def build(config: str, mode: str, provider_name: str = "openai") -> Setup:
     if ours:
         if provider_name == "anthropic":
             from opik_otel.instrumentors.anthropic import AnthropicInstrumentor as Instrumentor
+        elif provider_name == "genai":
+            from opik_otel.instrumentors.genai import GenAIInstrumentor as Instrumentor
+        elif provider_name == "litellm":
+            from opik_otel.instrumentors.litellm import LiteLLMInstrumentor as Instrumentor
         else:
             from opik_otel.instrumentors.openai import OpenAIInstrumentor as Instrumentor
 
@@ -664,6 +791,21 @@ def build(config: str, mode: str, provider_name: str = "openai") -> Setup:
         return setup
 
     provider, exporter = _null_pipeline()
+    if provider_name == "genai":
+        return _build_genai_peer(setup, config, provider, exporter)
+    if provider_name == "litellm":
+        os.environ.update(VARIANT_ENV.get(config, {}))
+        from openinference.instrumentation.litellm import LiteLLMInstrumentor
+
+        _toggle(setup, LiteLLMInstrumentor(), package="litellm", tracer_provider=provider)
+        setup.flush = provider.force_flush
+
+        def finish_litellm() -> dict:
+            provider.shutdown()
+            return {"spans_exported": exporter.count}
+
+        setup.finish = finish_litellm
+        return setup
     if config == "official":
         from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
     elif config == "openllmetry":
@@ -673,6 +815,32 @@ def build(config: str, mode: str, provider_name: str = "openai") -> Setup:
     else:
         raise SystemExit(f"unknown config {config!r}")
     _toggle(setup, OpenAIInstrumentor(), tracer_provider=provider)
+    setup.flush = provider.force_flush
+
+    def finish_null() -> dict:
+        provider.shutdown()
+        return {"spans_exported": exporter.count}
+
+    setup.finish = finish_null
+    return setup
+
+
+def _build_genai_peer(setup: Setup, config: str, provider, exporter) -> Setup:
+    """The google-genai peers on the null pipeline; a content variant's switch is set before they load."""
+    os.environ.update(VARIANT_ENV.get(config, {}))
+    kwargs: dict[str, Any] = {"tracer_provider": provider}
+    if config in ("official", "official-on"):
+        from opentelemetry.instrumentation.google_genai import GoogleGenAiSdkInstrumentor as Instrumentor
+
+        # 1.3b0 declares google-genai<3 (the version this harness runs is 3.x): without
+        # skip_dep_check, instrument() logs a conflict and does nothing
+        kwargs["skip_dep_check"] = True
+        setup.notes.append("official: instrumented with skip_dep_check=True (it declares google-genai<3)")
+    elif config in ("openinference", "openinference-off"):
+        from openinference.instrumentation.google_genai import GoogleGenAIInstrumentor as Instrumentor
+    else:
+        raise SystemExit(f"unknown config {config!r}")
+    _toggle(setup, Instrumentor(), package="google.genai", **kwargs)
     setup.flush = provider.force_flush
 
     def finish_null() -> dict:
@@ -879,11 +1047,108 @@ def bedrock_block_first_only(client, n: int) -> float:
     return (ns() - t0) / n / 1000
 
 
+# google-genai: the system prompt as `system_instruction`, the user turn as contents
+GENAI_CONTENTS = MESSAGES[1]["content"]
+GENAI_CONFIG = {"system_instruction": MESSAGES[0]["content"]}
+
+
+def genai_block_chat(client, n: int) -> float:
+    t0 = ns()
+    for _ in range(n):
+        client.models.generate_content(model=GENAI_MODEL, contents=GENAI_CONTENTS, config=GENAI_CONFIG)
+    return (ns() - t0) / n / 1000
+
+
+def genai_block_stream(client, n: int) -> tuple[float, float]:
+    ttfc = 0
+    t0 = ns()
+    for _ in range(n):
+        t = ns()
+        it = iter(client.models.generate_content_stream(model=GENAI_MODEL, contents=GENAI_CONTENTS,
+                                                        config=GENAI_CONFIG))
+        next(it)
+        ttfc += ns() - t
+        for _chunk in it:
+            pass
+    return (ns() - t0) / n / 1000, ttfc / n / 1000
+
+
+def genai_block_first_only(client, n: int) -> float:
+    t0 = ns()
+    for _ in range(n):
+        stream = client.models.generate_content_stream(model=GENAI_MODEL, contents=GENAI_CONTENTS,
+                                                       config=GENAI_CONFIG)
+        next(iter(stream))
+        stream.close()
+    return (ns() - t0) / n / 1000
+
+
+async def _genai_async_block(client, n: int) -> float:
+    t0 = ns()
+    for _ in range(n):
+        await client.models.generate_content(model=GENAI_MODEL, contents=GENAI_CONTENTS, config=GENAI_CONFIG)
+    return (ns() - t0) / n / 1000
+
+
+# litellm: `openai/` model, LiteLLM handed the in-process openai client (`client=`)
+LITELLM_MODEL = f"openai/{MODEL}"
+
+
+def litellm_block_chat(client, n: int) -> float:
+    import litellm
+
+    t0 = ns()
+    for _ in range(n):
+        litellm.completion(model=LITELLM_MODEL, messages=MESSAGES, client=client)
+    return (ns() - t0) / n / 1000
+
+
+def litellm_block_stream(client, n: int) -> tuple[float, float]:
+    import litellm
+
+    ttfc = 0
+    t0 = ns()
+    for _ in range(n):
+        t = ns()
+        it = iter(litellm.completion(model=LITELLM_MODEL, messages=MESSAGES, client=client, stream=True,
+                                     stream_options={"include_usage": True}))
+        next(it)
+        ttfc += ns() - t
+        for _chunk in it:
+            pass
+    return (ns() - t0) / n / 1000, ttfc / n / 1000
+
+
+def litellm_block_first_only(client, n: int) -> float:
+    import litellm
+
+    t0 = ns()
+    for _ in range(n):
+        stream = litellm.completion(model=LITELLM_MODEL, messages=MESSAGES, client=client, stream=True,
+                                    stream_options={"include_usage": True})
+        next(iter(stream))
+        # CustomStreamWrapper has no close(); a tracing proxy around it may offer one that raises
+        if hasattr(getattr(stream, "__wrapped__", stream), "close"):
+            stream.close()
+    return (ns() - t0) / n / 1000
+
+
+async def _litellm_async_block(client, n: int) -> float:
+    import litellm
+
+    t0 = ns()
+    for _ in range(n):
+        await litellm.acompletion(model=LITELLM_MODEL, messages=MESSAGES, client=client)
+    return (ns() - t0) / n / 1000
+
+
 # provider -> (chat, stream, first only, async)
 BLOCKS = {
     "openai": (block_chat, block_stream, block_first_only, _async_block),
     "anthropic": (anthropic_block_chat, anthropic_block_stream, anthropic_block_first_only, _anthropic_async_block),
     "bedrock": (bedrock_block_chat, bedrock_block_stream, bedrock_block_first_only, None),
+    "genai": (genai_block_chat, genai_block_stream, genai_block_first_only, _genai_async_block),
+    "litellm": (litellm_block_chat, litellm_block_stream, litellm_block_first_only, _litellm_async_block),
 }
 
 
@@ -1023,7 +1288,9 @@ def main(argv: list[str] | None = None) -> int:
         "mode": mode,
         "versions": versions(),
         "client_package": CLIENT_PACKAGE[provider_name],
-        "peer_package": CLIENT_PACKAGE[provider_name] if args.config == "none" else PEER_PACKAGE[args.config],
+        "peer_package": (GENAI_PEER_PACKAGE[args.config] if provider_name == "genai" else
+                         LITELLM_PEER_PACKAGE[args.config] if provider_name == "litellm" else
+                         CLIENT_PACKAGE[provider_name] if args.config == "none" else PEER_PACKAGE[args.config]),
         "capture_content": CONTENT_DEFAULT[args.config],
         "env": args.env,
         "bare_us": _r(statistics.median(b for b, _ in pairs)),

@@ -23,15 +23,18 @@ import statistics
 import sys
 from pathlib import Path
 
-CONFIG_ORDER = ("none", "opik-otel-off", "opik-otel-on", "official", "openllmetry", "openinference", "opik-sdk")
+CONFIG_ORDER = ("none", "opik-otel-off", "opik-otel-on", "official", "official-on", "openllmetry", "openinference",
+                "openinference-off", "opik-sdk")
 MODE_ORDER = ("chat", "stream", "async")
-PROVIDER_ORDER = ("openai", "anthropic", "bedrock")
-PROVIDER_TITLE = {"openai": "OpenAI", "anthropic": "Anthropic", "bedrock": "Bedrock"}
-CLIENT_PACKAGE = {"openai": "openai", "anthropic": "anthropic", "bedrock": "botocore"}
+PROVIDER_ORDER = ("openai", "anthropic", "bedrock", "genai", "litellm")
+PROVIDER_TITLE = {"openai": "OpenAI", "anthropic": "Anthropic", "bedrock": "Bedrock", "genai": "google-genai", "litellm": "LiteLLM"}
+CLIENT_PACKAGE = {"openai": "openai", "anthropic": "anthropic", "bedrock": "botocore", "genai": "google.genai", "litellm": "litellm"}
 STREAM_SHAPE = {
     "openai": "20 content chunks + usage chunk",
     "anthropic": "message_start, content_block_start, ping, 20 text deltas, content_block_stop, message_delta, message_stop",
     "bedrock": "messageStart, 20 contentBlockDelta, contentBlockStop, messageStop, metadata",
+    "genai": "20 SSE GenerateContentResponse chunks, the last with finish reason and usage",
+    "litellm": "the OpenAI stream: 20 content chunks + usage chunk, through CustomStreamWrapper",
 }
 
 
@@ -86,7 +89,7 @@ def summarise(runs: list[dict]) -> list[dict]:
             "peer_version": versions.get(peer),
             "openai": versions.get("openai"),
             "client_package": client,
-            "client_version": versions.get(client),
+            "client_version": versions.get(client, versions.get(client.replace(".", "-"))),  # google.genai
             "versions": versions,
             "capture_content": ok[0].get("capture_content"),
             "bare_us": _med(b for b, _ in pairs),

@@ -7,14 +7,16 @@
 #   bash benchmarks/run_overhead.sh --quick            # a smoke run (~3 min)
 #   bash benchmarks/run_overhead.sh --configs "none opik-otel-off official" --modes chat --procs 5
 #   bash benchmarks/run_overhead.sh --provider "anthropic bedrock"   # ~6 min; one table per provider
+#   bash benchmarks/run_overhead.sh --provider genai --block-size 60   # google-genai and its peers
 #
-# Flags: --provider "..." (openai, anthropic, bedrock; default openai), --blocks N (block
+# Flags: --provider "..." (openai, anthropic, bedrock, genai, litellm; default openai), --blocks N (block
 # pairs per process, default 8), --block-size N (calls per block, default 100), --warmup N
 # (default 50), --procs N (processes per config x mode, default 3), --configs "...",
 # --modes "...", --flush block|never, --env KEY=VALUE (passed to overhead.py; repeatable),
 # --out FILE.
 # Without --configs / --modes each provider runs what it supports: openai every config,
-# anthropic and bedrock none, opik-otel-off and opik-otel-on; bedrock no async mode.
+# anthropic and bedrock none, opik-otel-off and opik-otel-on; bedrock no async mode; genai
+# ours, official(-on) and openinference(-off) in genai-* environments.
 # The default output of a run with other providers than openai is
 # results/overhead-<providers>-<date>.json.
 # The processes of one repetition run every config x mode before the next repetition
@@ -62,9 +64,14 @@ mkdir -p "$(dirname "$OUT")" "$HERE/results"
 RUNS="$(mktemp -d "$HERE/results/.runs-XXXXXX")"
 trap 'rm -rf "$RUNS"' EXIT
 
-venv_of() {
-  case "$1" in
-    none|opik-otel-off|opik-otel-on) echo opik-otel ;;
+venv_of() {  # config [provider]
+  case "${2:-}:$1" in
+    genai:none|genai:opik-otel-off|genai:opik-otel-on) echo genai-opik-otel ;;
+    genai:official*) echo genai-official ;;
+    genai:openinference*) echo genai-openinference ;;
+    litellm:none|litellm:opik-otel-off|litellm:opik-otel-on) echo litellm-opik-otel ;;
+    litellm:openinference*) echo litellm-openinference ;;
+    *:none|*:opik-otel-off|*:opik-otel-on) echo opik-otel ;;
     *) echo "$1" ;;
   esac
 }
@@ -73,6 +80,8 @@ configs_of() {  # the configurations a provider runs unless --configs says other
   if [ -n "$CONFIGS" ]; then echo "$CONFIGS"; return; fi
   case "$1" in
     openai) echo "none opik-otel-off opik-otel-on official openllmetry openinference opik-sdk" ;;
+    genai) echo "none opik-otel-off opik-otel-on official official-on openinference openinference-off" ;;
+    litellm) echo "none opik-otel-off opik-otel-on openinference openinference-off" ;;
     *) echo "none opik-otel-off opik-otel-on" ;;
   esac
 }
@@ -90,12 +99,12 @@ for rep in $(seq 1 "$PROCS"); do
   for provider in $PROVIDERS; do
     for mode in $(modes_of "$provider"); do
       for config in $(configs_of "$provider"); do
-        py="$VENVS/$(venv_of "$config")/bin/python"
+        py="$VENVS/$(venv_of "$config" "$provider")/bin/python"
         tag="$rep-$provider-$config-$mode"
         out="$RUNS/$tag.json"
         err="$RUNS/$tag.err"
         if [ ! -x "$py" ]; then
-          msg="no environment $(venv_of "$config") (run benchmarks/setup.sh)"
+          msg="no environment $(venv_of "$config" "$provider") (run benchmarks/setup.sh)"
         else
           "$py" "$HERE/overhead.py" --provider "$provider" --config "$config" --mode "$mode" --blocks "$BLOCKS" \
             --block-size "$BLOCK_SIZE" --warmup "$WARMUP" --flush "$FLUSH" ${ENVS[@]+"${ENVS[@]}"} --json "$out" 2>"$err" \

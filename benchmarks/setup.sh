@@ -32,6 +32,13 @@
 #   hs2-opik-otel, hs2-openinference, hs2-openllmetry
 #                      the same on HAYSTACK2_SPEC (haystack-ai 2.x: OpenLLMetry's instrumentor
 #                      wraps OpenAIGenerator, which haystack-ai 3 no longer has)
+# google-genai (overhead.py --provider genai; all on GENAI_SPEC):
+#   genai-opik-otel      this repository, editable, [genai,otlp] + opik (for the fake Opik back end)
+#   genai-official       the official opentelemetry-instrumentation-google-genai (util-genai)
+#   genai-openinference  Arize's openinference-instrumentation-google-genai
+# LiteLLM (overhead.py --provider litellm; all on LITELLM_SPEC):
+#   litellm-opik-otel      this repository, editable, [litellm,otlp] + opik
+#   litellm-openinference  Arize's openinference-instrumentation-litellm
 #
 # Versions are pinned so runs are comparable; override with the variables below
 # (e.g. OPENAI_SPEC='openai==3.57.0'). Each environment records what it got in
@@ -61,6 +68,11 @@ HAYSTACK_SPEC="${HAYSTACK_SPEC:-haystack-ai==3.4.1 openai==3.60.0}"
 HAYSTACK2_SPEC="${HAYSTACK2_SPEC:-haystack-ai==2.31.0 openai==3.60.0}"
 HS_OPENINFERENCE_SPEC="${HS_OPENINFERENCE_SPEC:-openinference-instrumentation-haystack==0.1.46}"
 HS_OPENLLMETRY_SPEC="${HS_OPENLLMETRY_SPEC:-opentelemetry-instrumentation-haystack==0.62.4}"
+GENAI_SPEC="${GENAI_SPEC:-google-genai==3.6.1}"
+GENAI_OFFICIAL_SPEC="${GENAI_OFFICIAL_SPEC:-opentelemetry-instrumentation-google-genai==1.3b0 opentelemetry-util-genai==1.3b0}"
+GENAI_OPENINFERENCE_SPEC="${GENAI_OPENINFERENCE_SPEC:-openinference-instrumentation-google-genai==1.4.14}"
+LITELLM_SPEC="${LITELLM_SPEC:-litellm==1.80.17 openai==3.60.0}"
+LITELLM_OPENINFERENCE_SPEC="${LITELLM_OPENINFERENCE_SPEC:-openinference-instrumentation-litellm==0.1.51}"
 
 # name -> the packages it installs (word-split on purpose)
 declare -A SPECS=(
@@ -81,10 +93,16 @@ declare -A SPECS=(
   [hs2-opik-otel]="-e $ROOT[openai,haystack,otlp] $OPIK_SPEC $HAYSTACK2_SPEC $OTEL_SDK_SPEC"
   [hs2-openinference]="$HS_OPENINFERENCE_SPEC $HAYSTACK2_SPEC $OTEL_SDK_SPEC"
   [hs2-openllmetry]="$HS_OPENLLMETRY_SPEC $HAYSTACK2_SPEC $OTEL_SDK_SPEC"
+  [genai-opik-otel]="-e $ROOT[genai,otlp] $OPIK_SPEC $GENAI_SPEC $OTEL_SDK_SPEC"
+  [genai-official]="$GENAI_OFFICIAL_SPEC $GENAI_SPEC $OTEL_SDK_SPEC"
+  [genai-openinference]="$GENAI_OPENINFERENCE_SPEC $GENAI_SPEC $OTEL_SDK_SPEC"
+  [litellm-opik-otel]="-e $ROOT[litellm,otlp] $OPIK_SPEC $LITELLM_SPEC $OTEL_SDK_SPEC"
+  [litellm-openinference]="$LITELLM_OPENINFERENCE_SPEC $LITELLM_SPEC $OTEL_SDK_SPEC"
 )
 ORDER=(opik-otel official openllmetry openinference opik-sdk lc-opik-otel lc-openinference lc-openllmetry
        li-opik-otel li-openinference li-openllmetry hs-opik-otel hs-openinference hs-openllmetry
-       hs2-opik-otel hs2-openinference hs2-openllmetry)
+       hs2-opik-otel hs2-openinference hs2-openllmetry genai-opik-otel genai-official genai-openinference
+       litellm-opik-otel litellm-openinference)
 
 # Packages whose versions the results quote.
 KEY_PACKAGES="openai httpx httpx2 opentelemetry-api opentelemetry-sdk opentelemetry-instrumentation \
@@ -95,7 +113,9 @@ openinference-semantic-conventions opik opik-otel genai-prices pydantic wrapt an
 langchain-core langgraph langchain-openai openinference-instrumentation-langchain \
 opentelemetry-instrumentation-langchain llama-index-core llama-index-llms-openai llama-index-embeddings-openai \
 openinference-instrumentation-llama-index opentelemetry-instrumentation-llamaindex haystack-ai \
-openinference-instrumentation-haystack opentelemetry-instrumentation-haystack"
+openinference-instrumentation-haystack opentelemetry-instrumentation-haystack \
+google-genai opentelemetry-instrumentation-google-genai openinference-instrumentation-google-genai \
+litellm openinference-instrumentation-litellm"
 
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=("${ORDER[@]}")

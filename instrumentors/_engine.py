@@ -403,6 +403,22 @@ def _advancer(stream: Any) -> Callable[[], Any]:
     return advance
 
 
+class _IfWrappedHas:
+    """A proxy method that exists only where the wrapped object has one of that name, so that
+    `hasattr(proxy, "close")` (and the `with` statement) answer as for the library's object."""
+
+    def __init__(self, method: Callable[..., Any]) -> None:
+        self.method = method
+        self.name = method.__name__
+
+    def __get__(self, proxy: Any, owner: type | None = None) -> Any:
+        if proxy is None:
+            return self
+        if not hasattr(proxy.__wrapped__, self.name):
+            raise AttributeError(self.name)
+        return self.method.__get__(proxy, owner)
+
+
 class EndingProxy(wrapt.ObjectProxy):
     """A proxy whose span ends with it: `_self_end()` (which ends it at most once) also runs
     when the proxy is garbage-collected (an abandoned stream)."""
@@ -533,16 +549,19 @@ class SyncStreamProxy(_StreamProxyBase):
         self._self_run.on_chunk(chunk)
         return chunk
 
+    @_IfWrappedHas
     def __enter__(self) -> SyncStreamProxy:
         self.__wrapped__.__enter__()
         return self
 
+    @_IfWrappedHas
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
         try:
             return self.__wrapped__.__exit__(exc_type, exc, tb)
         finally:
             self._self_end()
 
+    @_IfWrappedHas
     def close(self) -> None:
         try:
             self.__wrapped__.close()
@@ -568,22 +587,26 @@ class AsyncStreamProxy(_StreamProxyBase):
         self._self_run.on_chunk(chunk)
         return chunk
 
+    @_IfWrappedHas
     async def __aenter__(self) -> AsyncStreamProxy:
         await self.__wrapped__.__aenter__()
         return self
 
+    @_IfWrappedHas
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
         try:
             return await self.__wrapped__.__aexit__(exc_type, exc, tb)
         finally:
             self._self_end()
 
+    @_IfWrappedHas
     async def close(self) -> None:
         try:
             await self.__wrapped__.close()
         finally:
             self._self_end()
 
+    @_IfWrappedHas
     async def aclose(self) -> None:
         try:
             await self.__wrapped__.aclose()

@@ -239,3 +239,15 @@ def test_positional_arguments_of_text_completion_and_responses(instrumentor, exp
     for span in exporter.get_finished_spans():
         assert span.attributes["gen_ai.request.model"] == "openai/gpt-4o-mini", span.name
         assert span.attributes["gen_ai.provider.name"] == "openai", span.name
+
+
+def test_a_traced_stream_has_exactly_the_methods_of_the_library_stream(instrumentor, exporter, openai_call):
+    """LiteLLM's `CustomStreamWrapper` has no `close()`: code that probes for one (`hasattr`,
+    `contextlib.closing` guards) must find none on the traced stream either."""
+    stream = litellm.completion(**openai_call, stream=True)
+    library_stream = stream.__wrapped__
+
+    for name in ("close", "aclose", "__enter__", "__exit__"):
+        assert hasattr(stream, name) is hasattr(library_stream, name), name
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == OPENAI_TEXT
+    assert len(exporter.get_finished_spans()) == 1

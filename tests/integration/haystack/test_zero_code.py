@@ -5,8 +5,6 @@ trace of Haystack 2.x probing the provider at import (`haystack.tracing.auto_ena
 
 from __future__ import annotations
 
-import pytest
-
 from tests.fakes.openai_server import CHAT_TEXT
 from tests.integration.zero_code import PROJECT, rows_in_order, run_app, span_rows
 

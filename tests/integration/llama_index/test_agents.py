@@ -5,7 +5,7 @@ inference span per billed call (the agent streams its model calls), a failing st
 import asyncio
 
 import pytest
-from llama_index.core.workflow import Context, Event, StartEvent, StopEvent, Workflow, step
+from llama_index.core.workflow import Event, StartEvent, StopEvent, Workflow, step
 
 from tests.fakes.openai_server import TOOL_RESULT_TEXT
 from tests.integration.llama_index.conftest import open_runs

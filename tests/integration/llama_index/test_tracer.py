@@ -4,8 +4,6 @@ every span; with `LlamaIndexInstrumentor` on as well, still one span per dispatc
 
 from __future__ import annotations
 
-import pytest
-
 from opik_otel.instrumentors.llama_index import OpikCallbackHandler
 from tests.fakes.openai_server import CHAT_TEXT
 from tests.integration.llama_index.conftest import open_runs

@@ -4,8 +4,6 @@ priced llm span per model call and the embeddings under the retriever."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.integration.zero_code import PROJECT, rows_in_order, run_app, span_rows
 
 RAG_APP = '''

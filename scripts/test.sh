@@ -208,8 +208,10 @@ for group in $groups; do
       ;;
     aisuite-oldest)
       # aisuite 0.1.10 (Feb 2025: the tool loop, `tools=[functions]` with `max_turns`) with the
-      # oldest anthropic we support; openai floats (opik needs a newer one).
-      requirements=(-e "$root[openai,anthropic,aisuite]" "${test_tools[@]}" "opik>=1.8" "aisuite==0.1.10" "anthropic==0.40.0")
+      # oldest anthropic we support; openai floats (opik needs a newer one). aisuite 0.1.10 imports
+      # docstring-parser without declaring it.
+      requirements=(-e "$root[openai,anthropic,aisuite]" "${test_tools[@]}" "opik>=1.8" "aisuite==0.1.10" "anthropic==0.40.0"
+        docstring-parser)
       framework_group aisuite
       ;;
     generativeai-latest)

@@ -349,12 +349,12 @@ class _StreamRun:
 
     __slots__ = ("call", "state", "stream", "first_chunk_at", "advance", "read")
 
-    def __init__(self, call: _Call, state: StreamState, stream: Any) -> None:
+    def __init__(self, call: _Call, state: StreamState, stream: Any, is_async: bool) -> None:
         self.call = call
         self.state = state
         self.stream = stream
         self.first_chunk_at: float | None = None
-        self.advance = _advancer(stream)
+        self.advance = _advancer(stream, is_async)
         self.read = state.on_chunk
 
     def on_chunk(self, chunk: Any) -> None:
@@ -385,10 +385,11 @@ class _StreamRun:
         call.succeed(attributes)
 
 
-def _advancer(stream: Any) -> Callable[[], Any]:
-    """The stream's `__next__` / `__anext__`, bound once; for an iterable that is not its own
-    iterator (botocore's `EventStream`), that of the iterator it makes on first use."""
-    for name in ("__next__", "__anext__"):
+def _advancer(stream: Any, is_async: bool) -> Callable[[], Any]:
+    """The stream's `__next__` / `__anext__`, bound once, the one its proxy's kind reads first (a
+    stream may be both, as LiteLLM's are); for an iterable that is not its own iterator
+    (botocore's `EventStream`), that of the iterator it makes on first use."""
+    for name in ("__anext__", "__next__") if is_async else ("__next__", "__anext__"):
         bound = getattr(stream, name, None)
         if bound is not None:
             return bound
@@ -436,9 +437,11 @@ class EndingProxy(wrapt.ObjectProxy):
 class _StreamProxyBase(EndingProxy):
     """Shared bookkeeping of the sync and async stream proxies."""
 
+    _reads_async = False  # class-level: which of a stream's iterator methods the proxy advances
+
     def __init__(self, wrapped: Any, call: _Call, state: StreamState) -> None:
         super().__init__(wrapped)
-        self._self_run = _StreamRun(call, state, wrapped)
+        self._self_run = _StreamRun(call, state, wrapped, self._reads_async)
 
     def _self_end(self, exc: BaseException | None = None) -> None:
         self._self_run.end(exc)
@@ -571,6 +574,8 @@ class SyncStreamProxy(_StreamProxyBase):
 
 class AsyncStreamProxy(_StreamProxyBase):
     """The async twin of `SyncStreamProxy`."""
+
+    _reads_async = True
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self

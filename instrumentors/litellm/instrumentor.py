@@ -27,16 +27,16 @@ _MODULE = "litellm"
 
 
 def _patches() -> list[Patch]:
-    embedding, text_completion = Embedding(), TextCompletion()
+    completion, embedding, text_completion, responses = Completion(), Embedding(), TextCompletion(), ResponsesCall()
     return [
-        Patch(_MODULE, "completion", "completion", Completion(is_async=False)),
-        Patch(_MODULE, "acompletion", "acompletion", Completion(is_async=True), True),
+        Patch(_MODULE, "completion", "completion", completion),
+        Patch(_MODULE, "acompletion", "acompletion", completion, True),
         Patch(_MODULE, "embedding", "embedding", embedding),
         Patch(_MODULE, "aembedding", "aembedding", embedding, True),
         Patch(_MODULE, "text_completion", "text_completion", text_completion),
         Patch(_MODULE, "atext_completion", "atext_completion", text_completion, True),
-        Patch(_MODULE, "responses", "responses", ResponsesCall(is_async=False)),
-        Patch(_MODULE, "aresponses", "aresponses", ResponsesCall(is_async=True), True),
+        Patch(_MODULE, "responses", "responses", responses),
+        Patch(_MODULE, "aresponses", "aresponses", responses, True),
     ]
 
 

@@ -61,14 +61,6 @@ def _with_litellm_provider(attributes: Attributes, kwargs: dict[str, Any]) -> At
     return attributes
 
 
-def _advance_async(is_async: bool, result: Any, stream: Any) -> Any:
-    """LiteLLM's stream wrappers are iterators and async iterators at once: an async call's stream
-    (read with `async for`) is advanced with `__anext__`."""
-    if is_async and hasattr(result, "__anext__"):
-        stream._self_run.advance = result.__anext__
-    return stream
-
-
 def cache_writes(usage: Any) -> Attributes:
     """The cache-write tokens LiteLLM reports for Anthropic (already counted in its `prompt_tokens`)."""
     attributes: Attributes = {}
@@ -85,9 +77,6 @@ class Completion(ChatCompletions):
 
     positional = ("model", "messages")
 
-    def __init__(self, is_async: bool = False) -> None:
-        self.is_async = is_async
-
     def request(self, instance: Any, kwargs: dict[str, Any], capture_content: bool) -> tuple[str, Attributes]:
         name, attributes = super().request(instance, kwargs, capture_content)
         return name, _with_litellm_provider(attributes, kwargs)
@@ -100,9 +89,6 @@ class Completion(ChatCompletions):
 
     def stream_state(self, capture_content: bool) -> StreamState:
         return CompletionStreamState(capture_content)
-
-    def with_stream(self, result: Any, stream: Any) -> Any:
-        return _advance_async(self.is_async, result, stream)
 
 
 class CompletionStreamState(ChatStreamState):
@@ -188,9 +174,6 @@ class ResponsesCall(Responses):
 
     positional = ("input", "model")
 
-    def __init__(self, is_async: bool = False) -> None:
-        self.is_async = is_async
-
     def request(self, instance: Any, kwargs: dict[str, Any], capture_content: bool) -> tuple[str, Attributes]:
         name, attributes = super().request(instance, kwargs, capture_content)
         return name, _with_litellm_provider(attributes, kwargs)
@@ -199,6 +182,3 @@ class ResponsesCall(Responses):
         attributes = super().response(response, capture_content)
         attributes.update(response_cost(response))
         return attributes
-
-    def with_stream(self, result: Any, stream: Any) -> Any:
-        return _advance_async(self.is_async, result, stream)

@@ -69,6 +69,7 @@ anthropic and bedrock: per content delta, the stream's other events amortised in
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib.metadata
 import json
@@ -921,22 +922,21 @@ def _build_opik_sdk(setup: Setup, mode: str) -> Setup:
 ns = time.perf_counter_ns
 
 
-def block_chat(client, n: int) -> float:
+def timed_calls(call, client, n: int) -> float:
+    """Mean µs per `call(client)`."""
     t0 = ns()
     for _ in range(n):
-        client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        call(client)
     return (ns() - t0) / n / 1000
 
 
-def block_stream(client, n: int) -> tuple[float, float]:
-    """Mean µs per fully read stream, and mean µs to the first chunk."""
+def timed_streams(open_stream, client, n: int) -> tuple[float, float]:
+    """Mean µs per fully read stream of `open_stream(client)`, and mean µs to the first chunk."""
     ttfc = 0
     t0 = ns()
     for _ in range(n):
         t = ns()
-        stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True,
-                                                stream_options={"include_usage": True})
-        it = iter(stream)
+        it = iter(open_stream(client))
         next(it)
         ttfc += ns() - t
         for _chunk in it:
@@ -944,21 +944,38 @@ def block_stream(client, n: int) -> tuple[float, float]:
     return (ns() - t0) / n / 1000, ttfc / n / 1000
 
 
-def block_first_only(client, n: int) -> float:
+def timed_first_chunks(open_stream, client, n: int) -> float:
+    """Mean µs to open a stream, read its first chunk and close it (when it has a `close()`:
+    LiteLLM's `CustomStreamWrapper` has none)."""
     t0 = ns()
     for _ in range(n):
-        stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True,
-                                                stream_options={"include_usage": True})
+        stream = open_stream(client)
         next(iter(stream))
-        stream.close()
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
     return (ns() - t0) / n / 1000
 
 
-async def _async_block(client, n: int) -> float:
+async def timed_async_calls(acall, client, n: int) -> float:
+    """Mean µs per `await acall(client)`."""
     t0 = ns()
     for _ in range(n):
-        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        await acall(client)
     return (ns() - t0) / n / 1000
+
+
+def _blocks(call, open_stream, acall=None) -> tuple:
+    """A provider's (chat, stream, first only, async) block functions, each `(client, n)`."""
+    return (functools.partial(timed_calls, call), functools.partial(timed_streams, open_stream),
+            functools.partial(timed_first_chunks, open_stream),
+            functools.partial(timed_async_calls, acall) if acall is not None else None)
+
+
+# openai
+def _openai_stream(client):
+    return client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True,
+                                          stream_options={"include_usage": True})
 
 
 # anthropic: the same shapes (system prompt apart, as its API takes it)
@@ -966,189 +983,44 @@ ANTHROPIC_SYSTEM = MESSAGES[0]["content"]
 ANTHROPIC_MESSAGES = [{"role": "user", "content": MESSAGES[1]["content"]}]
 
 
-def anthropic_block_chat(client, n: int) -> float:
-    t0 = ns()
-    for _ in range(n):
-        client.messages.create(model=ANTHROPIC_MODEL, max_tokens=ANTHROPIC_MAX_TOKENS, system=ANTHROPIC_SYSTEM,
-                               messages=ANTHROPIC_MESSAGES)
-    return (ns() - t0) / n / 1000
-
-
-def anthropic_block_stream(client, n: int) -> tuple[float, float]:
-    ttfc = 0
-    t0 = ns()
-    for _ in range(n):
-        t = ns()
-        stream = client.messages.create(model=ANTHROPIC_MODEL, max_tokens=ANTHROPIC_MAX_TOKENS,
-                                        system=ANTHROPIC_SYSTEM, messages=ANTHROPIC_MESSAGES, stream=True)
-        it = iter(stream)
-        next(it)
-        ttfc += ns() - t
-        for _event in it:
-            pass
-    return (ns() - t0) / n / 1000, ttfc / n / 1000
-
-
-def anthropic_block_first_only(client, n: int) -> float:
-    t0 = ns()
-    for _ in range(n):
-        stream = client.messages.create(model=ANTHROPIC_MODEL, max_tokens=ANTHROPIC_MAX_TOKENS,
-                                        system=ANTHROPIC_SYSTEM, messages=ANTHROPIC_MESSAGES, stream=True)
-        next(iter(stream))
-        stream.close()
-    return (ns() - t0) / n / 1000
-
-
-async def _anthropic_async_block(client, n: int) -> float:
-    t0 = ns()
-    for _ in range(n):
-        await client.messages.create(model=ANTHROPIC_MODEL, max_tokens=ANTHROPIC_MAX_TOKENS, system=ANTHROPIC_SYSTEM,
-                                     messages=ANTHROPIC_MESSAGES)
-    return (ns() - t0) / n / 1000
+def _anthropic_call(client, **extra):
+    return client.messages.create(model=ANTHROPIC_MODEL, max_tokens=ANTHROPIC_MAX_TOKENS, system=ANTHROPIC_SYSTEM,
+                                  messages=ANTHROPIC_MESSAGES, **extra)
 
 
 # bedrock: Converse's shapes
 BEDROCK_SYSTEM = [{"text": MESSAGES[0]["content"]}]
 BEDROCK_MESSAGES = [{"role": "user", "content": [{"text": MESSAGES[1]["content"]}]}]
 BEDROCK_INFERENCE = {"maxTokens": 1024}
-
-
-def bedrock_block_chat(client, n: int) -> float:
-    t0 = ns()
-    for _ in range(n):
-        client.converse(modelId=BEDROCK_MODEL, system=BEDROCK_SYSTEM, messages=BEDROCK_MESSAGES,
-                        inferenceConfig=BEDROCK_INFERENCE)
-    return (ns() - t0) / n / 1000
-
-
-def bedrock_block_stream(client, n: int) -> tuple[float, float]:
-    ttfc = 0
-    t0 = ns()
-    for _ in range(n):
-        t = ns()
-        response = client.converse_stream(modelId=BEDROCK_MODEL, system=BEDROCK_SYSTEM, messages=BEDROCK_MESSAGES,
-                                          inferenceConfig=BEDROCK_INFERENCE)
-        it = iter(response["stream"])
-        next(it)
-        ttfc += ns() - t
-        for _event in it:
-            pass
-    return (ns() - t0) / n / 1000, ttfc / n / 1000
-
-
-def bedrock_block_first_only(client, n: int) -> float:
-    t0 = ns()
-    for _ in range(n):
-        response = client.converse_stream(modelId=BEDROCK_MODEL, system=BEDROCK_SYSTEM, messages=BEDROCK_MESSAGES,
-                                          inferenceConfig=BEDROCK_INFERENCE)
-        stream = response["stream"]
-        next(iter(stream))
-        stream.close()
-    return (ns() - t0) / n / 1000
-
+BEDROCK_REQUEST = {"modelId": BEDROCK_MODEL, "system": BEDROCK_SYSTEM, "messages": BEDROCK_MESSAGES,
+                   "inferenceConfig": BEDROCK_INFERENCE}
 
 # google-genai: the system prompt as `system_instruction`, the user turn as contents
-GENAI_CONTENTS = MESSAGES[1]["content"]
-GENAI_CONFIG = {"system_instruction": MESSAGES[0]["content"]}
-
-
-def genai_block_chat(client, n: int) -> float:
-    t0 = ns()
-    for _ in range(n):
-        client.models.generate_content(model=GENAI_MODEL, contents=GENAI_CONTENTS, config=GENAI_CONFIG)
-    return (ns() - t0) / n / 1000
-
-
-def genai_block_stream(client, n: int) -> tuple[float, float]:
-    ttfc = 0
-    t0 = ns()
-    for _ in range(n):
-        t = ns()
-        it = iter(client.models.generate_content_stream(model=GENAI_MODEL, contents=GENAI_CONTENTS,
-                                                        config=GENAI_CONFIG))
-        next(it)
-        ttfc += ns() - t
-        for _chunk in it:
-            pass
-    return (ns() - t0) / n / 1000, ttfc / n / 1000
-
-
-def genai_block_first_only(client, n: int) -> float:
-    t0 = ns()
-    for _ in range(n):
-        stream = client.models.generate_content_stream(model=GENAI_MODEL, contents=GENAI_CONTENTS,
-                                                       config=GENAI_CONFIG)
-        next(iter(stream))
-        stream.close()
-    return (ns() - t0) / n / 1000
-
-
-async def _genai_async_block(client, n: int) -> float:
-    t0 = ns()
-    for _ in range(n):
-        await client.models.generate_content(model=GENAI_MODEL, contents=GENAI_CONTENTS, config=GENAI_CONFIG)
-    return (ns() - t0) / n / 1000
-
+GENAI_REQUEST = {"model": GENAI_MODEL, "contents": MESSAGES[1]["content"],
+                 "config": {"system_instruction": MESSAGES[0]["content"]}}
 
 # litellm: `openai/` model, LiteLLM handed the in-process openai client (`client=`)
 LITELLM_MODEL = f"openai/{MODEL}"
 
 
-def litellm_block_chat(client, n: int) -> float:
+def _litellm(client, asynchronous: bool = False, **extra):
     import litellm
 
-    t0 = ns()
-    for _ in range(n):
-        litellm.completion(model=LITELLM_MODEL, messages=MESSAGES, client=client)
-    return (ns() - t0) / n / 1000
-
-
-def litellm_block_stream(client, n: int) -> tuple[float, float]:
-    import litellm
-
-    ttfc = 0
-    t0 = ns()
-    for _ in range(n):
-        t = ns()
-        it = iter(litellm.completion(model=LITELLM_MODEL, messages=MESSAGES, client=client, stream=True,
-                                     stream_options={"include_usage": True}))
-        next(it)
-        ttfc += ns() - t
-        for _chunk in it:
-            pass
-    return (ns() - t0) / n / 1000, ttfc / n / 1000
-
-
-def litellm_block_first_only(client, n: int) -> float:
-    import litellm
-
-    t0 = ns()
-    for _ in range(n):
-        stream = litellm.completion(model=LITELLM_MODEL, messages=MESSAGES, client=client, stream=True,
-                                    stream_options={"include_usage": True})
-        next(iter(stream))
-        # CustomStreamWrapper has no close(); a tracing proxy around it may offer one that raises
-        if hasattr(getattr(stream, "__wrapped__", stream), "close"):
-            stream.close()
-    return (ns() - t0) / n / 1000
-
-
-async def _litellm_async_block(client, n: int) -> float:
-    import litellm
-
-    t0 = ns()
-    for _ in range(n):
-        await litellm.acompletion(model=LITELLM_MODEL, messages=MESSAGES, client=client)
-    return (ns() - t0) / n / 1000
+    call = litellm.acompletion if asynchronous else litellm.completion
+    return call(model=LITELLM_MODEL, messages=MESSAGES, client=client, **extra)
 
 
 # provider -> (chat, stream, first only, async)
 BLOCKS = {
-    "openai": (block_chat, block_stream, block_first_only, _async_block),
-    "anthropic": (anthropic_block_chat, anthropic_block_stream, anthropic_block_first_only, _anthropic_async_block),
-    "bedrock": (bedrock_block_chat, bedrock_block_stream, bedrock_block_first_only, None),
-    "genai": (genai_block_chat, genai_block_stream, genai_block_first_only, _genai_async_block),
-    "litellm": (litellm_block_chat, litellm_block_stream, litellm_block_first_only, _litellm_async_block),
+    "openai": _blocks(lambda c: c.chat.completions.create(model=MODEL, messages=MESSAGES), _openai_stream,
+                      lambda c: c.chat.completions.create(model=MODEL, messages=MESSAGES)),
+    "anthropic": _blocks(_anthropic_call, lambda c: _anthropic_call(c, stream=True), _anthropic_call),
+    "bedrock": _blocks(lambda c: c.converse(**BEDROCK_REQUEST), lambda c: c.converse_stream(**BEDROCK_REQUEST)["stream"]),
+    "genai": _blocks(lambda c: c.models.generate_content(**GENAI_REQUEST),
+                     lambda c: c.models.generate_content_stream(**GENAI_REQUEST),
+                     lambda c: c.models.generate_content(**GENAI_REQUEST)),
+    "litellm": _blocks(_litellm, lambda c: _litellm(c, stream=True, stream_options={"include_usage": True}),
+                       lambda c: _litellm(c, asynchronous=True)),
 }
 
 

@@ -47,6 +47,14 @@ Request headers
                        "arguments"}}] and the legacy "function_call" {"name", "arguments"}),
                        finish "tool_calls" / "function_call" / "stop"; streamed as below.
 
+Scripted answers (for frameworks that parse the model's text: agents, DSPy's adapters)
+    srv.script_replies(M1, M2, ...)  the next chat completions answer with these assistant
+                       messages, in order (each a dict like the x-fake-message JSON, or a
+                       string: the content), then as usual again.
+    srv.reply_with(F)  every chat completion asks F(body) for its message (a dict, a string,
+                       or None for the usual answer) after the script is used up;
+                       srv.reply_with(None) removes it.
+
 Chat completions (ids "chatcmpl-fake-<n>", n counts chat completions on this server)
     created 1700000000, system_fingerprint "fp_fake", service_tier "default",
     usage CHAT_USAGE. Text "Hello from the fake OpenAI server." (CHAT_TEXT), finish
@@ -183,9 +191,29 @@ class FakeOpenAIServer(LocalFakeServer):
     handler_class = _Handler
     thread_name = "fake-openai"
 
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
+        self._script: list[dict[str, Any] | str] = []
+        self._replier: Callable[[dict[str, Any]], dict[str, Any] | str | None] | None = None
+
     @property
     def base_url(self) -> str:
         return f"{self.url}/v1"
+
+    def script_replies(self, *messages: dict[str, Any] | str) -> None:
+        """The next chat completions answer with these assistant messages, in order."""
+        with self._lock:
+            self._script.extend(messages)
+
+    def reply_with(self, replier: Callable[[dict[str, Any]], dict[str, Any] | str | None] | None) -> None:
+        """Chat completions ask `replier(body)` for their message once the script is used up."""
+        self._replier = replier
+
+    def _scripted(self, body: dict[str, Any]) -> dict[str, Any] | str | None:
+        with self._lock:
+            if self._script:
+                return self._script.pop(0)
+        return self._replier(body) if self._replier is not None else None
 
 
 # --- HTTP plumbing (tests/fakes/_server.py) and the request path ------------------------
@@ -312,12 +340,17 @@ def _sse_failure(model: str, error_event: Callable[[], SseEvent]) -> list[Any] |
 # --- POST /chat/completions ------------------------------------------------------------
 
 
-def plan_chat_reply(body: dict[str, Any], headers: dict[str, str] | None = None) -> ChatReply:
+def plan_chat_reply(
+    body: dict[str, Any], headers: dict[str, str] | None = None, scripted: dict[str, Any] | str | None = None
+) -> ChatReply:
     messages = body.get("messages") or []
     last_role = messages[-1].get("role") if messages and isinstance(messages[-1], dict) else None
     tools = body.get("tools") or []
     functions = body.get("functions") or []
-    plan = _scripted_message((headers or {}).get(MESSAGE_HEADER))
+    header = (headers or {}).get(MESSAGE_HEADER)
+    if header is None and scripted is not None:
+        header = json.dumps({"content": scripted} if isinstance(scripted, str) else scripted)
+    plan = _scripted_message(header)
     if plan is None and tools and last_role != "tool":
         plan = ChatReply(None, "tool_calls", tool_calls=[_tool_call(_chat_tool_name(tools[0]))])
     elif plan is None and functions and last_role != "function":
@@ -361,7 +394,7 @@ def _tool_call(name: str) -> dict[str, Any]:
 
 
 def chat_completions(fake: FakeOpenAIServer, request: _Request, body: dict, model: str) -> Reply:
-    plan = plan_chat_reply(body, request.headers)
+    plan = plan_chat_reply(body, request.headers, fake._scripted(body))
     if body.get("stream") and plan.content:
         plan.content = "".join(stream_pieces(plan.content, request.headers))  # x-fake-chunks
     header = {

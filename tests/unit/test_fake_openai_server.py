@@ -208,6 +208,24 @@ def test_chat_values(client):
     assert second.id == "chatcmpl-fake-2"
 
 
+def test_scripted_replies_then_a_replier_then_the_usual_answer(srv, client):
+    srv.script_replies("first", {"content": None, "tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": "{}"}}]})
+    srv.reply_with(lambda body: "from the replier" if body["model"] == "m2" else None)
+
+    def chat(model: str = "gpt-4o-mini"):
+        return client.chat.completions.create(model=model, messages=MESSAGES)
+
+    first, second, third, fourth = chat(), chat(), chat("m2"), chat()
+    assert first.choices[0].message.content == "first" and first.choices[0].finish_reason == "stop"
+    assert second.choices[0].finish_reason == "tool_calls"
+    assert second.choices[0].message.tool_calls[0].id == "c1"
+    assert second.choices[0].message.tool_calls[0].function.name == "f"
+    assert third.choices[0].message.content == "from the replier"
+    assert fourth.choices[0].message.content == CHAT_TEXT
+    srv.reply_with(None)
+    assert chat("m2").choices[0].message.content == CHAT_TEXT
+
+
 def test_chat_n_choices(client):
     completion = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, n=3)
     assert [choice.index for choice in completion.choices] == [0, 1, 2]

@@ -19,6 +19,7 @@ id, bounded memory: see `OpikIdMapper`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import threading
@@ -87,12 +88,19 @@ def otel_to_opik_id(raw: bytes, timestamp_ms: int) -> str:
     Bytes 0-5 are the big-endian ms timestamp, bytes 6-15 the first ten bytes of
     SHA-256(raw), with the version and variant bits set.
     """
-    out = bytearray((timestamp_ms & _TIMESTAMP_MASK).to_bytes(6, "big"))
-    out += hashlib.sha256(raw).digest()[:10]
-    out[6] = (out[6] & 0x0F) | 0x70
-    out[8] = (out[8] & 0x3F) | 0x80
-    hex_id = out.hex()
+    digest = int.from_bytes(hashlib.sha256(raw).digest()[:10], "big")
+    return uuid_string((timestamp_ms & _TIMESTAMP_MASK) << 80 | digest & _NOT_VERSION_OR_VARIANT | _VERSION_7_VARIANT_RFC)
+
+
+@functools.lru_cache(maxsize=4096)  # a trace's spans are exported together: one formatting per trace
+def uuid_string(value: int) -> str:
+    """A 128-bit int as a canonical UUID string (`str(uuid.UUID(int=value))`, without the object)."""
+    hex_id = f"{value:032x}"
     return f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
+
+
+_NOT_VERSION_OR_VARIANT = ~(0xF << 76 | 0b11 << 62)
+_VERSION_7_VARIANT_RFC = 0x7 << 76 | 0b10 << 62
 
 
 # Trace-state entry that a process exporting to Opik puts on its traces: the Opik trace id
@@ -156,13 +164,13 @@ class OpikIdMapper:
 
     def trace_id(self, otel_trace_id: int, start_time_ns: int, trace_state: Any = None) -> str:
         """The Opik trace id of an OTel trace id, seen on a span that started then."""
-        if trace_state is not None:
+        if trace_state:  # most are empty; a TraceState's `get` raises and catches KeyError when absent
             stated = opik_id_from_hex(trace_state.get(OPIK_TRACE_STATE_KEY))
             if stated is not None:
                 return stated
         start_ms = start_time_ns // 1_000_000
         if _is_plausible_uuid7(otel_trace_id, start_ms):
-            return str(uuid.UUID(int=otel_trace_id))
+            return uuid_string(otel_trace_id)
         hour_ms = start_ms - start_ms % FALLBACK_WINDOW_MS
         with self._lock:
             foreign = self._foreign
@@ -177,8 +185,13 @@ class OpikIdMapper:
 
     def span_id(self, otel_span_id: int, opik_trace_id: str) -> str:
         """The Opik span id of an OTel span id (or parent id) within an Opik trace."""
-        timestamp_ms = int(opik_trace_id[:8] + opik_trace_id[9:13], 16)  # canonical UUID string
-        return otel_to_opik_id(otel_span_id.to_bytes(8, "big"), timestamp_ms)
+        return _opik_span_id(otel_span_id, opik_trace_id)
+
+
+@functools.lru_cache(maxsize=16384)  # each id is needed for its span and again as its children's parent
+def _opik_span_id(otel_span_id: int, opik_trace_id: str) -> str:
+    timestamp_ms = int(opik_trace_id[:8] + opik_trace_id[9:13], 16)  # canonical UUID string
+    return otel_to_opik_id(otel_span_id.to_bytes(8, "big"), timestamp_ms)
 
 
 def _after_fork_in_child() -> None:

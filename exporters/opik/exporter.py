@@ -199,7 +199,7 @@ class OpikSpanExporter(SpanExporter):
         failures: list[Exception] = []
         for span in spans:
             try:
-                opik_span, trace = span_to_opik(span, self._ids, self._project_name, self._max_field_bytes)
+                opik_span, trace = span_to_opik(span, self._ids, self._project_name, self._max_field_bytes, raw_json=True)
             except Exception as error:  # noqa: BLE001 - one bad span must not lose the batch
                 failures.append(error)
                 continue

@@ -20,7 +20,9 @@ from opentelemetry.trace import StatusCode
 
 from opik_otel import semconv as sc
 from opik_otel._span_attributes import span_attributes
-from opik_otel.exporters.opik.payload import MEDIA_THRESHOLD_BYTES, fit
+import pydantic_core
+
+from opik_otel.exporters.opik.payload import MEDIA_THRESHOLD_BYTES, RawJson, fit, may_need_fit
 from opik_otel.semconv.providers import opik_provider
 from opik_otel.semconv.usage import MODEL_KEYS, PROVIDER_KEYS, TOKEN_KEYS, TOTAL_TOKENS, first_count, first_text, token_counts
 from opik_otel._ids import OPIK_PARENT_TRACE_STATE_KEY, OPIK_TRACE_STATE_KEY, OpikIdMapper, opik_id_from_hex, synthetic_span_id
@@ -90,13 +92,15 @@ _NEVER_METADATA_LLM = _NEVER_METADATA | _LLM_KEYS
 
 
 def span_to_opik(
-    span: ReadableSpan, ids: OpikIdMapper, default_project: str, max_field_bytes: int | None = None
+    span: ReadableSpan, ids: OpikIdMapper, default_project: str, max_field_bytes: int | None = None, *, raw_json: bool = False
 ) -> tuple[dict, dict | None]:
     """The `SpanWrite` dict of a finished span and, for a root span, its `TraceWrite` dict.
 
     Input and output are each kept within `max_field_bytes` of JSON (large base64 media
     become placeholders, long strings are cut with a marker). Raises only for a span with
-    no context or start time; attribute trouble loses a field.
+    no context or start time; attribute trouble loses a field. With `raw_json`, JSON content
+    and metadata that need no cutting stay text (`RawJson`, for `client.encode` to splice)
+    instead of being parsed.
     """
     if span.context is None or span.start_time is None:
         raise ValueError("span has no context or start time")
@@ -108,9 +112,9 @@ def span_to_opik(
         "name": span.name,
         "start_time": _iso(span.start_time),
         "end_time": _iso(span.end_time) if span.end_time is not None else None,
-        "input": _safe(_content, attrs, _INPUT, max_field_bytes),
-        "output": _safe(_content, attrs, _OUTPUT, max_field_bytes),
-        "metadata": _safe(_metadata, span, attrs, kind) or {"created_from": CREATED_FROM},
+        "input": _safe(_content, attrs, _INPUT, max_field_bytes, raw_json),
+        "output": _safe(_content, attrs, _OUTPUT, max_field_bytes, raw_json),
+        "metadata": _safe(_metadata, span, attrs, kind, _json_text if raw_json else _loads) or {"created_from": CREATED_FROM},
         "tags": _safe(_tags, attrs.get(sc.OPIK_TAGS)),
         "error_info": _safe(_error_info, span, attrs),
     }
@@ -191,7 +195,7 @@ def _llm_fields(attrs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _project_name(span: ReadableSpan, attrs: Mapping[str, Any]) -> str | None:
-    resource_attrs = span.resource.attributes if span.resource is not None else {}
+    resource_attrs = span_attributes(span.resource) if span.resource is not None else {}
     project = attrs.get(sc.OPIK_PROJECT_NAME) or resource_attrs.get(sc.OPIK_PROJECT_NAME)
     return str(project) if project else None
 
@@ -217,38 +221,48 @@ def _cost(value: Any) -> float | None:
     return float(value) if math.isfinite(value) and value >= 0 else None
 
 
-def _content(attrs: Mapping[str, Any], spec: _ContentSpec, max_bytes: int | None = None) -> dict[str, Any] | None:
+def _content(
+    attrs: Mapping[str, Any], spec: _ContentSpec, max_bytes: int | None = None, raw_json: bool = False
+) -> dict[str, Any] | RawJson | None:
     """GenAI content as `{field: parsed JSON}`, else the first plain attribute as an object;
-    within `max_bytes` of JSON when given."""
-    value = _read_content(attrs, spec)
+    within `max_bytes` of JSON when given. With `raw_json`, content that cannot need cutting
+    keeps its JSON text (`RawJson`)."""
+    keys = _CONTENT_KEYS[spec.wrap_key]
+    if keys.isdisjoint(attrs):  # content off, or a span with no content: one pass in C
+        return None
+    texts = [v for k in keys if isinstance(v := attrs.get(k), str)]
+    if raw_json and not may_need_fit(texts, max_bytes):
+        return _read_content(attrs, spec, _json_text)
+    value = _read_content(attrs, spec, _loads)
     if value is None or max_bytes is None:
         return value
-    raw = sum(len(v) for k in _CONTENT_KEYS[spec.wrap_key] if isinstance(v := attrs.get(k), str))
-    if raw <= min(max_bytes, MEDIA_THRESHOLD_BYTES):  # cannot hold large media, cannot be over the limit
+    if sum(len(text) for text in texts) <= min(max_bytes, MEDIA_THRESHOLD_BYTES):  # no large media, not over the limit
         return value
     fitted, _ = fit(value, max_bytes)
     return fitted
 
 
-def _read_content(attrs: Mapping[str, Any], spec: _ContentSpec) -> dict[str, Any] | None:
-    genai = {field: _loads(attrs[key]) for field, key in spec.genai_fields if key in attrs}
+def _read_content(attrs: Mapping[str, Any], spec: _ContentSpec, load: Callable[[Any, bool], Any]) -> dict[str, Any] | RawJson | None:
+    genai = {field: load(attrs[key], False) for field, key in spec.genai_fields if key in attrs}
     if genai:
         return genai
     for key in spec.plain_keys:
         if key in attrs:
-            value = _loads(attrs[key], attrs.get(spec.mime_type_key) == sc.JSON_MIME_TYPE and key == spec.plain_keys[-1])
-            return value if isinstance(value, dict) else {spec.wrap_key: value}
+            value = load(attrs[key], attrs.get(spec.mime_type_key) == sc.JSON_MIME_TYPE and key == spec.plain_keys[-1])
+            if isinstance(value, dict) or (isinstance(value, RawJson) and value.is_object()):
+                return value
+            return {spec.wrap_key: value}
     return None
 
 
-def _metadata(span: ReadableSpan, attrs: Mapping[str, Any], kind: str) -> dict[str, Any]:
+def _metadata(span: ReadableSpan, attrs: Mapping[str, Any], kind: str, load: Callable[[Any], Any]) -> dict[str, Any]:
     """Unmapped attributes under their key, `opik.metadata.<key>` under `<key>`, and extras."""
     prefix = sc.OPIK_METADATA_PREFIX
     mapped_keys = _NEVER_METADATA_LLM if kind == "llm" else _NEVER_METADATA
     metadata: dict[str, Any] = {}
     for key, value in attrs.items():
         if key.startswith(prefix):
-            metadata[key[len(prefix):]] = _loads(value)
+            metadata[key[len(prefix):]] = load(value)
         elif key not in mapped_keys and not key.startswith(sc.OPIK_TRACE_PREFIX):
             metadata[key] = value
     events = [
@@ -344,6 +358,18 @@ def _loads(value: Any, is_json: bool = False) -> Any:
         except ValueError:
             return value
     return value
+
+
+def _json_text(value: Any, is_json: bool = False) -> Any:
+    """A JSON object or array string as `RawJson` once checked to be valid with finite numbers
+    (Opik rejects NaN and Infinity); anything else as `_loads` reads it."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        try:
+            pydantic_core.from_json(value, allow_inf_nan=False)  # validates: faster than the text's other uses
+        except ValueError:
+            return _loads(value, is_json)
+        return RawJson(value)
+    return _loads(value, is_json)
 
 
 def _iso(time_ns: int) -> str:

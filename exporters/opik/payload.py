@@ -1,5 +1,7 @@
 """Keep a span's content within the back end's limits, as valid JSON that says what was cut.
 
+Content that needs none of this is not parsed at all: the mapping hands the exporter the
+attribute's JSON text as `RawJson`, spliced into the request body as it is (`client.encode`).
 `fit(value, max_bytes)` first replaces large base64 media (data URLs and `blob` parts) with a
 placeholder naming the mime type and size, then cuts the longest strings until the JSON
 fits, each ending in a marker with the number of characters cut; a value that still does
@@ -16,20 +18,64 @@ from typing import Any
 from opik_otel.semconv import to_json
 from opik_otel.semconv.media import split_data_url
 
-__all__ = ["fit", "json_size"]
+__all__ = ["RawJson", "fit", "json_size", "may_need_fit", "parsed"]
 
 MEDIA_THRESHOLD_BYTES = 4096  # base64 media longer than this becomes a placeholder
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]+$")
 _PREVIEW_CHARS = 1000
 
 
+class RawJson:
+    """JSON text known to be valid (a JSON object or array, finite numbers only), kept as text
+    so the request body can splice it in instead of parsing and re-encoding it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def is_object(self) -> bool:
+        return self.text.lstrip()[:1] == "{"
+
+    def parse(self) -> Any:
+        return json.loads(self.text)
+
+    def __repr__(self) -> str:
+        return f"RawJson({self.text[:60]!r}{'…' if len(self.text) > 60 else ''})"
+
+
+def parsed(value: Any) -> Any:
+    """`value` with any `RawJson` in it (itself, or a value of a dict) parsed."""
+    if isinstance(value, RawJson):
+        return value.parse()
+    if isinstance(value, dict) and any(isinstance(item, RawJson) for item in value.values()):
+        return {key: item.parse() if isinstance(item, RawJson) else item for key, item in value.items()}
+    return value
+
+
+def may_need_fit(texts: list[str], max_bytes: int | None) -> bool:
+    """Whether content made of these JSON texts could hold large media or be over `max_bytes`
+    (if not, `fit` would change nothing: the texts can go to the back end as they are)."""
+    chars = sum(len(text) for text in texts)
+    if chars > MEDIA_THRESHOLD_BYTES and any(marker in text for text in texts for marker in _MEDIA_MARKERS):
+        return True
+    if max_bytes is None or chars * 4 <= max_bytes:  # UTF-8: at most 4 bytes a character
+        return False
+    return sum(len(text.encode("utf-8", "replace")) for text in texts) > max_bytes
+
+
+# Large media is a data URL or the content of a blob part (`_replace_media`): content with
+# none of these words holds none.
+_MEDIA_MARKERS = ("data:", "blob", "modality")
+
+
 def json_size(value: Any) -> int:
-    return len(to_json(value).encode("utf-8", "replace"))
+    return len(to_json(parsed(value)).encode("utf-8", "replace"))
 
 
 def fit(value: Any, max_bytes: int) -> tuple[Any, bool]:
     """(value within `max_bytes` as JSON, whether anything was replaced or cut)."""
-    value, replaced = _replace_media(value)
+    value, replaced = _replace_media(parsed(value))
     size = json_size(value)
     if size <= max_bytes:
         return value, replaced

@@ -1,0 +1,173 @@
+"""Cost per span at agent scale (issue 18): the export path, stage by stage, on one core.
+
+    python benchmarks/span_cost.py [--turns 2000] [--json out.json] [--profile out.prof]
+
+Spans: one LangGraph agent turn as opik-otel emits it (benchmarks/data/, recorded by
+capture_agent_turn.py: 15 spans — the agent, its nodes and chains, two priced chat calls with
+their messages and tool definitions, one tool call), repeated with fresh trace and span ids
+(parents kept); content on (≈ 2.3 KB of attributes a span) and content off.
+
+1. `stages`: ended span -> request body bytes, with no network: the worker's `prepare` (usage
+   and cost), the Opik mapping, and the body encoding (JSON + gzip), each timed on its own
+   (CPU time, this process pinned to one core), per span.
+2. `pipeline`: the same spans handed to the processor `configure()` builds (its worker
+   prices, maps, encodes and posts them to a counting Opik back end in another process, on
+   the other core); CPU this process spent per span until the back end has every span
+   (HTTP included) -> spans per CPU-second.
+Not a test: a measurement (see benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+DATA = ROOT / "benchmarks" / "data"
+MIXES = {"content-on": "langgraph-agent-turn.json", "content-off": "langgraph-agent-turn-content-off.json"}
+
+
+def turn_spans(records: list[dict], turns: int) -> list:
+    """`turns` copies of the recorded turn as finished SDK spans, fresh ids, parents kept."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+    from opentelemetry.util.types import Attributes  # noqa: F401
+
+    from opik_otel._ids import UuidV7IdGenerator
+
+    ids = UuidV7IdGenerator()
+    resource = Resource.create({"service.name": "bench"})
+    scope = InstrumentationScope("opik_otel.instrumentors.langchain", "0")
+    frozen = [
+        ({k: tuple(v) if isinstance(v, list) else v for k, v in r["attributes"].items()}, SpanKind[r["kind"]], Status(StatusCode[r["status"]]))
+        for r in records
+    ]
+    spans = []
+    for _ in range(turns):
+        trace_id = ids.generate_trace_id()
+        contexts = [SpanContext(trace_id, ids.generate_span_id(), False, TraceFlags(1)) for _ in records]
+        now = time.time_ns()
+        for record, context, (attributes, kind, status) in zip(records, contexts, frozen):
+            parent = contexts[record["parent"]] if record["parent"] is not None else None
+            spans.append(ReadableSpan(
+                name=record["name"], context=context, parent=parent, resource=resource, attributes=attributes,
+                events=(), links=(), kind=kind, status=status, start_time=now - record["duration_ns"], end_time=now,
+                instrumentation_scope=scope,
+            ))
+    return spans
+
+
+def stages(spans: list) -> dict[str, float]:
+    """CPU µs per span of each stage from ended span to request body bytes (no network)."""
+    import functools
+
+    from opik_otel._ids import OpikIdMapper
+    from opik_otel._pricing import PriceBook, wait_ready
+    from opik_otel._processor import add_usage_and_cost
+    from opik_otel.exporters.opik.client import encode
+    from opik_otel.exporters.opik.mapping import span_to_opik
+
+    prepare = functools.partial(add_usage_and_cost, prices=PriceBook())
+    prepare(spans[1])
+    wait_ready(30)
+    ids = OpikIdMapper()
+    clock = time.process_time
+    started = clock()
+    prepared = [prepare(span) for span in spans]
+    priced = clock()
+    opik_spans, traces = [], []
+    for span in prepared:
+        opik_span, trace = span_to_opik(span, ids, "bench", 10_000_000)
+        opik_spans.append(opik_span)
+        if trace is not None:
+            traces.append(trace)
+    mapped = clock()
+    size = 0
+    for kind, items in (("spans", opik_spans), ("traces", traces)):
+        for i in range(0, len(items), 1000):
+            size += len(encode(kind, items[i : i + 1000]))
+    encoded = clock()
+    count = len(spans)
+    total = encoded - started
+    return {
+        "spans": count,
+        "prepare_us": round((priced - started) / count * 1e6, 2),
+        "map_us": round((mapped - priced) / count * 1e6, 2),
+        "encode_us": round((encoded - mapped) / count * 1e6, 2),
+        "total_us": round(total / count * 1e6, 2),
+        "spans_per_cpu_s": round(count / total),
+        "body_bytes_per_span": round(size / count),
+    }
+
+
+def pipeline(spans: list) -> dict[str, float]:
+    """CPU per span through `configure()`'s processor to a counting back end (HTTP included)."""
+    from pipeline import CountingBackend, _queue_full
+    from pipeline import pipeline as configure_pipeline
+
+    from opik_otel._pricing import wait_ready
+
+    with CountingBackend() as backend:
+        processor = configure_pipeline(backend.url)
+        warm = spans[:15]
+        for span in warm:
+            processor.on_end(span)
+        backend.wait_for(len(warm))
+        wait_ready(60)  # the price data loads once per process, on a thread of its own: not timed
+        started, cpu_started = time.perf_counter(), time.process_time()
+        for span in spans[15:]:
+            processor.on_end(span)
+            while _queue_full(processor):
+                time.sleep(0.001)
+        backend.wait_for(len(spans))
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        processor.shutdown()
+    count = len(spans) - len(warm)
+    return {"spans": count, "cpu_us_per_span": round(cpu / count * 1e6, 2), "spans_per_cpu_s": round(count / cpu),
+            "spans_per_s_wall": round(count / elapsed)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--turns", type=int, default=2000)
+    parser.add_argument("--mixes", default="content-on,content-off")
+    parser.add_argument("--parts", default="stages,pipeline")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--profile", type=Path, help="cProfile the stages of the first mix into this file")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {0})
+    result: dict[str, dict] = {}
+    for mix in args.mixes.split(","):
+        records = json.loads((DATA / MIXES[mix]).read_text())
+        result[mix] = {}
+        if "stages" in args.parts:
+            spans = turn_spans(records, args.turns)
+            if args.profile and mix == args.mixes.split(",")[0]:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
+                result[mix]["stages"] = stages(spans)
+                profiler.disable()
+                profiler.dump_stats(args.profile)
+            else:
+                result[mix]["stages"] = stages(spans)
+            print(f"{mix} stages: {result[mix]['stages']}", flush=True)
+        if "pipeline" in args.parts:
+            result[mix]["pipeline"] = pipeline(turn_spans(records, args.turns))
+            print(f"{mix} pipeline: {result[mix]['pipeline']}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -15,6 +15,10 @@ async mode, botocore being synchronous; an unsupported combination is skipped, a
                   `opik_otel.configure()` builds it: OpikBatchSpanProcessor (usage/cost on its
                   worker) -> OpikSpanExporter -> a fake Opik back end in a subprocess
   opik-otel-on    the same with content capture on
+  opik-otel-handbuilt-off, opik-otel-handbuilt-on
+                  the pipeline a user builds by hand instead of configure():
+                  `UsageCostSpanProcessor(BatchSpanProcessor(OpikSpanExporter(...)))` on a plain
+                  TracerProvider (openai only)
   official        opentelemetry-instrumentation-genai-openai (util-genai), its defaults
   openllmetry     Traceloop's opentelemetry-instrumentation-openai, its defaults
   openinference   openinference-instrumentation-openai, its defaults
@@ -85,7 +89,8 @@ from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ("none", "opik-otel-off", "opik-otel-on", "official", "openllmetry", "openinference", "opik-sdk",
-           "official-on", "openinference-off")
+           "official-on", "openinference-off", "opik-otel-handbuilt-off", "opik-otel-handbuilt-on")
+OURS = ("opik-otel-off", "opik-otel-on", "opik-otel-handbuilt-off", "opik-otel-handbuilt-on")
 MODES = ("chat", "stream", "async")
 PROVIDERS = ("openai", "anthropic", "bedrock", "genai", "litellm")
 PROVIDER_CONFIGS = {
@@ -133,6 +138,8 @@ PEER_PACKAGE = {
     "opik-sdk": "opik",
     "opik-otel-off": "opik-otel",
     "opik-otel-on": "opik-otel",
+    "opik-otel-handbuilt-off": "opik-otel",
+    "opik-otel-handbuilt-on": "opik-otel",
     "none": "openai",
 }
 # --provider genai: the peers are the google-genai instrumentations
@@ -161,6 +168,8 @@ CONTENT_DEFAULT = {
     "none": None,
     "opik-otel-off": False,
     "opik-otel-on": True,
+    "opik-otel-handbuilt-off": False,
+    "opik-otel-handbuilt-on": True,
     "official": False,  # util-genai: no content unless OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
     "openllmetry": True,  # TRACELOOP_TRACE_CONTENT defaults to "true"
     "openinference": True,  # OPENINFERENCE_HIDE_* default to false
@@ -746,6 +755,26 @@ def _our_provider(backend: FakeOpikProcess, capture_content: bool = False):
     return provider
 
 
+def _handbuilt_provider(backend: FakeOpikProcess):
+    """The pipeline a user builds by hand: `UsageCostSpanProcessor(BatchSpanProcessor(OpikSpanExporter))`
+    on a plain TracerProvider (random ids, no context processor), with a private spool folder."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from opik_otel import OpikSpanExporter, UsageCostSpanProcessor
+
+    spool = tempfile.mkdtemp(prefix="opik-otel-bench-spool-")
+    atexit.register(shutil.rmtree, spool, True)
+    provider = TracerProvider()
+    exporter = OpikSpanExporter(url=backend.url, api_key="k", project_name="bench", spool_dir=spool)
+    provider.add_span_processor(UsageCostSpanProcessor(BatchSpanProcessor(exporter)))
+    return provider
+
+
 def build(config: str, mode: str, provider_name: str = "openai") -> Setup:
     setup = Setup()
     if config == "opik-sdk":
@@ -753,7 +782,7 @@ def build(config: str, mode: str, provider_name: str = "openai") -> Setup:
     if provider_name == "bedrock":
         return _build_bedrock(setup, config)
 
-    ours = config in ("opik-otel-off", "opik-otel-on")
+    ours = config in OURS
     backend = FakeOpikProcess() if ours else None  # its start-up overlaps ours
     if provider_name == "genai":
         (client,) = make_genai_clients(mode, 1)
@@ -779,9 +808,10 @@ def build(config: str, mode: str, provider_name: str = "openai") -> Setup:
         else:
             from opik_otel.instrumentors.openai import OpenAIInstrumentor as Instrumentor
 
-        provider = _our_provider(backend, config == "opik-otel-on")
+        content = CONTENT_DEFAULT[config]
+        provider = _handbuilt_provider(backend) if "handbuilt" in config else _our_provider(backend, content)
         _toggle(setup, Instrumentor(), package=CLIENT_PACKAGE[provider_name], tracer_provider=provider,
-                capture_content=config == "opik-otel-on")
+                capture_content=content)
         setup.flush = provider.force_flush
 
         def finish() -> dict:
@@ -1025,8 +1055,9 @@ BLOCKS = {
 
 
 class Runner:
-    def __init__(self, setup: Setup, mode: str, loop=None, flush: bool = True, provider: str = "openai") -> None:
-        self.setup, self.mode, self.loop, self.flush = setup, mode, loop, flush
+    def __init__(self, setup: Setup, mode: str, loop=None, flush: bool = True, provider: str = "openai",
+                 flush_timed: bool = False) -> None:
+        self.setup, self.mode, self.loop, self.flush, self.flush_timed = setup, mode, loop, flush, flush_timed
         self.chat, self.stream, self.first_only, self.async_block = BLOCKS[provider]
         self.export_cpu_ns = {"full": 0, "first": 0}
         self.timed_calls = {"full": 0, "first": 0}
@@ -1049,9 +1080,12 @@ class Runner:
         finally:
             self.setup.uninstrument()
         if self.flush:
-            cpu0 = time.process_time_ns()
+            t0, cpu0 = ns(), time.process_time_ns()
             self.setup.flush()
             self.export_cpu_ns[kind] += time.process_time_ns() - cpu0
+            if self.flush_timed:  # the export is the app's cost too: its wall time joins the block's
+                per_call = (ns() - t0) / n / 1000
+                result = (result[0] + per_call, *result[1:]) if isinstance(result, tuple) else result + per_call
         self.timed_calls[kind] += n
         self.instrumented_calls += n
         return result
@@ -1089,8 +1123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blocks", type=int, default=20, help="block pairs (default 20)")
     parser.add_argument("--block-size", type=int, default=100, help="calls per block (default 100)")
     parser.add_argument("--warmup", type=int, default=200, help="untimed calls of each kind first (default 200)")
-    parser.add_argument("--flush", choices=("block", "never"), default="block",
-                        help="flush the span pipeline after each instrumented block, untimed (default), or "
+    parser.add_argument("--flush", choices=("block", "timed", "never"), default="block",
+                        help="flush the span pipeline after each instrumented block, untimed (default); timed: "
+                             "the same, its wall time added to the block's (the export is charged to the calls); "
                              "never: export then runs on its own schedule, inside whichever block it falls")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="set an environment variable before the instrumentation loads")
@@ -1125,7 +1160,7 @@ def main(argv: list[str] | None = None) -> int:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
     setup = build(args.config, mode, provider_name)
-    runner = Runner(setup, mode, loop, flush=args.flush == "block", provider=provider_name)
+    runner = Runner(setup, mode, loop, flush=args.flush != "never", provider=provider_name, flush_timed=args.flush == "timed")
     try:
         # warm-up: both paths, every kind, untimed
         for instrumented in (False, True):

@@ -39,7 +39,6 @@ def turn_spans(records: list[dict], turns: int) -> list:
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
     from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
-    from opentelemetry.util.types import Attributes  # noqa: F401
 
     from opik_otel._ids import UuidV7IdGenerator
 

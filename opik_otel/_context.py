@@ -40,6 +40,7 @@ from opik_otel._content import parse_boolean
 from opik_otel._ids import OPIK_TRACE_STATE_KEY, stamped_trace_state
 from opik_otel._runtime import after_fork_in_child
 from opik_otel._settings import ENV_VARS
+from opik_otel._span_attributes import span_attributes
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ class OpikContextSpanProcessor(SpanProcessor):
                     _set_trace_state(span, context, state)
             if scope is None:
                 return  # the common case: nothing to stamp
-            attributes = span.attributes or {}
+            attributes = span_attributes(span)
             project = attributes.get(sc.OPIK_PROJECT_NAME) or scope.project_name
         else:
             parent_state = parent_ids.trace_state
@@ -138,8 +139,9 @@ class OpikContextSpanProcessor(SpanProcessor):
                 context = span.context
                 if OPIK_TRACE_STATE_KEY not in context.trace_state:
                     _set_trace_state(span, context, _with_opik_entry(context.trace_state, parent_state[OPIK_TRACE_STATE_KEY]))
-            attributes = span.attributes or {}
-            parent_attributes = getattr(parent, "attributes", None)
+            # the plain dicts: a missing key's `get` through the SDK's mappings raises and catches KeyError
+            attributes = span_attributes(span)
+            parent_attributes = span_attributes(parent) if hasattr(parent, "attributes") else None
             # the trace's project ("" for the exporter's default); a non-SDK parent tells none
             project = None if parent_attributes is None else parent_attributes.get(sc.OPIK_PROJECT_NAME) or ""
             if project is None and scope is not None:

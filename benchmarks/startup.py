@@ -49,6 +49,10 @@ def commands(store: str) -> dict[str, tuple[list[str], dict[str, str]]]:
     result = {
         "python -c pass": ([python, "-c", "pass"], _env()),
         "python -c 'import opik_otel'": ([python, "-c", "import opik_otel"], _env()),
+        # An app that imports none of the instrumented libraries: configure() and instrument()
+        # must stay cheap, and import no instrumented library or framework (LAZY_CHECK fails loudly).
+        "python: import opik_otel + configure() + instrument()": (
+            [python, "-c", CONFIGURE_AND_INSTRUMENT], _env(OPIK_OTEL_LOCAL_STORE_DIR=store)),
         "python -c 'import openai'": ([python, "-c", "import openai"], _env()),
     }
     if Path(instrument).exists():
@@ -56,7 +60,7 @@ def commands(store: str) -> dict[str, tuple[list[str], dict[str, str]]]:
             [instrument, python, "-c", "pass"],
             _env(OTEL_PYTHON_DISTRO="none", OTEL_PYTHON_CONFIGURATOR="none", OTEL_TRACES_EXPORTER="none",
                  OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none",
-                 OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="opik_openai,opik_anthropic,opik_bedrock,openai,openai_v2"),
+                 OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=",".join(_our_entry_points() + ["openai", "openai_v2"])),
         )
         result["opentelemetry-instrument + opik-otel distro"] = (
             [instrument, python, "-c", "pass"],
@@ -68,6 +72,22 @@ def commands(store: str) -> dict[str, tuple[list[str], dict[str, str]]]:
         result["opentelemetry-instrument + opik-otel distro, app imports openai"] = (
             [instrument, python, "-c", "import openai"], result["opentelemetry-instrument + opik-otel distro"][1])
     return result
+
+
+CONFIGURE_AND_INSTRUMENT = (
+    "import sys, opik_otel\n"
+    "opik_otel.configure(exporter='local')\n"
+    "opik_otel.OpikInstrumentor().instrument()\n"
+    "eager = sorted(m for m in ('openai', 'anthropic', 'botocore', 'langchain_core', 'llama_index', 'haystack', "
+    "'google.genai', 'google.generativeai', 'litellm', 'aisuite', 'dspy', 'crewai', 'google.adk') if m in sys.modules)\n"
+    "assert not eager, f'imported at start-up: {eager}'\n"
+)
+
+
+def _our_entry_points() -> list[str]:
+    from opik_otel._registry import INTEGRATIONS
+
+    return sorted({integration.entry_point for integration in INTEGRATIONS})
 
 
 def compile_bytecode() -> None:

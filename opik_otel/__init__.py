@@ -38,18 +38,21 @@ from opik_otel._distributed import (
     extract_distributed_context,
     get_distributed_trace_headers,
 )
-from opik_otel._registry import OpikInstrumentor
 from opik_otel._pricing import ModelPrices
 from opik_otel._processor import UsageCostSpanProcessor
 from opik_otel._settings import ConfigurationError
 from opik_otel._track import track, update_current_span, update_current_trace
 
 
-def __getattr__(name: str):  # the exporter pulls in the HTTP client: import it on first use
-    if name == "OpikSpanExporter":
+def __getattr__(name: str):  # imported on first use: the exporter's HTTP client, and the instrumentor base
+    if name == "OpikSpanExporter":  # class (opentelemetry-instrumentation and wrapt), which configure() never needs
         from opik_otel.exporters.opik import OpikSpanExporter
 
         return OpikSpanExporter
+    if name == "OpikInstrumentor":
+        from opik_otel._registry import OpikInstrumentor
+
+        return OpikInstrumentor
     raise AttributeError(f"module 'opik_otel' has no attribute {name!r}")
 
 

@@ -161,10 +161,10 @@ def load_httpx2_with_its_readers() -> None:
     _Httpx2Guard.registered = True
     import importlib.util
 
-    import wrapt
-
     if importlib.util.find_spec("httpx2") is None:
         return
+    import wrapt
+
     for name in _HTTPX2_READERS:
         wrapt.register_post_import_hook(_import_httpx2, name)  # runs now if it is imported already
 

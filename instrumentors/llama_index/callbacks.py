@@ -5,16 +5,19 @@ What each dispatcher span becomes (decided once per class and method):
 
 - query engines (`query` / `aquery`), chat engines (`chat`, `stream_chat`, async), synthesizers
   (`synthesize`), node postprocessors (`postprocess_nodes`), ingestion pipelines (`run`): an
-  INTERNAL span named `{Class}.{method}` with the input and the answer (content on);
+  INTERNAL span named `{Class}.{method}` with the input and the answer (content on); a run that
+  returns a streamed chat answer LlamaIndex writes on its own thread or task (`stream_chat`)
+  stays open until that writer's end event, which gives the answer;
 - retrievers (`retrieve` / `aretrieve`): `retrieval`, with the query, `top_k` and the nodes;
 - LLM `chat` / `complete` and their streamed and async variants: no span of their own; the
   provider call under them claims their attributes, else `chat {model}` / `text_completion
   {model}` is made from LlamaIndex's result (a stream's from its end event);
 - embeddings (`get_query_embedding`, `get_text_embedding(_batch)`, async): deferred the same
   way, `embeddings {model}`;
-- tools (`call` / `acall`): `execute_tool {name}`;
+- tools (`call` / `acall`): `execute_tool {name}`, the result being the `ToolOutput`'s content;
 - workflows (`Workflow.run`): `invoke_workflow {Class}`, agents (`FunctionAgent`, `ReActAgent`,
-  `AgentWorkflow`) `invoke_agent {name}`; each step a child named by the step;
+  `AgentWorkflow`, and the older `AgentRunner` agents) `invoke_agent {name}` with the user's
+  message and the answer; each step a child named by the step;
 - LlamaIndex's inner plumbing (the `_query` / `_retrieve` / `get_response` layers, node parsers,
   text splitters, prompt programs, LLM `predict` / `stream` wrappers …): hidden, its children
   attach to the nearest visible ancestor. Spans of the app's own `@dispatcher.span` functions
@@ -30,6 +33,7 @@ import collections
 import inspect
 import logging
 import threading
+import weakref
 from typing import Any, Hashable, Mapping, Sequence
 
 from llama_index.core.base.base_query_engine import BaseQueryEngine
@@ -108,6 +112,8 @@ _ROLES = {
     "tool": "tool", "function": "tool", "chatbot": "assistant", "model": "assistant",
 }
 _MAX_EXTRAS = 10_000
+#: The methods of a `StreamingAgentChatResponse` that read the model's stream and write the answer.
+_ANSWER_WRITERS = frozenset({"write_response_to_history", "awrite_response_to_history"})
 #: A span input listing more documents or nodes than this records their number only.
 _MAX_LISTED = 20
 
@@ -322,10 +328,16 @@ class LlamaIndexRuns:
         self.trace_all = trace_all
         self._kinds: dict[str, int] = {}  # open model / workflow runs' kinds
         self._extras: collections.OrderedDict[Hashable, Attributes] = collections.OrderedDict()
-        self._lock = threading.Lock()
+        # streamed chat answers (`StreamingAgentChatResponse`, keyed by id): the writer span reading
+        # each one, the runs that returned one still being written (ended by its writer), and the
+        # answers written before the run that returned them ended
+        self._writers: collections.OrderedDict[str, tuple[Any, list[str]]] = collections.OrderedDict()  # answer, its deltas so far
+        self._waiting: collections.OrderedDict[int, tuple[weakref.ref[Any], list[str]]] = collections.OrderedDict()
+        self._written: collections.OrderedDict[int, tuple[weakref.ref[Any], str, BaseException | None]] = collections.OrderedDict()
+        self._lock = threading.RLock()  # re-entrant: `_abandoned` may run from a garbage collection inside a locked block
 
     def __len__(self) -> int:
-        return len(self._kinds) + len(self._extras)
+        return len(self._kinds) + len(self._extras) + len(self._writers) + len(self._waiting) + len(self._written)
 
     # -- span handler --
 
@@ -361,6 +373,8 @@ class LlamaIndexRuns:
                     kind = HIDE
             if kind == HIDE:
                 runs.hide(id_, parent_id)
+                if method in _ANSWER_WRITERS and instance is not None:
+                    self._bounded_put(self._writers, id_, (instance, []))
                 if extra:
                     self._remember(id_, extra)
                 return
@@ -378,6 +392,12 @@ class LlamaIndexRuns:
             runs.start(id_, parent_id, name, SpanKind.INTERNAL, attributes)
         except Exception:
             logger.debug("opik-otel: could not read a LlamaIndex span start", exc_info=True)
+
+    def _bounded_put(self, store: collections.OrderedDict[Any, Any], key: Any, value: Any) -> None:
+        with self._lock:
+            store[key] = value
+            while len(store) > _MAX_EXTRAS:
+                store.popitem(last=False)
 
     def _remember(self, id_: str, extra: Attributes) -> None:
         with self._lock:
@@ -420,7 +440,11 @@ class LlamaIndexRuns:
             attributes[sc.GEN_AI_OPERATION_NAME] = sc.GenAiOperation.INVOKE_AGENT
             attributes[sc.GEN_AI_AGENT_NAME] = agent_name
             if content:
-                self._input(attributes, arguments)
+                user_msg = getattr(arguments.get("start_event"), "user_msg", None) if kind == AGENT else None
+                if user_msg is not None:  # a workflow agent's start event: the user's message
+                    attributes[sc.INPUT_VALUE] = msg.content_json(_plain(_query_text(user_msg)))
+                else:
+                    self._input(attributes, arguments)
             return f"invoke_agent {agent_name}"
         if kind == WORKFLOW:
             attributes[sc.GEN_AI_OPERATION_NAME] = sc.GenAiOperation.INVOKE_WORKFLOW
@@ -490,6 +514,8 @@ class LlamaIndexRuns:
 
     def exit(self, id_: str, result: Any) -> None:
         try:
+            if id_ in self._writers:  # a streamed chat answer's writer that sent no end event
+                self._writer_ended(id_, None)
             kind = self._kinds.get(id_)
             self._extras.pop(id_, None)
             if kind in (CHAT, COMPLETE) and (inspect.isgenerator(result) or inspect.isasyncgen(result)):
@@ -498,18 +524,80 @@ class LlamaIndexRuns:
             with self._lock:
                 self._kinds.pop(id_, None)
             content = self.content.enabled
+            if _is_answer_stream(result) and self._end_when_written(id_, result):
+                return
             if kind in (CHAT, COMPLETE):
                 self.runs.end(id_, lambda: _llm_result_attributes(result, content))
             elif kind == EMBED:
                 self.runs.end(id_, lambda: _embedding_result_attributes(result))
             elif content:
-                self.runs.end(id_, lambda: _output_attributes(result))
+                self.runs.end(id_, lambda: _output_attributes(_answer(result) if kind == AGENT else _tool_result(result) if kind == TOOL else result))
             else:
                 self.runs.end(id_)
         except Exception:
             logger.debug("opik-otel: could not read a LlamaIndex span end", exc_info=True)
 
+    def _end_when_written(self, id_: str, answer: Any) -> bool:
+        """A run returned a streamed chat answer: it stays open until LlamaIndex has written the
+        answer (its writer's end event ends it, with the answer), or ends here with the answer
+        already written. False for a run without a span (plumbing): nothing to do."""
+        run = self.runs._runs.get(id_)
+        if run is None or run.span is None:
+            return False
+        key = id(answer)
+        evicted: list[str] = []
+        with self._lock:
+            written = self._written.pop(key, None)
+            if written is not None and written[0]() is answer:
+                waits = False
+            else:
+                waits = True
+                waiting = self._waiting.get(key)
+                if waiting is not None and waiting[0]() is answer:
+                    waiting[1].append(id_)
+                else:  # ended without output if the app drops the answer before it is written
+                    self._waiting[key] = (weakref.ref(answer, lambda _, key=key: self._abandoned(key)), [id_])
+                if len(self._waiting) > _MAX_EXTRAS:
+                    evicted = self._waiting.popitem(last=False)[1][1]
+        for old in evicted:
+            self.runs.end(old)
+        if waits:
+            self.runs.release(id_)
+        else:
+            self._end_answered(id_, written[1], written[2])  # type: ignore[index]
+        return True
+
+    def _answer_written(self, answer: Any, text: str, error: BaseException | None) -> None:
+        """A streamed chat answer's writer ended: end the runs that returned it (or remember it)."""
+        key = id(answer)
+        with self._lock:
+            waiting = self._waiting.pop(key, None)
+            if waiting is None or waiting[0]() is not answer:
+                self._written[key] = (weakref.ref(answer), text, error)
+                while len(self._written) > _MAX_EXTRAS:
+                    self._written.popitem(last=False)
+                return
+        for run_id in waiting[1]:
+            self._end_answered(run_id, text, error)
+
+    def _end_answered(self, run_id: str, text: str, error: BaseException | None) -> None:
+        if error is not None:
+            self.runs.fail(run_id, error)
+        elif text and self.content.enabled:
+            self.runs.end(run_id, {sc.OUTPUT_VALUE: msg.content_json(text)})
+        else:
+            self.runs.end(run_id)
+
+    def _abandoned(self, key: int) -> None:
+        """A streamed chat answer was dropped before it was written: end the runs waiting for it."""
+        with self._lock:
+            waiting = self._waiting.pop(key, None)
+        for run_id in waiting[1] if waiting is not None else ():
+            self.runs.end(run_id)
+
     def drop(self, id_: str, err: BaseException | None) -> None:
+        if id_ in self._writers:  # a streamed chat answer's writer failing before its first event
+            self._writer_ended(id_, err)
         self._extras.pop(id_, None)
         with self._lock:
             self._kinds.pop(id_, None)
@@ -523,7 +611,12 @@ class LlamaIndexRuns:
     def event(self, event: Any) -> None:
         """A streamed model run's chunks, end and failure (its dispatcher span has exited)."""
         span_id = getattr(event, "span_id", None)
-        if span_id is None or span_id not in self._kinds:
+        if span_id is None:
+            return
+        if span_id in self._writers:
+            self._writer_event(span_id, event)
+            return
+        if span_id not in self._kinds:
             return
         try:
             kind_name = type(event).__name__
@@ -550,10 +643,51 @@ class LlamaIndexRuns:
         except Exception:
             logger.debug("opik-otel: could not read a LlamaIndex event", exc_info=True)
 
+    def _writer_event(self, span_id: str, event: Any) -> None:
+        """A streamed chat answer's writer read a delta, or finished (its end or error event)."""
+        kind_name = type(event).__name__
+        try:
+            if kind_name == "StreamChatDeltaReceivedEvent":
+                delta = getattr(event, "delta", None)
+                writer = self._writers.get(span_id)
+                if writer is not None and isinstance(delta, str) and self.content.enabled:
+                    writer[1].append(delta)
+                return
+            if kind_name == "StreamChatEndEvent":
+                self._writer_ended(span_id, None)
+            elif kind_name == "StreamChatErrorEvent":  # sent before LlamaIndex sets the answer's `exception`
+                error = getattr(event, "exception", None)
+                self._writer_ended(span_id, error if isinstance(error, BaseException) else RuntimeError("stream failed"))
+        except Exception:
+            logger.debug("opik-otel: could not read a LlamaIndex answer stream's end", exc_info=True)
+
+    def _writer_ended(self, span_id: str, error: BaseException | None) -> None:
+        with self._lock:
+            writer = self._writers.pop(span_id, None)
+        if writer is not None:
+            self._answer_written(writer[0], "".join(writer[1]).strip(), error)
+
     def _is_streaming(self, span_id: str) -> bool:
         """A released model run (its call returned a stream): its context is no longer attached."""
         run = self.runs._runs.get(span_id)
         return run is not None and run.pending is not None and run.token is None
+
+
+def _answer(result: Any) -> Any:
+    """A workflow agent's answer: the text of the `AgentOutput` its `StopEvent` holds, else the result."""
+    content = getattr(getattr(getattr(result, "result", None), "response", None), "content", None)
+    return content if isinstance(content, str) else result
+
+
+def _tool_result(result: Any) -> Any:
+    """A tool's result: the content of its `ToolOutput` (a workflow agent's `ToolCallResult` holds one), else the result."""
+    content = getattr(getattr(result, "tool_output", result), "content", None)
+    return content if isinstance(content, str) else result
+
+
+def _is_answer_stream(result: Any) -> bool:
+    """A streamed chat answer that LlamaIndex writes on its own thread or task (`stream_chat`)."""
+    return type(result).__name__ == "StreamingAgentChatResponse" and getattr(result, "is_writing_to_memory", False) is True
 
 
 def _output_attributes(result: Any) -> Attributes:

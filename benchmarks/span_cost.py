@@ -14,6 +14,15 @@ their messages and tool definitions, one tool call), repeated with fresh trace a
    prices, maps, encodes and posts them to a counting Opik back end in another process, on
    the other core); CPU this process spent per span until the back end has every span
    (HTTP included) -> spans per CPU-second.
+3. `app`: the app thread's cost of a framework span: `RunSpans.start` + `end` (the callback
+   engine every framework adapter uses; content off, no attributes) under a root run, through
+   `configure()`'s pipeline and through the hand-built one
+   (`UsageCostSpanProcessor(BatchSpanProcessor(OpikSpanExporter))`), the exporter running and
+   posting to the counting back end; µs per span on the app thread, and with the export
+   charged (the final flush's wall time added), beside a bare SDK span with no processor.
+4. `memory`: `--memory-spans` spans (default 1,000,000) in traces of 10,000 spans (a long agent
+   run: the recorded turn repeated under one root) made one at a time and handed to
+   `configure()`'s pipeline; RSS sampled every tenth: it must stay flat.
 Not a test: a measurement (see benchmarks/README.md).
 """
 
@@ -134,11 +143,102 @@ def pipeline(spans: list) -> dict[str, float]:
             "spans_per_s_wall": round(count / elapsed)}
 
 
+def app_thread(spans: int = 20_000) -> dict[str, float]:
+    """µs per framework span (start + end) on the app thread, per pipeline."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from pipeline import CountingBackend
+    from pipeline import pipeline as configure_pipeline
+
+    from opik_otel import OpikSpanExporter, UsageCostSpanProcessor
+    from opik_otel._configure import _SwitchablePipeline, new_tracer_provider
+    from opik_otel.instrumentors._callbacks import RunSpans
+
+    def per_span(provider) -> tuple[float, float]:
+        runs = RunSpans(provider.get_tracer("bench"))
+        for warm in range(2):
+            runs.start("root", None, "graph")
+            started = time.perf_counter()
+            for i in range(spans):
+                runs.start(i, "root", "node")
+                runs.end(i)
+            elapsed = time.perf_counter() - started
+            runs.end("root")
+            flushed = time.perf_counter()
+            provider.force_flush()
+            charged = elapsed + time.perf_counter() - flushed
+        return round(elapsed / spans * 1e6, 2), round(charged / spans * 1e6, 2)
+
+    result: dict[str, float] = {}
+    bare = TracerProvider().get_tracer("bench")
+    started = time.perf_counter()
+    for _ in range(spans):
+        bare.start_span("node").end()
+    result["sdk_span_no_processor_us"] = round((time.perf_counter() - started) / spans * 1e6, 2)
+    with CountingBackend() as backend:
+        provider = new_tracer_provider()
+        provider.add_span_processor(_SwitchablePipeline(configure_pipeline(backend.url, queue_size=spans + 100)))
+        result["configure_us"], result["configure_export_charged_us"] = per_span(provider)
+        provider.shutdown()
+        spool = tempfile.mkdtemp(prefix="opik-otel-bench-spool-")
+        atexit.register(shutil.rmtree, spool, True)
+        provider = TracerProvider()
+        exporter = OpikSpanExporter(url=backend.url, api_key="bench-key", workspace="bench", spool_dir=spool)
+        provider.add_span_processor(UsageCostSpanProcessor(BatchSpanProcessor(exporter, max_queue_size=spans + 100)))
+        result["handbuilt_us"], result["handbuilt_export_charged_us"] = per_span(provider)
+        provider.shutdown()
+    return result
+
+
+def memory(records: list[dict], total: int, trace_spans: int = 10_000) -> dict[str, object]:
+    """RSS while `total` spans, in traces of `trace_spans`, go through configure()'s pipeline."""
+    from pipeline import CountingBackend, _queue_full, rss_mb
+    from pipeline import pipeline as configure_pipeline
+
+    from opik_otel._pricing import wait_ready
+
+    turns_per_trace = max(1, trace_spans // len(records))
+
+    def long_traces():
+        while True:
+            spans = turn_spans(records, turns_per_trace)
+            root_context = spans[-1].context  # the last turn's agent span stands for the run's root
+            for span in spans:
+                if span.parent is None and span is not spans[-1]:
+                    span._parent = root_context  # every other turn under that root: one trace
+                yield span
+
+    samples: dict[int, float] = {}
+    with CountingBackend() as backend:
+        processor = configure_pipeline(backend.url)
+        spans = long_traces()
+        checkpoints = {total * k // 10 for k in range(1, 11)}
+        warm = 2 * trace_spans  # prices loaded, buffers at their size
+        for i in range(-warm + 1, total + 1):
+            processor.on_end(next(spans))
+            while _queue_full(processor):
+                time.sleep(0.001)
+            if i == 0:
+                wait_ready(60)
+            if i in checkpoints:
+                samples[i] = round(rss_mb(), 1)
+        backend.wait_for(total + 2 * trace_spans)
+        processor.shutdown()
+    first, last = samples[min(samples)], samples[max(samples)]
+    return {"spans": total, "trace_spans": turns_per_trace * len(records), "rss_mb_at": samples,
+            "growth_mb_after_first_tenth": round(last - first, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=2000)
     parser.add_argument("--mixes", default="content-on,content-off")
-    parser.add_argument("--parts", default="stages,pipeline")
+    parser.add_argument("--parts", default="stages,pipeline,app,memory")
+    parser.add_argument("--memory-spans", type=int, default=1_000_000)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--profile", type=Path, help="cProfile the stages of the first mix into this file")
     args = parser.parse_args()
@@ -164,6 +264,12 @@ def main() -> None:
         if "pipeline" in args.parts:
             result[mix]["pipeline"] = pipeline(turn_spans(records, args.turns))
             print(f"{mix} pipeline: {result[mix]['pipeline']}", flush=True)
+    if "app" in args.parts:
+        result["app"] = app_thread()
+        print(f"app thread: {result['app']}", flush=True)
+    if "memory" in args.parts:
+        result["memory"] = memory(json.loads((DATA / MIXES["content-on"]).read_text()), args.memory_spans)
+        print(f"memory: {result['memory']}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 

@@ -107,7 +107,7 @@ def span_to_opik(
     attrs = _attributes(span_attributes(span))
     trace_id = ids.trace_id(span.context.trace_id, span.start_time, span.context.trace_state)
     kind = _safe(span_type, attrs) or "general"
-    common = {
+    common = _compact({
         "project_name": _safe(_project_name, span, attrs) or default_project,
         "name": span.name,
         "start_time": _iso(span.start_time),
@@ -117,18 +117,15 @@ def span_to_opik(
         "metadata": _safe(_metadata, span, attrs, kind, _json_text if raw_json else _loads) or {"created_from": CREATED_FROM},
         "tags": _safe(_tags, attrs.get(sc.OPIK_TAGS)),
         "error_info": _safe(_error_info, span, attrs),
-    }
-    root = is_root(span)
-    opik_span = {
-        "id": ids.span_id(span.context.span_id, trace_id),
-        "trace_id": trace_id,
-        "parent_span_id": None if root else _parent_id(span.parent, ids, trace_id),
-        "type": kind,
-        **common,
-        **(_llm_fields(attrs) if kind == "llm" else {}),
-    }
-    trace = {"id": trace_id, **common, "thread_id": _safe(_thread_id, attrs), **_trace_overrides(attrs, common)} if root else None
-    return _compact(opik_span), (_compact(trace) if trace else None)
+    })
+    opik_span = {"id": ids.span_id(span.context.span_id, trace_id), "trace_id": trace_id, "type": kind, **common}
+    if kind == "llm":
+        opik_span.update(_compact(_llm_fields(attrs)))
+    if not is_root(span):
+        opik_span["parent_span_id"] = _parent_id(span.parent, ids, trace_id)
+        return opik_span, None
+    trace = {"id": trace_id, **common, "thread_id": _safe(_thread_id, attrs), **_trace_overrides(attrs, common)}
+    return opik_span, _compact(trace)
 
 
 def _parent_id(parent: Any, ids: OpikIdMapper, trace_id: str) -> str:

@@ -62,9 +62,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import overhead  # noqa: E402 - the fake wire, the fake Opik back end, the pipelines
 
 CONFIGS = ("none", "opik-otel-off", "opik-otel-on", "openinference", "openinference-off", "openllmetry",
-           "openllmetry-off")
+           "openllmetry-off", "native", "native-off")
 CONTENT_DEFAULT = {"none": None, "opik-otel-off": False, "opik-otel-on": True,
-                   "openinference": True, "openinference-off": False, "openllmetry": True, "openllmetry-off": False}
+                   "openinference": True, "openinference-off": False, "openllmetry": True, "openllmetry-off": False,
+                   "native": True, "native-off": False}  # native: a framework's own tracing alone (ADK)
 # the peers' content switches, for their content-off configurations
 CONFIG_ENV = {
     "openinference-off": {"OPENINFERENCE_HIDE_INPUTS": "true", "OPENINFERENCE_HIDE_OUTPUTS": "true"},
@@ -91,7 +92,8 @@ COMMON_VERSION_PACKAGES = (
 #   registries()               [(object, attribute)] of handler lists an instrumentor may add to
 #                              (compared like the patched attributes: see toggle())
 FRAMEWORKS = {"langchain": "langchain_overhead", "llama_index": "llama_index_overhead",
-              "haystack": "haystack_overhead"}
+              "haystack": "haystack_overhead", "dspy": "dspy_overhead", "crewai": "crewai_overhead",
+              "adk": "adk_overhead"}
 
 
 def framework_module(name: str) -> types.ModuleType:

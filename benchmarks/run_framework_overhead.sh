@@ -51,7 +51,13 @@ case "$FRAMEWORK" in
   langchain) PREFIX="${PREFIX:-lc}"; WORKLOADS="${WORKLOADS:-lcel graph}"; NAME=langchain ;;
   llama_index) PREFIX="${PREFIX:-li}"; WORKLOADS="${WORKLOADS:-query}"; NAME=llama-index ;;
   haystack) PREFIX="${PREFIX:-hs}"; WORKLOADS="${WORKLOADS:-pipeline}"; NAME=haystack ;;
-  *) echo "--framework: langchain, llama_index or haystack" >&2; exit 2 ;;
+  dspy) PREFIX="${PREFIX:-ds}"; WORKLOADS="${WORKLOADS:-cot}"; NAME=dspy
+    CONFIGS="$(for c in $CONFIGS; do [[ $c == openllmetry* ]] || printf '%s ' "$c"; done)" ;;  # no OpenLLMetry DSPy instrumentation
+  crewai) PREFIX="${PREFIX:-cr}"; WORKLOADS="${WORKLOADS:-crew}"; NAME=crewai
+    CONFIGS="$(for c in $CONFIGS; do [[ $c == openllmetry* ]] || printf '%s ' "$c"; done)" ;;  # OpenInference only (see crewai_overhead.py)
+  adk) PREFIX="${PREFIX:-ad}"; WORKLOADS="${WORKLOADS:-turn}"; NAME=adk
+    CONFIGS="$(for c in $CONFIGS; do [[ $c == openllmetry* ]] || printf '%s ' "$c"; done)native native-off" ;;  # ADK's own tracing alone (adk_overhead.py)
+  *) echo "--framework: langchain, llama_index, haystack, dspy, crewai or adk" >&2; exit 2 ;;
 esac
 OURS="${OURS_VENV:-$VENVS/$PREFIX-opik-otel}"
 OPENINFERENCE="${OPENINFERENCE_VENV:-$VENVS/$PREFIX-openinference}"

@@ -39,6 +39,16 @@
 # LiteLLM (overhead.py --provider litellm; all on LITELLM_SPEC):
 #   litellm-opik-otel      this repository, editable, [litellm,otlp] + opik
 #   litellm-openinference  Arize's openinference-instrumentation-litellm
+# DSPy (framework_overhead.py --framework dspy; all on DSPY_SPEC):
+#   ds-opik-otel       this repository, editable, [openai,litellm,dspy,otlp] + opik
+#   ds-openinference   Arize's openinference-instrumentation-dspy (no OpenLLMetry instrumentation of DSPy exists)
+# CrewAI (framework_overhead.py --framework crewai; all on CREWAI_SPEC):
+#   cr-opik-otel       this repository, editable, [openai,litellm,crewai,otlp] + opik
+#   cr-openinference   Arize's openinference-instrumentation-crewai
+# Google ADK (framework_overhead.py --framework adk; all on ADK_SPEC):
+#   ad-opik-otel       this repository, editable, [genai,adk,otlp] + opik (also ADK's own tracing alone:
+#                      configs native / native-off)
+#   ad-openinference   Arize's openinference-instrumentation-google-adk
 #
 # Versions are pinned so runs are comparable; override with the variables below
 # (e.g. OPENAI_SPEC='openai==3.57.0'). Each environment records what it got in
@@ -73,6 +83,12 @@ GENAI_OFFICIAL_SPEC="${GENAI_OFFICIAL_SPEC:-opentelemetry-instrumentation-google
 GENAI_OPENINFERENCE_SPEC="${GENAI_OPENINFERENCE_SPEC:-openinference-instrumentation-google-genai==1.4.14}"
 LITELLM_SPEC="${LITELLM_SPEC:-litellm==1.80.17 openai==3.60.0}"
 LITELLM_OPENINFERENCE_SPEC="${LITELLM_OPENINFERENCE_SPEC:-openinference-instrumentation-litellm==0.1.51}"
+DSPY_SPEC="${DSPY_SPEC:-dspy==3.4.1 litellm==1.105.7}"
+DS_OPENINFERENCE_SPEC="${DS_OPENINFERENCE_SPEC:-openinference-instrumentation-dspy==0.1.48}"
+CREWAI_SPEC="${CREWAI_SPEC:-crewai==1.15.30}"
+CR_OPENINFERENCE_SPEC="${CR_OPENINFERENCE_SPEC:-openinference-instrumentation-crewai==1.1.21}"
+ADK_SPEC="${ADK_SPEC:-google-adk==2.13.0 opentelemetry-api==1.44.0 opentelemetry-sdk==1.44.0}"  # ADK 2.x caps OpenTelemetry at 1.44
+AD_OPENINFERENCE_SPEC="${AD_OPENINFERENCE_SPEC:-openinference-instrumentation-google-adk==1.0.5}"
 
 # name -> the packages it installs (word-split on purpose)
 declare -A SPECS=(
@@ -98,11 +114,18 @@ declare -A SPECS=(
   [genai-openinference]="$GENAI_OPENINFERENCE_SPEC $GENAI_SPEC $OTEL_SDK_SPEC"
   [litellm-opik-otel]="-e $ROOT[litellm,otlp] $OPIK_SPEC $LITELLM_SPEC $OTEL_SDK_SPEC"
   [litellm-openinference]="$LITELLM_OPENINFERENCE_SPEC $LITELLM_SPEC $OTEL_SDK_SPEC"
+  [ds-opik-otel]="-e $ROOT[openai,litellm,dspy,otlp] $OPIK_SPEC $DSPY_SPEC $OTEL_SDK_SPEC"
+  [ds-openinference]="$DS_OPENINFERENCE_SPEC $DSPY_SPEC $OTEL_SDK_SPEC"
+  [cr-opik-otel]="-e $ROOT[openai,litellm,crewai,otlp] $OPIK_SPEC $CREWAI_SPEC $OTEL_SDK_SPEC"
+  [cr-openinference]="$CR_OPENINFERENCE_SPEC $CREWAI_SPEC $OTEL_SDK_SPEC"
+  [ad-opik-otel]="-e $ROOT[genai,adk,otlp] $OPIK_SPEC $ADK_SPEC"
+  [ad-openinference]="$AD_OPENINFERENCE_SPEC $ADK_SPEC"
 )
 ORDER=(opik-otel official openllmetry openinference opik-sdk lc-opik-otel lc-openinference lc-openllmetry
        li-opik-otel li-openinference li-openllmetry hs-opik-otel hs-openinference hs-openllmetry
        hs2-opik-otel hs2-openinference hs2-openllmetry genai-opik-otel genai-official genai-openinference
-       litellm-opik-otel litellm-openinference)
+       litellm-opik-otel litellm-openinference ds-opik-otel ds-openinference cr-opik-otel cr-openinference
+       ad-opik-otel ad-openinference)
 
 # Packages whose versions the results quote.
 KEY_PACKAGES="openai httpx httpx2 opentelemetry-api opentelemetry-sdk opentelemetry-instrumentation \
@@ -115,7 +138,8 @@ opentelemetry-instrumentation-langchain llama-index-core llama-index-llms-openai
 openinference-instrumentation-llama-index opentelemetry-instrumentation-llamaindex haystack-ai \
 openinference-instrumentation-haystack opentelemetry-instrumentation-haystack \
 google-genai opentelemetry-instrumentation-google-genai openinference-instrumentation-google-genai \
-litellm openinference-instrumentation-litellm"
+litellm openinference-instrumentation-litellm dspy openinference-instrumentation-dspy crewai \
+openinference-instrumentation-crewai google-adk openinference-instrumentation-google-adk"
 
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=("${ORDER[@]}")

@@ -33,6 +33,9 @@ INTEGRATIONS: tuple[Integration, ...] = (
     Integration("opik_genai", "google.generativeai", "opik_otel.instrumentors.genai", "GenAIInstrumentor"),  # the older SDK
     Integration("opik_litellm", "litellm", "opik_otel.instrumentors.litellm", "LiteLLMInstrumentor"),
     Integration("opik_aisuite", "aisuite", "opik_otel.instrumentors.aisuite", "AISuiteInstrumentor"),
+    Integration("opik_dspy", "dspy", "opik_otel.instrumentors.dspy", "DSPyInstrumentor"),
+    Integration("opik_crewai", "crewai", "opik_otel.instrumentors.crewai", "CrewAIInstrumentor"),
+    Integration("opik_adk", "google.adk", "opik_otel.instrumentors.adk", "ADKInstrumentor"),
 )
 
 
@@ -59,7 +62,8 @@ def is_disabled(entry_point: str) -> bool:
 class OpikInstrumentor(BaseInstrumentor):
     """Instruments every supported library that is installed; silently skips the rest, and those
     `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` names (`opik_openai`, `opik_anthropic`, `opik_bedrock`, `opik_langchain`,
-    `opik_llama_index`, `opik_haystack`, `opik_genai`, `opik_litellm`, `opik_aisuite`).
+    `opik_llama_index`, `opik_haystack`, `opik_genai`, `opik_litellm`, `opik_aisuite`, `opik_dspy`,
+    `opik_crewai`, `opik_adk`).
 
     `OpikInstrumentor().instrument(tracer_provider=None, **kwargs)` passes kwargs on to each
     library's instrumentor; `uninstrument()` restores the originals.

@@ -18,6 +18,8 @@ _SUPERSEDED = {
     "haystack-ai": "opik_haystack",  # OpenLLMetry's Haystack instrumentor
     "google-genai": "opik_genai", "google_genai": "opik_genai",  # the official one, OpenInference's
     "litellm": "opik_litellm",  # OpenInference's and opentelemetry-instrumentation-litellm
+    "dspy": "opik_dspy",  # OpenInference's and the official opentelemetry-instrumentation-genai-dspy
+    "crewai": "opik_crewai",  # OpenInference's and OpenLLMetry's
 }
 
 

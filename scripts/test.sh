@@ -14,6 +14,9 @@
 #     litellm     litellm (it needs openai < 3)
 #     aisuite     aisuite (it needs anthropic < 1)
 #     generativeai  google-generativeai, the older Google SDK (its protobuf cannot go with latest's)
+#     dspy        dspy (LiteLLM underneath)
+#     crewai      crewai (OpenTelemetry >= 1.45.1)
+#     adk         google-adk 1.x (oldest) and 2.x (latest; it caps OpenTelemetry at 1.44)
 # Usage: bash scripts/test.sh [--setup-only] [--dry-run] [pytest options] [test paths]
 #   --setup-only  build the environments, run no tests (the README's development set-up)
 #   --dry-run     print the commands instead of running them
@@ -26,7 +29,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 envs="${OPIK_OTEL_TEST_ENVS:-$root/.venvs}"
 python="${PYTHON:-python3}"
-frameworks="langchain llama_index haystack litellm aisuite generativeai"
+frameworks="langchain llama_index haystack litellm aisuite generativeai dspy crewai adk"
 known_groups="latest oldest genai-oldest"
 for framework in $frameworks; do known_groups+=" ${framework//_/-}-latest ${framework//_/-}-oldest"; done
 groups="${OPIK_OTEL_TEST_GROUPS:-$known_groups}"
@@ -222,6 +225,33 @@ for group in $groups; do
       # google-generativeai 0.8.0 pins google-ai-generativelanguage 0.6.9 (the protos read here; 0.8.6: 0.6.15)
       requirements=(-e "$root[generativeai]" "${test_tools[@]}" "opik>=1.8" "google-generativeai==0.8.0")
       framework_group generativeai
+      ;;
+    dspy-latest)
+      requirements=(-e "$root[openai,litellm,dspy]" "${test_tools[@]}" "opik>=1.8" dspy)
+      framework_group dspy
+      ;;
+    dspy-oldest)
+      requirements=(-e "$root[openai,litellm,dspy]" "${test_tools[@]}" "opik>=1.8" "dspy==2.6.0")
+      framework_group dspy
+      ;;
+    crewai-latest)  # crewai >= 1.0 calls the openai SDK itself (LiteLLM only as an optional extra)
+      requirements=(-e "$root[openai,crewai]" "${test_tools[@]}" "opik>=1.8" crewai)
+      framework_group crewai
+      ;;
+    crewai-oldest)  # the first crewai tested (see instrumentors/crewai/package.py); it calls LiteLLM
+      requirements=(-e "$root[openai,litellm,crewai]" "${test_tools[@]}" "opik>=1.8" "crewai==0.130.0")
+      framework_group crewai
+      ;;
+    adk-latest)
+      # google-adk 2.x caps OpenTelemetry at 1.44; without ">=2" uv settles on 1.x with a newer OpenTelemetry.
+      requirements=(-e "$root[genai,adk]" "${test_tools[@]}" "opik>=1.8" "google-adk>=2" "opentelemetry-api<1.45")
+      framework_group adk
+      ;;
+    adk-oldest)
+      # google-adk 1.9.0 (Jul 2025): the first with the whole plugin interface we trace through
+      # (1.7 added plugins; 1.9 on_model_error_callback / on_tool_error_callback).
+      requirements=(-e "$root[genai,adk]" "${test_tools[@]}" "opik>=1.8" "google-adk==1.9.0")
+      framework_group adk
       ;;
   esac
   if $setup_only; then make_env "$group" "${requirements[@]}"; continue; fi

@@ -49,7 +49,7 @@ def test_editable_install_imports_the_repository_folders() -> None:
 def test_entry_points_are_registered() -> None:
     assert _entry_point_names("opentelemetry_instrumentor") == {
         "opik_openai", "opik_anthropic", "opik_bedrock", "opik_langchain", "opik_llama_index", "opik_haystack", "opik_genai",
-        "opik_litellm", "opik_aisuite",
+        "opik_litellm", "opik_aisuite", "opik_dspy", "opik_crewai", "opik_adk",
     }
     assert _entry_point_names("opentelemetry_distro") == {"opik_otel"}
     assert _entry_point_names("opentelemetry_configurator") == {"opik_otel"}

@@ -30,7 +30,7 @@ OLDEST_TESTS = [
     "tests/unit/test_processor.py", "tests/unit/test_settings.py", "tests/reliability/test_batch.py",
     "tests/reliability/test_spool.py", "tests/reliability/test_payload.py",
 ]
-FRAMEWORKS = ("langchain", "llama_index", "haystack", "litellm", "aisuite", "generativeai")
+FRAMEWORKS = ("langchain", "llama_index", "haystack", "litellm", "aisuite", "generativeai", "dspy", "crewai", "adk")
 #: What the `latest` and `oldest` groups leave to the framework groups.
 NOT_FRAMEWORKS = " ".join(f"--ignore=tests/integration/{f} --ignore-glob=tests/reliability/test_{f}*" for f in FRAMEWORKS)
 NOT_FRAMEWORK_FOLDERS = " ".join(f"--ignore=tests/integration/{f}" for f in FRAMEWORKS)

@@ -84,7 +84,8 @@ def run_app(source: str, tmp_path: Path, backend: FakeOpikBackend, srv: FakeOpen
     env = clean_env(tmp_path, **{name: value for name, value in variables.items() if value is not None})
     # The app exits on its own (the timeout would fail the test); nothing calls flush():
     # what the back end holds afterwards was delivered by the SDK's shutdown at exit.
-    process = run([instrument_command(), sys.executable, str(app)], env, cwd=tmp_path, timeout=30)
+    # 90 s: a framework app (DSPy, CrewAI import LiteLLM and more) compiles its modules on a fresh machine
+    process = run([instrument_command(), sys.executable, str(app)], env, cwd=tmp_path, timeout=90)
     assert process.returncode == 0, f"{process.stdout}\n{process.stderr}"
     return process
 

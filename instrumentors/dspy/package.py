@@ -1,0 +1,3 @@
+"""The dspy versions this instrumentor supports."""
+
+_instruments = ("dspy >= 2.6.0",)

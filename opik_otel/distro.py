@@ -20,6 +20,7 @@ _SUPERSEDED = {
     "litellm": "opik_litellm",  # OpenInference's and opentelemetry-instrumentation-litellm
     "dspy": "opik_dspy",  # OpenInference's and the official opentelemetry-instrumentation-genai-dspy
     "crewai": "opik_crewai",  # OpenInference's and OpenLLMetry's
+    "google_adk": "opik_adk",  # OpenInference's
 }
 
 

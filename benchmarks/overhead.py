@@ -1055,9 +1055,8 @@ BLOCKS = {
 
 
 class Runner:
-    def __init__(self, setup: Setup, mode: str, loop=None, flush: bool = True, provider: str = "openai",
-                 flush_timed: bool = False) -> None:
-        self.setup, self.mode, self.loop, self.flush, self.flush_timed = setup, mode, loop, flush, flush_timed
+    def __init__(self, setup: Setup, mode: str, loop=None, flush: bool = True, provider: str = "openai") -> None:
+        self.setup, self.mode, self.loop, self.flush = setup, mode, loop, flush
         self.chat, self.stream, self.first_only, self.async_block = BLOCKS[provider]
         self.export_cpu_ns = {"full": 0, "first": 0}
         self.timed_calls = {"full": 0, "first": 0}
@@ -1080,12 +1079,9 @@ class Runner:
         finally:
             self.setup.uninstrument()
         if self.flush:
-            t0, cpu0 = ns(), time.process_time_ns()
+            cpu0 = time.process_time_ns()
             self.setup.flush()
             self.export_cpu_ns[kind] += time.process_time_ns() - cpu0
-            if self.flush_timed:  # the export is the app's cost too: its wall time joins the block's
-                per_call = (ns() - t0) / n / 1000
-                result = (result[0] + per_call, *result[1:]) if isinstance(result, tuple) else result + per_call
         self.timed_calls[kind] += n
         self.instrumented_calls += n
         return result
@@ -1123,9 +1119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blocks", type=int, default=20, help="block pairs (default 20)")
     parser.add_argument("--block-size", type=int, default=100, help="calls per block (default 100)")
     parser.add_argument("--warmup", type=int, default=200, help="untimed calls of each kind first (default 200)")
-    parser.add_argument("--flush", choices=("block", "timed", "never"), default="block",
-                        help="flush the span pipeline after each instrumented block, untimed (default); timed: "
-                             "the same, its wall time added to the block's (the export is charged to the calls); "
+    parser.add_argument("--flush", choices=("block", "never"), default="block",
+                        help="flush the span pipeline after each instrumented block, untimed (default), or "
                              "never: export then runs on its own schedule, inside whichever block it falls")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="set an environment variable before the instrumentation loads")
@@ -1160,7 +1155,7 @@ def main(argv: list[str] | None = None) -> int:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
     setup = build(args.config, mode, provider_name)
-    runner = Runner(setup, mode, loop, flush=args.flush != "never", provider=provider_name, flush_timed=args.flush == "timed")
+    runner = Runner(setup, mode, loop, flush=args.flush == "block", provider=provider_name)
     try:
         # warm-up: both paths, every kind, untimed
         for instrumented in (False, True):

@@ -357,10 +357,15 @@ def _loads(value: Any, is_json: bool = False) -> Any:
     return value
 
 
+# Below this many characters, parsing a JSON text and encoding it again costs less than checking
+# it and splicing it in (benchmarks/span_cost.py; a chat span's short messages).
+_SPLICE_MIN_CHARS = 256
+
+
 def _json_text(value: Any, is_json: bool = False) -> Any:
-    """A JSON object or array string as `RawJson` once checked to be valid with finite numbers
-    (Opik rejects NaN and Infinity); anything else as `_loads` reads it."""
-    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+    """A JSON object or array string of `_SPLICE_MIN_CHARS` or more as `RawJson` once checked to be
+    valid with finite numbers (Opik rejects NaN and Infinity); anything else as `_loads` reads it."""
+    if isinstance(value, str) and len(value) >= _SPLICE_MIN_CHARS and value.lstrip()[:1] in ("{", "["):
         try:
             pydantic_core.from_json(value, allow_inf_nan=False)  # validates: faster than the text's other uses
         except ValueError:

@@ -24,8 +24,10 @@ from opik_otel.exporters.opik.exporter import _shrink_item
 from opik_otel.exporters.opik.mapping import span_to_opik
 from opik_otel.exporters.opik.payload import RawJson, parsed
 
-MESSAGES = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "Wetter in Köln? \u2603"}]}], ensure_ascii=False)
-OUTPUT = json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "Sonnig."}], "finish_reason": "stop"}])
+# Long enough to be spliced (shorter JSON is cheaper to parse and encode again)
+MESSAGES = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "Wetter in Köln? \u2603 " * 60}]}], ensure_ascii=False)
+OUTPUT = json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "Sonnig. " * 150}], "finish_reason": "stop"}])
+TOOLS = json.dumps([{"name": f"tool_{i}", "description": "A tool of the agent." * 3} for i in range(20)])
 
 
 @pytest.fixture
@@ -59,7 +61,7 @@ def test_valid_content_and_metadata_stay_text_and_reach_the_body_as_the_parsed_p
     span = finished({
         sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_REQUEST_MODEL: "m",
         sc.GEN_AI_INPUT_MESSAGES: MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES: OUTPUT,
-        "opik.metadata.tools": '[{"name": "t"}]', sc.INPUT_VALUE: '{"ignored": 1}',
+        "opik.metadata.tools": TOOLS, sc.INPUT_VALUE: '{"ignored": 1}',
     })
     raw, plain, raw_trace, plain_trace = both(span)
 
@@ -72,18 +74,31 @@ def test_valid_content_and_metadata_stay_text_and_reach_the_body_as_the_parsed_p
     assert MESSAGES.encode() in gzip.decompress(encode("spans", [raw] * 40))  # spliced verbatim (40 items: gzip'd)
 
 
+PAD = " " * 300  # JSON whitespace: long enough to be spliced
+
+
 @pytest.mark.parametrize("value, expected", [
-    ("{question} in Paris", {"input": "{question} in Paris"}),  # looks like JSON, is not: a plain string
-    ('{"x": NaN, "y": [Infinity]}', {"x": "NaN", "y": ["Infinity"]}),  # Opik rejects NaN: parsed, as strings
-    ('[1, 2', {"input": "[1, 2"}),  # cut by an attribute length limit
-    ('{"a": 1}', {"a": 1}),
-    ('["a"]', {"input": ["a"]}),
+    ("{question} in Paris" + PAD, {"input": "{question} in Paris" + PAD}),  # looks like JSON, is not: a plain string
+    ('{"x": NaN, "y": [Infinity]}' + PAD, {"x": "NaN", "y": ["Infinity"]}),  # Opik rejects NaN: parsed, as strings
+    ('[1, 2' + PAD, {"input": "[1, 2" + PAD}),  # cut by an attribute length limit
+    ('{"a": 1}' + PAD, {"a": 1}),
+    ('["a"]' + PAD, {"input": ["a"]}),
 ])
 def test_text_that_cannot_be_spliced_takes_the_parsed_path(finished, value, expected):
     raw, plain, _, _ = both(finished({sc.INPUT_VALUE: value, sc.INPUT_MIME_TYPE: sc.JSON_MIME_TYPE}))
 
     assert parsed(raw["input"]) == plain["input"] == expected
     assert body_of("spans", [raw])["spans"][0]["input"] == expected
+
+
+def test_short_json_is_parsed_not_spliced(finished):
+    raw, plain, _, _ = both(finished({sc.GEN_AI_OUTPUT_MESSAGES: '[{"role": "assistant", "parts": []}]'}))
+    assert raw["output"] == plain["output"] == {"messages": [{"role": "assistant", "parts": []}]}
+
+
+def test_valid_long_json_is_spliced(finished):
+    raw, _, _, _ = both(finished({sc.INPUT_VALUE: '{"a": 1}' + PAD}))
+    assert type(raw["input"]) is RawJson and raw["input"].text == '{"a": 1}' + PAD
 
 
 def test_content_with_large_media_or_over_the_limit_is_fitted_as_before(finished):

@@ -24,7 +24,6 @@ control in `cr-opik-otel`). OpenLLMetry's `opentelemetry-instrumentation-crewai`
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -65,40 +64,11 @@ def before_ours() -> None:
     import crewai  # noqa: F401
 
 
-def serve() -> str:
-    """A local HTTP server (a daemon thread of this process) answering every chat completion with
-    the fixed reply; its base URL."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    body = json.loads(overhead._chat_completion_body())
-    body["choices"][0]["message"]["content"] = REPLY
-    content = json.dumps(body).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length") or 0))
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/v1"
-
-
 def make_workload(workload: str) -> Callable[[], Any]:
     """One single-task crew's kickoff for one run of the workload."""
     from crewai import LLM, Agent, Crew, Task
 
-    llm = LLM(model=f"openai/{overhead.MODEL}", base_url=serve(), api_key="sk-bench", max_retries=0)
+    llm = LLM(model=f"openai/{overhead.MODEL}", base_url=overhead.serve_chat_completions(REPLY), api_key="sk-bench", max_retries=0)
     agent = Agent(role="Support agent", goal="Answer the customer", backstory="You work for a bookshop.", llm=llm, verbose=False)
     task = Task(description=QUESTION, expected_output="A short answer", agent=agent)
     crew = Crew(agents=[agent], tasks=[task], name="Support crew", verbose=False)

@@ -21,7 +21,6 @@ control in `ds-opik-otel`). No OpenLLMetry instrumentation of DSPy exists.
 from __future__ import annotations
 
 import inspect
-import json
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -77,42 +76,12 @@ class _SettingsCallbacks:
         return config["callbacks"]
 
 
-def serve() -> str:
-    """A local HTTP server (a daemon thread of this process) answering every chat completion with
-    the fixed reply; its base URL. (DSPy deep-copies an LM's settings per call, so an openai
-    client on an in-process transport cannot be handed to LiteLLM here.)"""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    body = json.loads(overhead._chat_completion_body())
-    body["choices"][0]["message"]["content"] = REPLY
-    content = json.dumps(body).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length") or 0))
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/v1"
-
-
 def make_workload(workload: str) -> Callable[[], Any]:
     """One ChainOfThought call for one run of the workload."""
     import dspy
 
     extra = {"engine": "litellm"} if "engine" in inspect.signature(dspy.LM.__init__).parameters else {}
-    lm = dspy.LM(f"openai/{overhead.MODEL}", api_base=serve(), api_key="sk-bench", cache=False, num_retries=0, **extra)
+    lm = dspy.LM(f"openai/{overhead.MODEL}", api_base=overhead.serve_chat_completions(REPLY), api_key="sk-bench", cache=False, num_retries=0, **extra)
     program = dspy.ChainOfThought("question -> answer")
 
     def run() -> Any:

@@ -235,6 +235,37 @@ def _chat_completion_body() -> bytes:
     }).encode()
 
 
+def serve_chat_completions(reply: str) -> str:
+    """A loopback HTTP server (a daemon thread of this process) answering every chat completion
+    with the fixed body, its text `reply`; its base URL. For frameworks that cannot be handed an
+    openai client on the in-process transport (DSPy deep-copies an LM's settings per call, CrewAI
+    builds its own client)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = json.loads(_chat_completion_body())
+    body["choices"][0]["message"]["content"] = reply
+    content = json.dumps(body).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+
 def _stream_body() -> bytes:
     """20 content chunks (the first carries the role, the last the finish reason), a usage chunk, [DONE]."""
     words = ANSWER_WORDS

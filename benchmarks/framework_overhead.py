@@ -247,14 +247,7 @@ def build(fw: types.ModuleType, config: str) -> overhead.Setup:
         setup.uninstrument()
         if hasattr(fw, "after_ours"):
             fw.after_ours(setup)
-        setup.flush = provider.force_flush
-
-        def finish() -> dict:
-            provider.shutdown()
-            return {"backend": backend.stop()}
-
-        setup.finish = finish
-        return setup
+        return setup.exports_through(provider, lambda: {"backend": backend.stop()})
 
     peer = config.removesuffix("-off")
     if peer not in fw.PEERS:
@@ -262,14 +255,7 @@ def build(fw: types.ModuleType, config: str) -> overhead.Setup:
     provider, exporter = overhead._null_pipeline()
     provider.add_span_processor(SpanCounter())
     toggle(setup, fw.peer_instrumentor(peer)(), fw.PATCHED_PREFIXES, _registries(fw), tracer_provider=provider)
-    setup.flush = provider.force_flush
-
-    def finish_null() -> dict:
-        provider.shutdown()
-        return {"spans_exported": exporter.count}
-
-    setup.finish = finish_null
-    return setup
+    return setup.exports_through(provider, lambda: {"spans_exported": exporter.count})
 
 
 # --- timing ------------------------------------------------------------------------------

@@ -659,6 +659,17 @@ class Setup:
         self.finish: Callable[[], dict] = lambda: {}
         self.notes: list[str] = []
 
+    def exports_through(self, provider: Any, report: Callable[[], dict]) -> Setup:
+        """Flushing is `provider`'s; finishing shuts it down and returns `report()`."""
+        self.flush = provider.force_flush
+
+        def finish() -> dict:
+            provider.shutdown()
+            return report()
+
+        self.finish = finish
+        return self
+
 
 def _null_pipeline():
     from opentelemetry.sdk.trace import TracerProvider
@@ -843,14 +854,7 @@ def build(config: str, mode: str, provider_name: str = "openai") -> Setup:
         provider = _handbuilt_provider(backend) if "handbuilt" in config else _our_provider(backend, content)
         _toggle(setup, Instrumentor(), package=CLIENT_PACKAGE[provider_name], tracer_provider=provider,
                 capture_content=content)
-        setup.flush = provider.force_flush
-
-        def finish() -> dict:
-            provider.shutdown()
-            return {"backend": backend.stop()}
-
-        setup.finish = finish
-        return setup
+        return setup.exports_through(provider, lambda: {"backend": backend.stop()})
 
     provider, exporter = _null_pipeline()
     if provider_name == "genai":
@@ -860,14 +864,7 @@ def build(config: str, mode: str, provider_name: str = "openai") -> Setup:
         from openinference.instrumentation.litellm import LiteLLMInstrumentor
 
         _toggle(setup, LiteLLMInstrumentor(), package="litellm", tracer_provider=provider)
-        setup.flush = provider.force_flush
-
-        def finish_litellm() -> dict:
-            provider.shutdown()
-            return {"spans_exported": exporter.count}
-
-        setup.finish = finish_litellm
-        return setup
+        return setup.exports_through(provider, lambda: {"spans_exported": exporter.count})
     if config == "official":
         from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
     elif config == "openllmetry":
@@ -877,14 +874,7 @@ def build(config: str, mode: str, provider_name: str = "openai") -> Setup:
     else:
         raise SystemExit(f"unknown config {config!r}")
     _toggle(setup, OpenAIInstrumentor(), tracer_provider=provider)
-    setup.flush = provider.force_flush
-
-    def finish_null() -> dict:
-        provider.shutdown()
-        return {"spans_exported": exporter.count}
-
-    setup.finish = finish_null
-    return setup
+    return setup.exports_through(provider, lambda: {"spans_exported": exporter.count})
 
 
 def _build_genai_peer(setup: Setup, config: str, provider, exporter) -> Setup:
@@ -903,14 +893,7 @@ def _build_genai_peer(setup: Setup, config: str, provider, exporter) -> Setup:
     else:
         raise SystemExit(f"unknown config {config!r}")
     _toggle(setup, Instrumentor(), package="google.genai", **kwargs)
-    setup.flush = provider.force_flush
-
-    def finish_null() -> dict:
-        provider.shutdown()
-        return {"spans_exported": exporter.count}
-
-    setup.finish = finish_null
-    return setup
+    return setup.exports_through(provider, lambda: {"spans_exported": exporter.count})
 
 
 def _build_bedrock(setup: Setup, config: str) -> Setup:
@@ -941,14 +924,7 @@ def _build_bedrock(setup: Setup, config: str) -> Setup:
         raise SystemExit("BedrockInstrumentor did not trace exactly the client created while instrumented")
     setup.notes.append("per-client: a client created while instrumented (traced) and one created before "
                        "(bare) alternate; BedrockInstrumentor hooks client creation")
-    setup.flush = provider.force_flush
-
-    def finish() -> dict:
-        provider.shutdown()
-        return {"backend": backend.stop()}
-
-    setup.finish = finish
-    return setup
+    return setup.exports_through(provider, lambda: {"backend": backend.stop()})
 
 
 def _build_opik_sdk(setup: Setup, mode: str) -> Setup:

@@ -197,12 +197,14 @@ def cache_inclusive(attributes: Attributes, run: _Run) -> Attributes:
     return attributes
 
 
-def _begin_round_trip(args: tuple, kwargs: dict[str, Any]) -> _RoundTrip | None:
+def _begin_round_trip(args: tuple, kwargs: dict[str, Any], attach: bool = True) -> _RoundTrip | None:
+    """The round trip of a provider call inside an AISuite run (None outside one, inside another
+    round trip, or with instrumentation suppressed)."""
     run = _RUN.get()
     if run is None or _IN_ROUND_TRIP.get() or otel_context.get_value(SUPPRESS_INSTRUMENTATION_KEY):
         return None
     try:
-        return _RoundTrip(run, args, kwargs)
+        return _RoundTrip(run, args, kwargs, attach)
     except Exception:
         logger.debug("opik-otel: could not start an aisuite round trip", exc_info=True)
         return None
@@ -243,12 +245,8 @@ def _streamed_round_trip(wrapped: Callable[..., Any], instance: Any, args: tuple
     provider request is made when it is first read, after `create` returned. Its pending call
     waits on the generator's frame (`pend_on_stream`): the provider SDK's call made while it runs
     claims it, in the context `create` was called in; else the span is made when the stream ends."""
-    if _RUN.get() is None or _IN_ROUND_TRIP.get() or otel_context.get_value(SUPPRESS_INSTRUMENTATION_KEY):
-        return wrapped(*args, **kwargs)
-    try:
-        trip = _RoundTrip(_RUN.get(), args, {**kwargs, "stream": True}, attach=False)
-    except Exception:
-        logger.debug("opik-otel: could not start an aisuite stream", exc_info=True)
+    trip = _begin_round_trip(args, {**kwargs, "stream": True}, attach=False)
+    if trip is None:
         return wrapped(*args, **kwargs)
     inside = _IN_ROUND_TRIP.set(True)  # a subclass's hook over its parent's adds no second round trip
     try:

@@ -20,7 +20,6 @@ import logging
 import math
 import os
 import random
-import re
 import ssl
 import textwrap
 import threading

@@ -14,14 +14,13 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
 
+import pydantic_core
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.semconv.attributes import exception_attributes as _exception
 from opentelemetry.trace import StatusCode
 
 from opik_otel import semconv as sc
 from opik_otel._span_attributes import span_attributes
-import pydantic_core
-
 from opik_otel.exporters.opik.payload import MEDIA_THRESHOLD_BYTES, RawJson, fit, may_need_fit
 from opik_otel.semconv.providers import opik_provider
 from opik_otel.semconv.usage import MODEL_KEYS, PROVIDER_KEYS, TOKEN_KEYS, TOTAL_TOKENS, first_count, first_text, token_counts

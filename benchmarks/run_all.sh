@@ -30,3 +30,14 @@ done
 
 echo "== pipeline throughput and memory"
 "$VENVS/opik-otel/bin/python" "$HERE/pipeline.py" --json "$OUT/pipeline-$DAY.json"
+
+echo "== floors: the cheapest instrumentation of the same work, beside ours"
+for mode in chat async; do
+  "$VENVS/opik-otel/bin/python" "$HERE/floors.py" call --provider openai --mode "$mode" --json "$OUT/floors-$DAY.json"
+  "$VENVS/genai-opik-otel/bin/python" "$HERE/floors.py" call --provider genai --mode "$mode" --json "$OUT/floors-$DAY.json"
+done
+for workload in lcel graph; do
+  "$VENVS/lc-opik-otel/bin/python" "$HERE/floors.py" langchain --workload "$workload" --json "$OUT/floors-$DAY.json"
+done
+"$VENVS/ad-opik-otel/bin/python" "$HERE/floors.py" adk --pairs 40 --json "$OUT/floors-$DAY.json"
+"$VENVS/opik-otel/bin/python" "$HERE/floors.py" startup --runs 15 --json "$OUT/floors-$DAY.json"

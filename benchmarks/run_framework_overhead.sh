@@ -12,7 +12,10 @@
 # Flags: --framework langchain|llama_index|haystack (required), --blocks N (block pairs per
 # process, default 8), --block-size N (runs per block, default 50), --warmup N (default 50),
 # --procs N (processes per config x workload, default 3), --configs "...", --workloads "...",
-# --venv-prefix P (environments P-opik-otel, P-openinference, P-openllmetry), --out FILE.
+# --venv-prefix P (environments P-opik-otel, P-openinference, P-openllmetry), --out FILE,
+# --env KEY=VALUE (passed to every process; repeatable). `--env OTEL_BSP_SCHEDULE_DELAY=600000`
+# holds every configuration's batch export until the flush after each block (outside the timed
+# part): the timed blocks then hold the instrumentation alone, the export CPU is reported apart.
 # Environments: OURS_VENV (none, opik-otel-off, opik-otel-on), OPENINFERENCE_VENV, OPENLLMETRY_VENV
 # override the prefix's. Each repetition runs every config x workload before the next starts
 # (drift spreads evenly).
@@ -30,6 +33,7 @@ CONFIGS="none opik-otel-off opik-otel-on openinference openinference-off openllm
 WORKLOADS=""
 PREFIX=""
 OUT=""
+ENVS=()
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -42,7 +46,8 @@ while [ $# -gt 0 ]; do
     --workloads) WORKLOADS="$2"; shift 2 ;;
     --venv-prefix) PREFIX="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --env) ENVS+=(--env "$2"); shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "unknown flag: $1" >&2; exit 2 ;;
   esac
 done
@@ -88,7 +93,7 @@ for rep in $(seq 1 "$PROCS"); do
         msg="no environment $(venv_of "$config") (run benchmarks/setup.sh)"
       else
         "$py" "$HERE/framework_overhead.py" --framework "$FRAMEWORK" --config "$config" --workload "$workload" \
-          --blocks "$BLOCKS" --block-size "$BLOCK_SIZE" --warmup "$WARMUP" --json "$out" 2>"$err" | sed "s/^/[$rep] /"
+          --blocks "$BLOCKS" --block-size "$BLOCK_SIZE" --warmup "$WARMUP" "${ENVS[@]}" --json "$out" 2>"$err" | sed "s/^/[$rep] /"
         [ -s "$out" ] && continue
         msg="$(grep -v 'Warning\|masked_value\|^ *\^' "$err" | tail -1 | cut -c1-300)"
       fi
@@ -101,8 +106,8 @@ done
 rm -f "$RUNS"/*.err
 echo "elapsed: $(( $(date +%s) - start )) s" >&2
 
-settings=$(printf '{"blocks": %s, "block_size": %s, "warmup": %s, "procs": %s, "environments": "%s"}' \
-  "$BLOCKS" "$BLOCK_SIZE" "$WARMUP" "$PROCS" "$PREFIX")
+settings=$(printf '{"blocks": %s, "block_size": %s, "warmup": %s, "procs": %s, "environments": "%s", "env": "%s"}' \
+  "$BLOCKS" "$BLOCK_SIZE" "$WARMUP" "$PROCS" "$PREFIX" "${ENVS[*]:-}")
 echo
 python3 "$HERE/framework_overhead.py" --framework "$FRAMEWORK" --report "$RUNS" --out "$OUT" --md "${OUT%.json}.md" \
   --settings "$settings"

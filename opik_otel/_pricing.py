@@ -161,11 +161,13 @@ def load_httpx2_with_its_readers() -> None:
     _Httpx2Guard.registered = True
     import importlib.util
 
-    if importlib.util.find_spec("httpx2") is None:
+    # only readers that are installed, and only with httpx2 installed (else wrapt stays unimported)
+    readers = [name for name in _HTTPX2_READERS if importlib.util.find_spec(name.partition(".")[0]) is not None]
+    if not readers or importlib.util.find_spec("httpx2") is None:
         return
     import wrapt
 
-    for name in _HTTPX2_READERS:
+    for name in readers:
         wrapt.register_post_import_hook(_import_httpx2, name)  # runs now if it is imported already
 
 

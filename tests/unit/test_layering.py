@@ -101,3 +101,29 @@ def test_the_checks_see_imports_at_every_level(tmp_path):
         (1, "os"), (3, "opik_otel"), (3, "opik_otel._configure"), (7, "opik_otel.exporters"), (7, "opik_otel.exporters.local"),
     ]
     assert names(all_imports(module), "opik_otel.instrumentors") == [(9, "opik_otel.instrumentors.openai")]
+
+
+def _configure_then(tmp_path: Path, before: str, expression: str) -> str:
+    code = f"{before}\nimport sys, opik_otel\nopik_otel.configure(exporter='local')\nprint({expression})"
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("OPIK_", "OTEL_"))}
+    env["OPIK_OTEL_LOCAL_STORE_DIR"] = str(tmp_path)
+    process = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    assert process.returncode == 0, process.stderr
+    return process.stdout.strip()
+
+
+def test_configure_imports_no_wrapt_where_no_httpx2_reader_is_installed(tmp_path):
+    """The price book hooks the modules that read httpx2 unimported (openai's) with wrapt, only
+    where such a module is installed: configure() alone stays lean."""
+    readers_absent = "import opik_otel._pricing as p; p._HTTPX2_READERS = ('no_such_package._httpx2',)"
+    assert _configure_then(tmp_path, readers_absent, "'wrapt' in sys.modules") == "False"
+
+
+def test_configure_hooks_the_httpx2_reader_where_openai_is_installed(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("httpx2") is None or importlib.util.find_spec("openai") is None:
+        import pytest
+
+        pytest.skip("needs openai and httpx2 installed")
+    assert _configure_then(tmp_path, "", "'wrapt' in sys.modules") == "True"

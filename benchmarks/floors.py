@@ -1,0 +1,454 @@
+"""The floor under our overhead: what the cheapest OpenTelemetry instrumentation of the same
+work costs, rung by rung, beside ours, measured in one process with interleaved blocks.
+
+    python benchmarks/floors.py call --provider openai|genai [--mode chat|async] [--pairs 16] [--block-size 100]
+    python benchmarks/floors.py langchain [--workload lcel|graph] [--pairs 16] [--block-size 50]
+    python benchmarks/floors.py adk [--pairs 40] [--block-size 10]
+    python benchmarks/floors.py startup [--runs 11]
+    … [--json results/floors-….json]
+
+Run `call` with the interpreter of an environment that has the provider's SDK and opik-otel
+(`.venvs/latest` for openai, `benchmarks/.venvs/genai-opik-otel` for google-genai), `langchain`
+with `.venvs/langchain-latest`, `adk` with `.venvs/adk-latest`.
+
+A speed goal stated as a ratio to the bare call can only be met if the rungs below ours
+leave room for it. Each rung adds one thing an instrumentation of this kind cannot do without:
+
+call (the provider SDK method our instrumentor wraps, wrapped the way any instrumentor must:
+a CLIENT span made current around the call, so HTTP client spans nest under it):
+  bare            the call, uninstrumented
+  span            + one SDK span, no attributes, on a `TracerProvider()` with no processor
+  span+attrs      + exactly the attributes our span carries (captured from ours: the start
+                  attributes at start, the rest with one `set_attributes` at the end)
+  span+pipeline   + `configure()`'s pipeline (context processor, batch processor, the Opik
+                  exporter posting to a fake back end in another process)
+  opik-otel-off / opik-otel-on   our instrumentor, content off / on, on the same pipeline
+
+langchain (`prompt | ChatOpenAI | parser`, or the two-node graph, of `langchain_overhead.py`):
+  bare            the run, with no callback handler
+  handler         + a LangChain callback handler that does nothing (LangChain's own dispatch
+                  to a handler: the price of any callback-based tracer)
+  spans           + one SDK span per run (4), parented by run id, no attributes, no processor
+  spans+pipeline  + `configure()`'s pipeline
+  opik-otel-off   ours (LangChain and openai instrumentors: what the zero-code path turns on)
+
+adk (one agent turn of `adk_overhead.py`: two model round trips and a tool call; every
+configuration's batch export held until the flush after each block):
+  bare            the turn
+  plugin          + an ADK plugin that does nothing, first in the runner (ADK's own dispatch to
+                  a plugin: the price of our plugin-based design)
+  native-off      ADK's own tracing alone (its spans on an SDK provider, null exporter), content off
+  opik-otel-off   ours (ADK plugin and google-genai instrumentor)
+
+startup (fresh processes, medians): `python -c pass`; pydantic imported and one small model
+validated; the OpenTelemetry trace SDK imported and a `TracerProvider` built; both; ours
+(`import opik_otel; configure(exporter="local")`).
+
+Ratios are medians over rounds of (rung's block / the round's bare block); rounds alternate
+their order (ABBA), the garbage collector runs before each block and the pipeline is flushed
+after it, outside the timed part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+Toggle = tuple[Callable[[], None], Callable[[], None]]
+_NOTHING: Toggle = (lambda: None, lambda: None)
+
+#: the SDK method each provider's instrumentor wraps for one chat round trip
+CALL_TARGETS = {
+    "openai": ("openai.resources.chat.completions", "Completions.create", "AsyncCompletions.create"),
+    "genai": ("google.genai.models", "Models._generate_content", "AsyncModels._generate_content"),
+}
+
+
+def measure(rungs: dict[str, Toggle], run_block: Callable[[int], None], flush: Callable[[], None],
+            pairs: int, n: int, warmup: int = 50) -> dict[str, dict[str, float]]:
+    """Interleaved timed blocks of every rung; per rung: median µs per run, added µs and ratio to bare."""
+    def block(name: str, count: int) -> float:
+        on, off = rungs[name]
+        gc.collect()
+        on()
+        try:
+            t0 = time.perf_counter_ns()
+            run_block(count)
+            return (time.perf_counter_ns() - t0) / count / 1000
+        finally:
+            off()
+            flush()
+
+    for name in rungs:
+        block(name, warmup)
+    times: dict[str, list[float]] = {name: [] for name in rungs}
+    order = list(rungs)
+    for i in range(pairs):
+        for name in order if i % 2 == 0 else order[::-1]:
+            times[name].append(block(name, n))
+    bare = times["bare"]
+    return {
+        name: {
+            "us": round(statistics.median(values), 1),
+            "added_us": round(statistics.median(v - b for v, b in zip(values, bare)), 1),
+            "ratio": round(statistics.median(v / b for v, b in zip(values, bare)), 3),
+        }
+        for name, values in times.items()
+    }
+
+
+def _repeated(run: Callable[[], Any]) -> Callable[[int], None]:
+    """A block of `count` runs."""
+    def block(count: int) -> None:
+        for _ in range(count):
+            run()
+
+    return block
+
+
+def _all(*calls: Callable[[], Any]) -> Callable[[], None]:
+    """One call making each of `calls`."""
+    def call_all() -> None:
+        for call in calls:
+            call()
+
+    return call_all
+
+
+class Recorder:
+    """A span processor keeping the attributes of the last span: at its start, and at its end."""
+
+    def __init__(self) -> None:
+        self.start: dict[str, Any] = {}
+        self.end: dict[str, Any] = {}
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        self.start = dict(span.attributes or {})
+
+    def _on_ending(self, span: Any) -> None:
+        pass
+
+    def on_end(self, span: Any) -> None:
+        self.end = {k: v for k, v in (span.attributes or {}).items() if k not in self.start}
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def span_wrapper(provider: Any, start: dict[str, Any] | None, end: dict[str, Any] | None, is_async: bool) -> Callable[..., Any]:
+    """The least an instrumentor does around a call: a CLIENT span, current during the call, ended after it."""
+    from opentelemetry import context, trace
+    from opentelemetry.trace import SpanKind
+
+    tracer = provider.get_tracer("floor")
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+        span = tracer.start_span("chat", kind=SpanKind.CLIENT, attributes=start)
+        token = context.attach(trace.set_span_in_context(span))
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            context.detach(token)
+            if end:
+                span.set_attributes(end)
+            span.end()
+
+    async def async_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+        span = tracer.start_span("chat", kind=SpanKind.CLIENT, attributes=start)
+        token = context.attach(trace.set_span_in_context(span))
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            context.detach(token)
+            if end:
+                span.set_attributes(end)
+            span.end()
+
+    return async_wrapper if is_async else wrapper
+
+
+def patched(module_name: str, method: str, wrapper: Callable[..., Any]) -> Toggle:
+    """Wrap `module.Owner.method` with `wrapper` (wrapt), and restore it."""
+    import wrapt
+
+    module = importlib.import_module(module_name)
+    owner_name, _, name = method.rpartition(".")
+    owner = getattr(module, owner_name)
+
+    original = owner.__dict__[name]
+    return (lambda: wrapt.wrap_function_wrapper(module, method, wrapper)), (lambda: setattr(owner, name, original))
+
+
+def our_pipeline(capture_content: bool = False) -> tuple[Any, Any]:
+    import overhead
+
+    backend = overhead.FakeOpikProcess()
+    return overhead._our_provider(backend, capture_content), backend
+
+
+def call_floors(provider_name: str, mode: str, pairs: int, n: int) -> dict[str, Any]:
+    import overhead
+    from opentelemetry.sdk.trace import TracerProvider
+
+    ours = {config: overhead.build(config, mode, provider_name) for config in ("opik-otel-off", "opik-otel-on")}
+    setup = ours["opik-otel-off"]
+    client = setup.bare_client
+    runner = overhead.Runner(setup, mode, provider=provider_name)
+    if mode == "async":
+        import asyncio
+
+        runner.loop = asyncio.new_event_loop()
+    module, sync_method, async_method = CALL_TARGETS[provider_name]
+    method = async_method if mode == "async" else sync_method
+
+    # the attributes our span carries, content off, to give the SDK rungs the same load
+    recorder = Recorder()
+    capture = TracerProvider()
+    capture.add_span_processor(recorder)
+    if provider_name == "genai":
+        from opik_otel.instrumentors.genai import GenAIInstrumentor as Instrumentor
+    else:
+        from opik_otel.instrumentors.openai import OpenAIInstrumentor as Instrumentor
+
+    instrumentor = Instrumentor()
+    instrumentor.instrument(tracer_provider=capture, capture_content=False)
+    try:
+        runner._run("full", client, 1)
+    finally:
+        instrumentor.uninstrument()
+    start, end = recorder.start, recorder.end
+
+    pipeline, backend = our_pipeline()
+    is_async = mode == "async"
+    rungs: dict[str, Toggle] = {
+        "bare": _NOTHING,
+        "span": patched(module, method, span_wrapper(TracerProvider(), None, None, is_async)),
+        "span+attrs": patched(module, method, span_wrapper(TracerProvider(), start, end, is_async)),
+        "span+pipeline": patched(module, method, span_wrapper(pipeline, start, end, is_async)),
+        "opik-otel-off": (ours["opik-otel-off"].instrument, ours["opik-otel-off"].uninstrument),
+        "opik-otel-on": (ours["opik-otel-on"].instrument, ours["opik-otel-on"].uninstrument),
+    }
+
+    flush = _all(pipeline.force_flush, *(each.flush for each in ours.values()))
+    result = measure(rungs, lambda count: runner._run("full", client, count), flush, pairs, n)
+    for each in ours.values():
+        each.finish()
+    pipeline.shutdown()
+    backend.stop()
+    return {"workload": f"{provider_name} {mode}", "attributes": {"start": len(start), "end": len(end)}, "rungs": result}
+
+
+def langchain_floors(workload: str, pairs: int, n: int) -> dict[str, Any]:
+    import framework_overhead
+    import langchain_overhead as lc
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langchain_core.tracers import context as lc_context
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from opik_otel.instrumentors.langchain import instrumentor as ours_module
+
+    setup = framework_overhead.build(lc, "opik-otel-off")
+    run = lc.make_workload(workload)
+    setup.instrument()  # registers our configure hook in LangChain's list; the other rungs reuse it
+    hooks = [hook for hook in lc_context._configure_hooks if hook[0] is ours_module._ACTIVE]
+    setup.uninstrument()
+
+    class Nothing(BaseCallbackHandler):
+        """Receives every event, does nothing."""
+
+    class Spans(BaseCallbackHandler):
+        """One SDK span per run, parented by the parent run's span; nothing else."""
+
+        def __init__(self, provider: Any) -> None:
+            self.tracer = provider.get_tracer("floor")
+            self.spans: dict[Any, Any] = {}
+
+        def _start(self, name: str, run_id: Any, parent_run_id: Any) -> None:
+            parent = self.spans.get(parent_run_id)
+            context = trace.set_span_in_context(parent) if parent is not None else None
+            self.spans[run_id] = self.tracer.start_span(name, context=context)
+
+        def _end(self, run_id: Any) -> None:
+            span = self.spans.pop(run_id, None)
+            if span is not None:
+                span.end()
+
+        def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: Any, parent_run_id: Any = None, **kw: Any) -> None:
+            self._start("chain", run_id, parent_run_id)
+
+        def on_chain_end(self, outputs: Any, *, run_id: Any, **kw: Any) -> None:
+            self._end(run_id)
+
+        def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: Any, parent_run_id: Any = None, **kw: Any) -> None:
+            self._start("chat", run_id, parent_run_id)
+
+        def on_llm_end(self, response: Any, *, run_id: Any, **kw: Any) -> None:
+            self._end(run_id)
+
+    def handled_by(handler: Any) -> Toggle:
+        def on() -> None:
+            lc_context._configure_hooks.extend(hooks)
+            ours_module._ACTIVE.handler = handler
+
+        def off() -> None:
+            ours_module._ACTIVE.handler = None
+            lc_context._configure_hooks[:] = [h for h in lc_context._configure_hooks if h[0] is not ours_module._ACTIVE]
+
+        return on, off
+
+    pipeline, backend = our_pipeline()
+    rungs: dict[str, Toggle] = {
+        "bare": _NOTHING,
+        "handler": handled_by(Nothing()),
+        "spans": handled_by(Spans(TracerProvider())),
+        "spans+pipeline": handled_by(Spans(pipeline)),
+        "opik-otel-off": (setup.instrument, setup.uninstrument),
+    }
+
+    result = measure(rungs, _repeated(run), _all(pipeline.force_flush, setup.flush), pairs, n)
+    setup.finish()
+    pipeline.shutdown()
+    backend.stop()
+    return {"workload": f"langchain {workload}", "rungs": result}
+
+
+def adk_floors(pairs: int, n: int) -> dict[str, Any]:
+    import os
+
+    os.environ["OTEL_BSP_SCHEDULE_DELAY"] = "600000"  # export only at the flush after each block
+    import adk_overhead as adk
+    import framework_overhead
+    from google.adk.plugins.base_plugin import BasePlugin
+    from google.adk.runners import Runner
+
+    os.environ.update(adk.ENV)
+    os.environ.update(adk.CONFIG_ENV["native-off"])  # ADK's own spans without message content
+    run = adk.make_workload("turn")
+    run()
+    ours = framework_overhead.build(adk, "opik-otel-off")
+    native = framework_overhead.build(adk, "native-off")
+    runner = _closure_value(run, Runner)
+    plugins = runner.plugin_manager.plugins
+    nothing = BasePlugin(name="does_nothing")
+    rungs: dict[str, Toggle] = {
+        "bare": _NOTHING,
+        "plugin": (lambda: plugins.insert(0, nothing), lambda: plugins.remove(nothing)),
+        "native-off": (native.instrument, native.uninstrument),
+        "opik-otel-off": (ours.instrument, ours.uninstrument),
+    }
+
+    result = measure(rungs, _repeated(run), _all(ours.flush, native.flush), pairs, n, warmup=10)
+    ours.finish()
+    native.finish()
+    return {"workload": "adk turn", "rungs": result}
+
+
+def _closure_value(function: Callable[..., Any], kind: type) -> Any:
+    """The first `kind` object a function's closures (and their closures) hold."""
+    stack, seen = [function], set()
+    while stack:
+        for cell in getattr(stack.pop(), "__closure__", None) or ():
+            value = cell.cell_contents
+            if isinstance(value, kind):
+                return value
+            if callable(value) and id(value) not in seen:
+                seen.add(id(value))
+                stack.append(value)
+    raise LookupError(f"no {kind.__name__} in the workload")
+
+
+STARTUP = {
+    "python -c pass": "pass",
+    "pydantic + one model": (
+        "from pydantic import BaseModel, Field\n"
+        "class Settings(BaseModel):\n    size: int = Field(1, gt=0)\n    name: str | None = None\n"
+        "Settings(size=2)"
+    ),
+    "OpenTelemetry SDK + TracerProvider": (
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import BatchSpanProcessor\nTracerProvider()"
+    ),
+    "both": None,  # the two above, in one process
+    "opik-otel: import + configure()": "import opik_otel\nopik_otel.configure(exporter='local')",
+}
+
+
+def startup_floors(runs: int) -> dict[str, Any]:
+    import os
+    import tempfile
+
+    import startup
+
+    startup.compile_bytecode()  # as `pip install` leaves modules (see startup.py)
+    STARTUP["both"] = STARTUP["pydantic + one model"] + "\n" + STARTUP["OpenTelemetry SDK + TracerProvider"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPIK_", "OTEL_"))}
+    env["OPIK_OTEL_LOCAL_STORE_DIR"] = tempfile.mkdtemp(prefix="opik-otel-floors-")
+    times: dict[str, list[float]] = {name: [] for name in STARTUP}
+    for _ in range(runs):
+        for name, code in STARTUP.items():
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, env=env)
+            times[name].append((time.perf_counter() - t0) * 1000)
+    base = statistics.median(times["python -c pass"])
+    return {"workload": "startup", "rungs": {
+        name: {"ms": round(statistics.median(v), 1), "added_ms": round(statistics.median(v) - base, 1)} for name, v in times.items()}}
+
+
+def show(result: dict[str, Any]) -> str:
+    lines = [f"## {result['workload']}", ""]
+    rungs = result["rungs"]
+    if result["workload"] == "startup":
+        lines += ["| rung | ms | added ms |", "|---|---:|---:|"]
+        lines += [f"| {name} | {r['ms']} | +{r['added_ms']} |" for name, r in rungs.items()]
+    else:
+        lines += ["| rung | µs per run | added µs | ratio |", "|---|---:|---:|---:|"]
+        lines += [f"| {name} | {r['us']} | {r['added_us']:+} | {r['ratio']:.3f} |" for name, r in rungs.items()]
+    if "attributes" in result:
+        lines += ["", f"span attributes copied from ours: {result['attributes']['start']} at start, {result['attributes']['end']} at end"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=("call", "langchain", "adk", "startup"))
+    parser.add_argument("--provider", choices=tuple(CALL_TARGETS), default="openai")
+    parser.add_argument("--mode", choices=("chat", "async"), default="chat")
+    parser.add_argument("--workload", choices=("lcel", "graph"), default="lcel")
+    parser.add_argument("--pairs", type=int, default=16, help="rounds of blocks (default 16)")
+    parser.add_argument("--block-size", type=int, help="runs per block (default: 100 calls, 50 LangChain runs)")
+    parser.add_argument("--runs", type=int, default=11, help="startup: processes per rung (default 11)")
+    parser.add_argument("--json", type=Path, help="append the result to this JSON list")
+    args = parser.parse_args(argv)
+    if args.what == "call":
+        result = call_floors(args.provider, args.mode, args.pairs, args.block_size or 100)
+    elif args.what == "langchain":
+        result = langchain_floors(args.workload, args.pairs, args.block_size or 50)
+    elif args.what == "adk":
+        result = adk_floors(args.pairs, args.block_size or 10)
+    else:
+        result = startup_floors(args.runs)
+    result["python"] = sys.version.split()[0]
+    print(show(result))
+    if args.json:
+        existing = json.loads(args.json.read_text()) if args.json.exists() else []
+        args.json.write_text(json.dumps(existing + [result], indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

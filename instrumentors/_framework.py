@@ -1,15 +1,19 @@
-"""What the framework instrumentors (LangChain, LlamaIndex, Haystack) share: activation when
-the app imports the framework, and the options of their Opik-SDK-style handlers."""
+"""What the framework instrumentors (LangChain, LlamaIndex, Haystack, DSPy, CrewAI, ADK) share:
+their base class, activation when the app imports the framework, and the options of their
+Opik-SDK-style handlers."""
 
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 import wrapt
+from opentelemetry import trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
 from opik_otel import semconv as sc
-from opik_otel.instrumentors._callbacks import Attributes
+from opik_otel._content import ContentPolicy, content_policy_for
+from opik_otel.instrumentors._callbacks import Attributes, RunSpans
 from opik_otel.semconv import messages as msg
 
 
@@ -37,6 +41,42 @@ class ImportActivation:
     def cancel(self) -> None:
         """Forget the activation scheduled last (if it has not run yet)."""
         self._generation += 1
+
+
+class FrameworkInstrumentor(BaseInstrumentor):
+    """Base of the framework instrumentors: subclasses set `instruments`, `scope_name` and
+    `activation` (the framework's module), and say what `activate` and `deactivate` do.
+
+    `instrument(tracer_provider=None, capture_content=None)` makes the run map and resolves the
+    content switch at once, and activates when the app imports the framework (now, if it has);
+    `uninstrument()` drops an activation still waiting, then deactivates.
+    """
+
+    instruments: tuple[str, ...] = ()
+    scope_name: str = "opik_otel.instrumentors"
+    activation: ImportActivation
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return self.instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        from opik_otel import __version__
+
+        runs = RunSpans(trace.get_tracer(self.scope_name, __version__, kwargs.get("tracer_provider")))
+        content = content_policy_for(kwargs.get("capture_content"))
+        self.activation.schedule(lambda: self.activate(runs, content))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        self.activation.cancel()
+        self.deactivate()
+
+    def activate(self, runs: RunSpans, content: ContentPolicy) -> None:  # pragma: no cover - interface
+        """The framework is imported: start tracing its runs into `runs`."""
+        raise NotImplementedError
+
+    def deactivate(self) -> None:  # pragma: no cover - interface
+        """Stop tracing (the framework may not be imported)."""
+        raise NotImplementedError
 
 
 def scalar(value: Any) -> Any:

@@ -26,17 +26,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from typing import Any, Collection, Iterator
+from typing import Any, Iterator
 
 import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
 from opik_otel import semconv as sc
-from opik_otel._content import ContentPolicy, content_policy_for
+from opik_otel._content import ContentPolicy
 from opik_otel.instrumentors._callbacks import Attributes, RunSpans
-from opik_otel.instrumentors._framework import ImportActivation
+from opik_otel.instrumentors._framework import FrameworkInstrumentor, ImportActivation
 from opik_otel.instrumentors.adk.package import _instruments
 
 logger = logging.getLogger(__name__)
@@ -225,7 +224,7 @@ def _deactivate() -> None:
     _restore_adk_tracers()
 
 
-class ADKInstrumentor(BaseInstrumentor):
+class ADKInstrumentor(FrameworkInstrumentor):
     """Traces every Google ADK runner run: agents (sub-agents, workflow agents, `AgentTool`),
     model calls (one inference span each, with google-genai's instrumentor or without) and tool
     calls; ADK's own spans are replaced by ours while instrumented.
@@ -233,20 +232,15 @@ class ADKInstrumentor(BaseInstrumentor):
     `ADKInstrumentor().instrument(tracer_provider=None, capture_content=None)`.
     """
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return _instruments
+    instruments = _instruments
+    scope_name = _SCOPE
+    activation = _ON_IMPORT
 
-    def _instrument(self, **kwargs: Any) -> None:
-        from opik_otel import __version__
-
-        tracer = trace.get_tracer(_SCOPE, __version__, kwargs.get("tracer_provider"))
-        runs = RunSpans(tracer)
-        content = content_policy_for(kwargs.get("capture_content"))
+    def activate(self, runs: RunSpans, content: ContentPolicy) -> None:
         extra: Attributes = {sc.OPIK_PROJECT_NAME: _tracked[0]} if _tracked and _tracked[0] else {}
-        _ON_IMPORT.schedule(lambda: _activate(runs, content, extra))
+        _activate(runs, content, extra)
 
-    def _uninstrument(self, **kwargs: Any) -> None:
-        _ON_IMPORT.cancel()
+    def deactivate(self) -> None:
         _deactivate()
 
 

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import contextvars
 import sys
-from typing import Any, Collection
+from typing import Any
 
 import wrapt
 from opentelemetry import trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
-from opik_otel._content import ContentPolicy, content_policy, content_policy_for
+from opik_otel._content import ContentPolicy, content_policy
 from opik_otel.instrumentors._callbacks import Attributes, RunSpans
-from opik_otel.instrumentors._framework import ImportActivation
+from opik_otel.instrumentors._framework import FrameworkInstrumentor, ImportActivation
 from opik_otel.instrumentors.crewai.package import _instruments
 
 _SCOPE = "opik_otel.instrumentors.crewai"
@@ -187,29 +186,21 @@ def _restore_crewai_telemetry() -> None:
         module.trace = trace
 
 
-class CrewAIInstrumentor(BaseInstrumentor):
+class CrewAIInstrumentor(FrameworkInstrumentor):
     """Traces every CrewAI crew kickoff, task, agent, tool use, LLM call and flow.
 
     `CrewAIInstrumentor().instrument(tracer_provider=None, capture_content=None)`.
     """
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return _instruments
+    instruments = _instruments
+    scope_name = _SCOPE
+    activation = _ON_IMPORT
 
-    def _instrument(self, **kwargs: Any) -> None:
-        provider = kwargs.get("tracer_provider")
-        content = content_policy_for(kwargs.get("capture_content"))
+    def activate(self, runs: RunSpans, content: ContentPolicy) -> None:
+        _install(runs, content)
+        _HOOK.instrumented = True
 
-        def activate() -> None:
-            from opik_otel import __version__
-
-            _install(RunSpans(trace.get_tracer(_SCOPE, __version__, provider)), content)
-            _HOOK.instrumented = True
-
-        _ON_IMPORT.schedule(activate)
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        _ON_IMPORT.cancel()
+    def deactivate(self) -> None:
         _HOOK.instrumented = False
         if _MODULE not in sys.modules or _HOOK.events is None:
             return

@@ -21,16 +21,15 @@ import logging
 import sys
 import threading
 import uuid
-from typing import Any, Collection, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
-from opik_otel._content import content_policy, content_policy_for
+from opik_otel._content import ContentPolicy, content_policy
 from opik_otel.instrumentors._callbacks import RunSpans
-from opik_otel.instrumentors._framework import ImportActivation, handler_attributes
+from opik_otel.instrumentors._framework import FrameworkInstrumentor, ImportActivation, handler_attributes
 from opik_otel.instrumentors.dspy.package import _instruments
 
 logger = logging.getLogger(__name__)
@@ -240,36 +239,27 @@ def _uninstall(callback: Any) -> None:
         _unpatch_dspy()
 
 
-class DSPyInstrumentor(BaseInstrumentor):
+class DSPyInstrumentor(FrameworkInstrumentor):
     """Traces every DSPy call: modules, LMs, tools, `Evaluate` and optimizers' `compile`.
 
     `DSPyInstrumentor().instrument(tracer_provider=None, capture_content=None)`.
     """
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return _instruments
+    instruments = _instruments
+    scope_name = _SCOPE
+    activation = _ON_IMPORT
 
-    def _instrument(self, **kwargs: Any) -> None:
-        from opik_otel import __version__
+    def activate(self, runs: RunSpans, content: ContentPolicy) -> None:
+        try:
+            from opik_otel.instrumentors.dspy.callbacks import OpikDSPyCallback
 
-        tracer = trace.get_tracer(_SCOPE, __version__, kwargs.get("tracer_provider"))
-        content = content_policy_for(kwargs.get("capture_content"))
+            _ACTIVE.runs = runs
+            _ACTIVE.callback = OpikDSPyCallback(runs, content)
+            _install(_ACTIVE.callback, replace=False)
+        except Exception:  # an unexpected dspy: not traced, never broken
+            logger.debug("opik-otel: could not add the DSPy callback", exc_info=True)
 
-        def activate() -> None:
-            try:
-                from opik_otel.instrumentors.dspy.callbacks import OpikDSPyCallback
-
-                runs = RunSpans(tracer)
-                _ACTIVE.runs = runs
-                _ACTIVE.callback = OpikDSPyCallback(runs, content)
-                _install(_ACTIVE.callback, replace=False)
-            except Exception:  # an unexpected dspy: not traced, never broken
-                logger.debug("opik-otel: could not add the DSPy callback", exc_info=True)
-
-        _ON_IMPORT.schedule(activate)
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        _ON_IMPORT.cancel()
+    def deactivate(self) -> None:
         callback, _ACTIVE.callback, _ACTIVE.runs = _ACTIVE.callback, None, None
         if callback is not None and _MODULE in sys.modules:
             try:

@@ -15,14 +15,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any, Collection
+from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-
-from opik_otel._content import ContentPolicy, content_policy_for
+from opik_otel._content import ContentPolicy
 from opik_otel.instrumentors._callbacks import RunSpans
-from opik_otel.instrumentors._framework import ImportActivation
+from opik_otel.instrumentors._framework import FrameworkInstrumentor, ImportActivation
 from opik_otel.instrumentors.haystack.package import _instruments
 
 logger = logging.getLogger(__name__)
@@ -63,7 +60,7 @@ def enable(runs: RunSpans, content: ContentPolicy, traces_all: bool) -> Any:
     return tracer, previous
 
 
-class HaystackInstrumentor(BaseInstrumentor):
+class HaystackInstrumentor(FrameworkInstrumentor):
     """Traces every Haystack pipeline run: components, generators, embedders, retrievers, agents, tools.
 
     `HaystackInstrumentor().instrument(tracer_provider=None, capture_content=None)`.
@@ -71,36 +68,31 @@ class HaystackInstrumentor(BaseInstrumentor):
 
     _set_auto_trace = False
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return _instruments
+    instruments = _instruments
+    scope_name = _SCOPE
+    activation = _ON_IMPORT
 
     def _instrument(self, **kwargs: Any) -> None:
-        from opik_otel import __version__
-
-        tracer = trace.get_tracer(_SCOPE, __version__, kwargs.get("tracer_provider"))
-        content = content_policy_for(kwargs.get("capture_content"))
-
-        def activate() -> None:
-            try:
-                from haystack import tracing
-
-                current = tracing.tracer.actual_tracer
-                if not replaceable(current):
-                    logger.debug("opik-otel: Haystack already has a tracer (%s); left in place", type(current).__name__)
-                    return
-                _ACTIVE.tracer, previous = enable(RunSpans(tracer), content, True)
-                if type(previous).__name__ != "OpikHaystackTracer" or _ACTIVE.previous is None:
-                    _ACTIVE.previous = previous
-            except Exception:
-                logger.debug("opik-otel: could not enable tracing in Haystack", exc_info=True)
-
         if _TRACING_MODULE not in sys.modules and _AUTO_TRACE not in os.environ:
             os.environ[_AUTO_TRACE] = "false"
             self._set_auto_trace = True
-        _ON_IMPORT.schedule(activate)
+        super()._instrument(**kwargs)
 
-    def _uninstrument(self, **kwargs: Any) -> None:
-        _ON_IMPORT.cancel()
+    def activate(self, runs: RunSpans, content: ContentPolicy) -> None:
+        try:
+            from haystack import tracing
+
+            current = tracing.tracer.actual_tracer
+            if not replaceable(current):
+                logger.debug("opik-otel: Haystack already has a tracer (%s); left in place", type(current).__name__)
+                return
+            _ACTIVE.tracer, previous = enable(runs, content, True)
+            if type(previous).__name__ != "OpikHaystackTracer" or _ACTIVE.previous is None:
+                _ACTIVE.previous = previous
+        except Exception:
+            logger.debug("opik-otel: could not enable tracing in Haystack", exc_info=True)
+
+    def deactivate(self) -> None:
         if self._set_auto_trace:
             self._set_auto_trace = False
             if os.environ.get(_AUTO_TRACE) == "false":

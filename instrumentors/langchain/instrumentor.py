@@ -10,14 +10,11 @@ langchain-core is imported only when the app imports it.
 
 from __future__ import annotations
 
-from typing import Any, Collection
+from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-
-from opik_otel._content import content_policy_for
+from opik_otel._content import ContentPolicy
 from opik_otel.instrumentors._callbacks import RunSpans
-from opik_otel.instrumentors._framework import ImportActivation
+from opik_otel.instrumentors._framework import FrameworkInstrumentor, ImportActivation
 from opik_otel.instrumentors.langchain.package import _instruments
 
 _SCOPE = "opik_otel.instrumentors.langchain"
@@ -45,36 +42,27 @@ def active_runs() -> RunSpans | None:
     return _ACTIVE.runs if _ACTIVE.handler is not None else None
 
 
-class LangChainInstrumentor(BaseInstrumentor):
+class LangChainInstrumentor(FrameworkInstrumentor):
     """Traces every LangChain / LangGraph run: chains, graphs, agents, models, tools, retrievers.
 
     `LangChainInstrumentor().instrument(tracer_provider=None, capture_content=None)`.
     """
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return _instruments
+    instruments = _instruments
+    scope_name = _SCOPE
+    activation = _ON_IMPORT
 
-    def _instrument(self, **kwargs: Any) -> None:
-        from opik_otel import __version__
+    def activate(self, runs: RunSpans, content: ContentPolicy) -> None:
+        from langchain_core.tracers.context import register_configure_hook
 
-        tracer = trace.get_tracer(_SCOPE, __version__, kwargs.get("tracer_provider"))
-        content = content_policy_for(kwargs.get("capture_content"))
+        from opik_otel.instrumentors.langchain.callbacks import OpikCallbackHandler
 
-        def activate() -> None:
-            from langchain_core.tracers.context import register_configure_hook
+        _ACTIVE.runs = runs
+        _ACTIVE.handler = OpikCallbackHandler(runs, content)
+        if not _ACTIVE.registered:
+            register_configure_hook(_ACTIVE, True, OpikCallbackHandler)  # type: ignore[arg-type]
+            _ACTIVE.registered = True
 
-            from opik_otel.instrumentors.langchain.callbacks import OpikCallbackHandler
-
-            runs = RunSpans(tracer)
-            _ACTIVE.runs = runs
-            _ACTIVE.handler = OpikCallbackHandler(runs, content)
-            if not _ACTIVE.registered:
-                register_configure_hook(_ACTIVE, True, OpikCallbackHandler)  # type: ignore[arg-type]
-                _ACTIVE.registered = True
-
-        _ON_IMPORT.schedule(activate)
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        _ON_IMPORT.cancel()
+    def deactivate(self) -> None:
         _ACTIVE.handler = None
         _ACTIVE.runs = None

@@ -11,15 +11,14 @@ ingestion is one span tree.
 from __future__ import annotations
 
 import sys
-from typing import Any, Collection
+from typing import Any
 
 import wrapt
 from opentelemetry import trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
-from opik_otel._content import content_policy, content_policy_for
+from opik_otel._content import ContentPolicy, content_policy
 from opik_otel.instrumentors._callbacks import RunSpans
-from opik_otel.instrumentors._framework import ImportActivation
+from opik_otel.instrumentors._framework import FrameworkInstrumentor, ImportActivation
 from opik_otel.instrumentors.llama_index.package import _instruments
 
 _SCOPE = "opik_otel.instrumentors.llama_index"
@@ -171,32 +170,24 @@ def _unpatch_from_documents() -> None:
         BaseIndex.from_documents = original
 
 
-class LlamaIndexInstrumentor(BaseInstrumentor):
+class LlamaIndexInstrumentor(FrameworkInstrumentor):
     """Traces every LlamaIndex span: query and chat engines, retrievers, synthesizers, LLMs,
     embeddings, tools, agents, workflows and ingestion.
 
     `LlamaIndexInstrumentor().instrument(tracer_provider=None, capture_content=None)`.
     """
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return _instruments
+    instruments = _instruments
+    scope_name = _SCOPE
+    activation = _ON_IMPORT
 
-    def _instrument(self, **kwargs: Any) -> None:
-        provider = kwargs.get("tracer_provider")
-        content = content_policy_for(kwargs.get("capture_content"))
+    def activate(self, runs: RunSpans, content: ContentPolicy) -> None:
+        from opik_otel.instrumentors.llama_index.callbacks import LlamaIndexRuns
 
-        def activate() -> None:
-            from opik_otel import __version__
-            from opik_otel.instrumentors.llama_index.callbacks import LlamaIndexRuns
+        _install(LlamaIndexRuns(runs, content, trace_all=True))
+        _patch_from_documents()
 
-            tracer = trace.get_tracer(_SCOPE, __version__, provider)
-            _install(LlamaIndexRuns(RunSpans(tracer), content, trace_all=True))
-            _patch_from_documents()
-
-        _ON_IMPORT.schedule(activate)
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        _ON_IMPORT.cancel()
+    def deactivate(self) -> None:
         if _MODULE not in sys.modules:
             return
         _unpatch_from_documents()

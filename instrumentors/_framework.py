@@ -79,6 +79,19 @@ class FrameworkInstrumentor(BaseInstrumentor):
         raise NotImplementedError
 
 
+class GlobalTracer:
+    """The global TracerProvider's tracer, looked up per span: a seed handler working without its
+    instrumentor follows the provider the app sets, even after the handler was made."""
+
+    def __init__(self, scope_name: str) -> None:
+        self.scope_name = scope_name
+
+    def start_span(self, *args: Any, **kwargs: Any) -> Any:
+        from opik_otel import __version__
+
+        return trace.get_tracer(self.scope_name, __version__).start_span(*args, **kwargs)
+
+
 def scalar(value: Any) -> Any:
     """An attribute value: str, bool, int, float as they are; anything else as JSON."""
     if isinstance(value, (str, bool, int, float)):

@@ -26,7 +26,7 @@ from opentelemetry import trace
 
 from opik_otel._content import ContentPolicy, content_policy
 from opik_otel.instrumentors._callbacks import Attributes, RunSpans
-from opik_otel.instrumentors._framework import FrameworkInstrumentor, ImportActivation
+from opik_otel.instrumentors._framework import FrameworkInstrumentor, GlobalTracer, ImportActivation
 from opik_otel.instrumentors.crewai.package import _instruments
 
 _SCOPE = "opik_otel.instrumentors.crewai"
@@ -52,16 +52,6 @@ class _Hook:
 
 _HOOK = _Hook()
 _ON_IMPORT = ImportActivation(_MODULE)
-
-
-class _GlobalTracer:
-    """The global TracerProvider's tracer, looked up per span (the seed API without the instrumentor
-    follows the provider the app sets)."""
-
-    def start_span(self, *args: Any, **kwargs: Any) -> Any:
-        from opik_otel import __version__
-
-        return trace.get_tracer(_SCOPE, __version__).start_span(*args, **kwargs)
 
 
 def _emit_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
@@ -125,7 +115,7 @@ def _remove() -> None:
 def ensure_hook() -> None:
     """Make sure events are read (the seed API without the instrumentor: on the global provider)."""
     if _HOOK.events is None:
-        _install(RunSpans(_GlobalTracer()), content_policy)  # type: ignore[arg-type]
+        _install(RunSpans(GlobalTracer(_SCOPE)), content_policy)  # type: ignore[arg-type]
 
 
 def active_runs() -> RunSpans | None:
@@ -205,6 +195,6 @@ class CrewAIInstrumentor(FrameworkInstrumentor):
         if _MODULE not in sys.modules or _HOOK.events is None:
             return
         if _HOOK.tracked is not None:  # track_crewai still traces every crew, on the global provider
-            _install(RunSpans(_GlobalTracer()), content_policy)  # type: ignore[arg-type]
+            _install(RunSpans(GlobalTracer(_SCOPE)), content_policy)  # type: ignore[arg-type]
         else:
             _remove()

@@ -14,11 +14,10 @@ import sys
 from typing import Any
 
 import wrapt
-from opentelemetry import trace
 
 from opik_otel._content import ContentPolicy, content_policy
 from opik_otel.instrumentors._callbacks import RunSpans
-from opik_otel.instrumentors._framework import FrameworkInstrumentor, ImportActivation
+from opik_otel.instrumentors._framework import FrameworkInstrumentor, GlobalTracer, ImportActivation
 from opik_otel.instrumentors.llama_index.package import _instruments
 
 _SCOPE = "opik_otel.instrumentors.llama_index"
@@ -63,16 +62,6 @@ def _remove_handlers() -> None:
     dispatcher.event_handlers = [h for h in dispatcher.event_handlers if h is not handlers[1]]
 
 
-class _GlobalTracer:
-    """The global TracerProvider's tracer, looked up per span (an `OpikCallbackHandler` without the
-    instrumentor follows the provider the app sets, even after the handler was made)."""
-
-    def start_span(self, *args: Any, **kwargs: Any) -> Any:
-        from opik_otel import __version__
-
-        return trace.get_tracer(_SCOPE, __version__).start_span(*args, **kwargs)
-
-
 def _install(runs: Any) -> Any:
     """Make `runs` the one behind the dispatcher handlers (adding the handlers on first use)."""
     _ACTIVE.runs = runs
@@ -87,7 +76,7 @@ def _install(runs: Any) -> Any:
 def _callback_handler_runs() -> Any:
     from opik_otel.instrumentors.llama_index.callbacks import LlamaIndexRuns
 
-    return LlamaIndexRuns(RunSpans(_GlobalTracer()), content_policy, trace_all=False)  # type: ignore[arg-type]
+    return LlamaIndexRuns(RunSpans(GlobalTracer(_SCOPE)), content_policy, trace_all=False)  # type: ignore[arg-type]
 
 
 def ensure_handlers() -> Any:

@@ -14,6 +14,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opik_otel import semconv as sc
 from opik_otel._content import ContentPolicy, content_policy_for
 from opik_otel.instrumentors._callbacks import Attributes, RunSpans
+from opik_otel.instrumentors._read import number
 from opik_otel.semconv import messages as msg
 
 
@@ -90,6 +91,16 @@ class GlobalTracer:
         from opik_otel import __version__
 
         return trace.get_tracer(self.scope_name, __version__).start_span(*args, **kwargs)
+
+
+def request_numbers(read: Callable[[str], Any], table: Sequence[tuple[str, str]], attributes: Attributes) -> Attributes:
+    """Each `(key, attribute)` of `table` whose `read(key)` is a real number (`_read.number`), into
+    `attributes` (a later key of the same attribute wins); returns `attributes`."""
+    for key, attribute in table:
+        value = number(read(key))
+        if value is not None:
+            attributes[attribute] = value
+    return attributes
 
 
 def scalar(value: Any) -> Any:

@@ -32,7 +32,8 @@ from opik_otel._content import ContentPolicy
 from opik_otel._model_call import claim_model_call
 from opik_otel.instrumentors._adapter import response_attributes
 from opik_otel.instrumentors._callbacks import Attributes, LateAttributes, RunSpans
-from opik_otel.instrumentors._read import UNREAD, integer, maybe_json, number, plain_data
+from opik_otel.instrumentors._framework import request_numbers
+from opik_otel.instrumentors._read import UNREAD, integer, maybe_json, plain_data
 from opik_otel.semconv import messages as msg
 from opik_otel.semconv.providers import OPENAI_FINISH_REASONS, finish_reason, known_provider
 
@@ -341,10 +342,7 @@ class CrewAIEvents:
         attributes: Attributes = {sc.GEN_AI_OPERATION_NAME: sc.GenAiOperation.CHAT, sc.GEN_AI_PROVIDER_NAME: provider}
         if model:
             attributes[sc.GEN_AI_REQUEST_MODEL] = model
-        for key, attribute in _REQUEST_PARAMETERS:
-            value = number(getattr(event, key, None))
-            if value is not None:
-                attributes[attribute] = value
+        request_numbers(lambda key: getattr(event, key, None), _REQUEST_PARAMETERS, attributes)
         if self.content.enabled:
             _input_messages(attributes, getattr(event, "messages", None))
             tools = getattr(event, "tools", None)

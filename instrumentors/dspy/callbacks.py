@@ -33,6 +33,7 @@ from opik_otel import semconv as sc
 from opik_otel._content import ContentPolicy
 from opik_otel.instrumentors._adapter import response_attributes
 from opik_otel.instrumentors._callbacks import Attributes, LateAttributes, RunSpans
+from opik_otel.instrumentors._framework import request_numbers
 from opik_otel.instrumentors._read import UNREAD, field, plain_data, text
 from opik_otel.instrumentors.openai.chat import input_messages, output_message
 from opik_otel.instrumentors.openai.common import CHAT_USAGE, usage_attributes
@@ -238,10 +239,7 @@ class OpikDSPyCallback(BaseCallback):
             if model:
                 attributes[sc.GEN_AI_REQUEST_MODEL] = model
             parameters = {**(getattr(instance, "kwargs", None) or {}), **(inputs.get("kwargs") or {})}
-            for key, attribute in _REQUEST_PARAMETERS:
-                value = parameters.get(key)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    attributes[attribute] = value
+            request_numbers(parameters.get, _REQUEST_PARAMETERS, attributes)
             messages, prompt = inputs.get("messages"), inputs.get("prompt")
             if self._content.enabled:
                 _input_content(attributes, messages, prompt)

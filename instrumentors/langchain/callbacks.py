@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind
 from opik_otel import semconv as sc
 from opik_otel._content import ContentPolicy
 from opik_otel.instrumentors._callbacks import Attributes, LateAttributes, RunSpans
-from opik_otel.instrumentors._framework import scalar
+from opik_otel.instrumentors._framework import request_numbers, scalar
 from opik_otel.instrumentors._read import UNREAD, document_row, plain_data
 from opik_otel.semconv import messages as msg
 from opik_otel.semconv.providers import known_provider
@@ -231,10 +231,7 @@ class OpikCallbackHandler(BaseCallbackHandler):
             attributes[sc.GEN_AI_PROVIDER_NAME] = provider.name if provider else str(metadata.get("ls_provider") or "langchain")
             if model:
                 attributes[sc.GEN_AI_REQUEST_MODEL] = str(model)
-            for key, attribute in _REQUEST_PARAMETERS:
-                value = params.get(key)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    attributes[attribute] = value
+            request_numbers(params.get, _REQUEST_PARAMETERS, attributes)
             if capture:
                 _input_messages(attributes, messages)
             attributes.update(claimable)

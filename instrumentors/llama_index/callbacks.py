@@ -52,6 +52,7 @@ from opik_otel import semconv as sc
 from opik_otel._content import ContentPolicy
 from opik_otel.instrumentors._adapter import response_attributes
 from opik_otel.instrumentors._callbacks import Attributes, RunSpans
+from opik_otel.instrumentors._framework import request_numbers
 from opik_otel.instrumentors._read import UNREAD, document_row, field, integer, maybe_json, plain_data, put
 from opik_otel.semconv import messages as msg
 from opik_otel.semconv.providers import known_provider
@@ -492,10 +493,7 @@ class LlamaIndexRuns:
             count = len(texts) if isinstance(texts, list) else 1
             claimable[sc.OPIK_METADATA_PREFIX + "llama_index.input_count"] = count
         else:
-            for key, attribute in _REQUEST_PARAMETERS:
-                value = getattr(instance, key, None)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    attributes[attribute] = value
+            request_numbers(lambda key: getattr(instance, key, None), _REQUEST_PARAMETERS, attributes)
         if self.content.enabled:
             if kind == CHAT:
                 _input_messages(attributes, arguments.get("messages") or ())

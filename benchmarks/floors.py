@@ -372,32 +372,28 @@ def _closure_value(function: Callable[..., Any], kind: type) -> Any:
     raise LookupError(f"no {kind.__name__} in the workload")
 
 
+_PYDANTIC = (
+    "from pydantic import BaseModel, Field\n"
+    "class Settings(BaseModel):\n    size: int = Field(1, gt=0)\n    name: str | None = None\n"
+    "Settings(size=2)"
+)
+_SDK = "from opentelemetry.sdk.trace import TracerProvider\nfrom opentelemetry.sdk.trace.export import BatchSpanProcessor\nTracerProvider()"
 STARTUP = {
     "python -c pass": "pass",
-    "pydantic + one model": (
-        "from pydantic import BaseModel, Field\n"
-        "class Settings(BaseModel):\n    size: int = Field(1, gt=0)\n    name: str | None = None\n"
-        "Settings(size=2)"
-    ),
-    "OpenTelemetry SDK + TracerProvider": (
-        "from opentelemetry.sdk.trace import TracerProvider\n"
-        "from opentelemetry.sdk.trace.export import BatchSpanProcessor\nTracerProvider()"
-    ),
-    "both": None,  # the two above, in one process
+    "pydantic + one model": _PYDANTIC,
+    "OpenTelemetry SDK + TracerProvider": _SDK,
+    "both": _PYDANTIC + "\n" + _SDK,
     "opik-otel: import + configure()": "import opik_otel\nopik_otel.configure(exporter='local')",
 }
 
 
 def startup_floors(runs: int) -> dict[str, Any]:
-    import os
     import tempfile
 
     import startup
 
     startup.compile_bytecode()  # as `pip install` leaves modules (see startup.py)
-    STARTUP["both"] = STARTUP["pydantic + one model"] + "\n" + STARTUP["OpenTelemetry SDK + TracerProvider"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPIK_", "OTEL_"))}
-    env["OPIK_OTEL_LOCAL_STORE_DIR"] = tempfile.mkdtemp(prefix="opik-otel-floors-")
+    env = startup._env(OPIK_OTEL_LOCAL_STORE_DIR=tempfile.mkdtemp(prefix="opik-otel-floors-"))  # no OPIK_ / OTEL_ settings
     times: dict[str, list[float]] = {name: [] for name in STARTUP}
     for _ in range(runs):
         for name, code in STARTUP.items():

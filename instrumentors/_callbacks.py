@@ -10,7 +10,9 @@ identically for every framework:
 - each run's span is current while the run works (attached at start, detached at end, only
   when the current context is still the one attached), so spans made inside a step nest under it;
 - a model run opens no span (`defer`): it leaves a `PendingModelCall` in the context for the
-  provider call under it to claim; unclaimed, its inference span is made when the run ends;
+  provider call under it to claim; unclaimed, its inference span is made when the run ends (its
+  request attributes may be a function, read only then: a claimed call's provider span reads the
+  request itself);
 - every span ends exactly once; open runs live in a bounded map (ended runs leave at once, past
   `max_runs` the oldest is ended and evicted with one debug line).
 
@@ -54,7 +56,7 @@ class _Run:
         self.previous: otel_context.Context | None = None
         self.pending: PendingModelCall | None = None
         self.name = ""
-        self.attributes: Attributes | None = None
+        self.attributes: LateAttributes = None
         self.start_time = 0
         self.first_chunk_time = 0
 
@@ -150,7 +152,8 @@ class RunSpans:
         if run is not None and run.pending is not None:
             run.name = name
             if attributes:
-                run.attributes = {**(run.attributes or {}), **attributes}
+                earlier = run.attributes
+                run.attributes = lambda: {**_resolve(earlier), **attributes}
             return
         if run is None or run.span is None or getattr(run.span, "name", name) == name:
             return
@@ -179,11 +182,12 @@ class RunSpans:
         run_id: Hashable,
         parent_run_id: Hashable | None,
         name: str,
-        attributes: Attributes,
+        attributes: LateAttributes,
         claimable: Attributes,
     ) -> None:
         """A model run: no span now; the provider call under it claims `claimable`, else the
-        run's inference span (`name`, `attributes`) is made when it ends, from its start time."""
+        run's inference span (`name`, `attributes`) is made when it ends, from its start time.
+        `attributes` may be a function: it is then called only for that unclaimed span."""
         try:
             if run_id in self._runs:
                 return
@@ -236,7 +240,7 @@ class RunSpans:
             run.name,
             context=run.context,
             kind=SpanKind.CLIENT,
-            attributes={**(run.attributes or {}), **streamed, **attributes},
+            attributes={**_resolve(run.attributes), **streamed, **attributes},
             start_time=run.start_time,
         )
 

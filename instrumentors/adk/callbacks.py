@@ -251,12 +251,10 @@ class OpikAdkPlugin(BasePlugin):
             model = _model_name(llm_request)
             claimable: Attributes = dict(self.extra)
             claimable[sc.GEN_AI_AGENT_NAME] = str(callback_context.agent_name)
-            # content is read at the end, only if no provider span claimed the call (it records its own)
-            name, attributes = models.generate_request(None, {"model": model, "config": getattr(llm_request, "config", None)}, False)
-            attributes[sc.GEN_AI_PROVIDER_NAME] = _provider(model)
-            attributes.update(claimable)
             key = _model_key(callback_context)
-            self.runs.defer(key, None, name, attributes, claimable)
+            # the request is read only if no provider span claims the call (that one reads it itself)
+            self.runs.defer(key, None, f"{sc.GenAiOperation.GENERATE_CONTENT} {model}" if model else sc.GenAiOperation.GENERATE_CONTENT,
+                            lambda: _request_attributes(model, llm_request, claimable), claimable)
             self._opened(key, span=False)
             pending = otel_context.get_value(PENDING_MODEL_CALL_KEY)
             invocation = CURRENT.get()
@@ -340,6 +338,14 @@ class OpikAdkPlugin(BasePlugin):
             except Exception:
                 logger.debug("opik-otel: could not read an ADK tool error", exc_info=True)
         return None
+
+
+def _request_attributes(model: str, request: Any, claimable: Attributes) -> Attributes:
+    """An unclaimed model call's request attributes (model, provider, parameters), content aside."""
+    attributes = models.generate_request(None, {"model": model, "config": getattr(request, "config", None)}, False)[1]
+    attributes[sc.GEN_AI_PROVIDER_NAME] = _provider(model)
+    attributes.update(claimable)
+    return attributes
 
 
 def _request_content(request: Any) -> Attributes:

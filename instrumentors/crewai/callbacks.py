@@ -119,6 +119,20 @@ def _model_and_provider(source: Any, event: Any) -> tuple[str, str]:
     return model, known.name if known else str(provider or "crewai")
 
 
+def _llm_request(event: Any, model: str, provider: str, capture_content: bool, claimable: Attributes) -> Attributes:
+    """An unclaimed LLM call's request attributes, from its `LLMCallStartedEvent`."""
+    attributes: Attributes = {sc.GEN_AI_OPERATION_NAME: sc.GenAiOperation.CHAT, sc.GEN_AI_PROVIDER_NAME: provider}
+    if model:
+        attributes[sc.GEN_AI_REQUEST_MODEL] = model
+    request_numbers(lambda key: getattr(event, key, None), _REQUEST_PARAMETERS, attributes)
+    if capture_content:
+        _input_messages(attributes, getattr(event, "messages", None))
+        tools = getattr(event, "tools", None)
+        if tools:
+            attributes[sc.GEN_AI_TOOL_DEFINITIONS] = msg.content_json(_tool_definitions(tools))
+    attributes.update(claimable)
+    return attributes
+
 def _input_messages(attributes: Attributes, messages: Any) -> None:
     if isinstance(messages, str):
         attributes[sc.GEN_AI_INPUT_MESSAGES] = msg.content_json([msg.message("user", [msg.text_part(messages)])])
@@ -339,18 +353,11 @@ class CrewAIEvents:
         role = getattr(event, "agent_role", None)
         if role:
             claimable[sc.OPIK_METADATA_PREFIX + "crewai.agent_role"] = str(role)
-        attributes: Attributes = {sc.GEN_AI_OPERATION_NAME: sc.GenAiOperation.CHAT, sc.GEN_AI_PROVIDER_NAME: provider}
-        if model:
-            attributes[sc.GEN_AI_REQUEST_MODEL] = model
-        request_numbers(lambda key: getattr(event, key, None), _REQUEST_PARAMETERS, attributes)
-        if self.content.enabled:
-            _input_messages(attributes, getattr(event, "messages", None))
-            tools = getattr(event, "tools", None)
-            if tools:
-                attributes[sc.GEN_AI_TOOL_DEFINITIONS] = msg.content_json(_tool_definitions(tools))
-        attributes.update(claimable)
         name = f"chat {model}" if model else "chat"
-        self.runs.defer(_start_id(event, self._llm_key(source, event)), _parent(event), name, attributes, claimable)
+        capture = self.content.enabled
+        # the request is read only if no provider span claims the call (that one reads it itself)
+        self.runs.defer(_start_id(event, self._llm_key(source, event)), _parent(event), name,
+                        lambda: _llm_request(event, model, provider, capture, claimable), claimable)
 
     def llm_chunk(self, source: Any, event: Any, extra: Attributes) -> None:
         self.runs.first_chunk(_parent(event) or self._llm_key(source, event))

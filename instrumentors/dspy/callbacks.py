@@ -232,20 +232,12 @@ class OpikDSPyCallback(BaseCallback):
             model = str(getattr(instance, "model", "") or "")
             operation = sc.GenAiOperation.TEXT_COMPLETION if getattr(instance, "model_type", None) == "text" else sc.GenAiOperation.CHAT
             claimable = dict(self._extra)
-            attributes: Attributes = {sc.GEN_AI_OPERATION_NAME: operation}
-            prefix = model.split("/", 1)[0] if "/" in model else ""
-            provider = known_provider(prefix) or known_provider(getattr(getattr(instance, "provider", None), "name", None))
-            attributes[sc.GEN_AI_PROVIDER_NAME] = provider.name if provider else (prefix or "dspy")
-            if model:
-                attributes[sc.GEN_AI_REQUEST_MODEL] = model
-            parameters = {**(getattr(instance, "kwargs", None) or {}), **(inputs.get("kwargs") or {})}
-            request_numbers(parameters.get, _REQUEST_PARAMETERS, attributes)
             messages, prompt = inputs.get("messages"), inputs.get("prompt")
-            if self._content.enabled:
-                _input_content(attributes, messages, prompt)
-            attributes.update(claimable)
+            capture = self._content.enabled
             self._lm_calls[call_id] = (instance, messages, prompt)
-            self._runs.defer(call_id, None, f"{operation} {model}" if model else operation, attributes, claimable)
+            # the request is read only if no provider span claims the call (that one reads it itself)
+            self._runs.defer(call_id, None, f"{operation} {model}" if model else operation,
+                             lambda: _lm_request(operation, model, instance, inputs, capture, claimable), claimable)
         except Exception:
             logger.debug("opik-otel: could not read a DSPy LM start", exc_info=True)
 
@@ -326,6 +318,22 @@ def _workflow_outputs(outputs: Any) -> Any:
         return {"program": type(outputs).__name__}
     return outputs
 
+
+def _lm_request(operation: str, model: str, instance: Any, inputs: dict[str, Any], capture_content: bool, claimable: Attributes) -> Attributes:
+    """An unclaimed LM call's request attributes: operation, provider (from `provider/model`),
+    model, parameters, and its messages or prompt when content is captured."""
+    attributes: Attributes = {sc.GEN_AI_OPERATION_NAME: operation}
+    prefix = model.split("/", 1)[0] if "/" in model else ""
+    provider = known_provider(prefix) or known_provider(getattr(getattr(instance, "provider", None), "name", None))
+    attributes[sc.GEN_AI_PROVIDER_NAME] = provider.name if provider else (prefix or "dspy")
+    if model:
+        attributes[sc.GEN_AI_REQUEST_MODEL] = model
+    parameters = {**(getattr(instance, "kwargs", None) or {}), **(inputs.get("kwargs") or {})}
+    request_numbers(parameters.get, _REQUEST_PARAMETERS, attributes)
+    if capture_content:
+        _input_content(attributes, inputs.get("messages"), inputs.get("prompt"))
+    attributes.update(claimable)
+    return attributes
 
 def _input_content(attributes: Attributes, messages: Any, prompt: Any) -> None:
     if messages is None and isinstance(prompt, str):

@@ -226,17 +226,10 @@ class OpikCallbackHandler(BaseCallbackHandler):
                 if capture or key not in _CONTENT_PARAMETERS:
                     claimable[sc.OPIK_METADATA_PREFIX + str(key)] = scalar(value)
             model = params.get("model") or params.get("model_name") or metadata.get("ls_model_name") or ""
-            attributes: Attributes = {sc.GEN_AI_OPERATION_NAME: operation}
-            provider = known_provider(metadata.get("ls_provider"))
-            attributes[sc.GEN_AI_PROVIDER_NAME] = provider.name if provider else str(metadata.get("ls_provider") or "langchain")
-            if model:
-                attributes[sc.GEN_AI_REQUEST_MODEL] = str(model)
-            request_numbers(params.get, _REQUEST_PARAMETERS, attributes)
-            if capture:
-                _input_messages(attributes, messages)
-            attributes.update(claimable)
             name = f"{operation} {model}" if model else operation
-            self._runs.defer(run_id, parent_run_id, name, attributes, claimable)
+            # the request is read only if no provider span claims the call (that one reads it itself)
+            self._runs.defer(run_id, parent_run_id, name,
+                             lambda: _model_request(operation, str(model), params, metadata, messages if capture else None, claimable), claimable)
         except Exception:
             logger.debug("opik-otel: could not read a LangChain model start", exc_info=True)
 
@@ -349,6 +342,22 @@ def _message(message: Any) -> dict[str, Any]:
     for call in getattr(message, "tool_calls", None) or ():
         parts.append(msg.tool_call_part(call.get("name", ""), call.get("args"), call.get("id")))
     return msg.message(role, parts)
+
+
+def _model_request(operation: str, model: str, params: Mapping[str, Any], metadata: Mapping[str, Any],
+                   messages: Sequence[Any] | None, claimable: Attributes) -> Attributes:
+    """An unclaimed model run's request attributes: operation, provider, model, parameters, and the
+    input `messages` when content is captured."""
+    attributes: Attributes = {sc.GEN_AI_OPERATION_NAME: operation}
+    provider = known_provider(metadata.get("ls_provider"))
+    attributes[sc.GEN_AI_PROVIDER_NAME] = provider.name if provider else str(metadata.get("ls_provider") or "langchain")
+    if model:
+        attributes[sc.GEN_AI_REQUEST_MODEL] = model
+    request_numbers(params.get, _REQUEST_PARAMETERS, attributes)
+    if messages is not None:
+        _input_messages(attributes, messages)
+    attributes.update(claimable)
+    return attributes
 
 
 def _input_messages(attributes: Attributes, messages: Sequence[Any]) -> None:

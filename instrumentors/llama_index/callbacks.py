@@ -253,6 +253,26 @@ def _role(message: Any) -> str:
     return _ROLES.get(str(role), str(role))
 
 
+def _model_request(kind: int, operation: str, model: str | None, instance: Any, arguments: Mapping[str, Any],
+                   capture_content: bool, claimable: Attributes) -> Attributes:
+    """An unclaimed model call's request attributes: operation, provider, model, parameters, and
+    its messages, prompt or texts when content is captured."""
+    attributes: Attributes = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: _provider(instance)}
+    if model:
+        attributes[sc.GEN_AI_REQUEST_MODEL] = model
+    if kind != EMBED:
+        request_numbers(lambda key: getattr(instance, key, None), _REQUEST_PARAMETERS, attributes)
+    if capture_content:
+        if kind == CHAT:
+            _input_messages(attributes, arguments.get("messages") or ())
+        elif kind == COMPLETE:
+            prompt = arguments.get("prompt")
+            attributes[sc.GEN_AI_INPUT_MESSAGES] = msg.content_json([msg.message("user", [msg.text_part(str(prompt or ""))])])
+        elif kind == EMBED:
+            attributes[sc.INPUT_VALUE] = msg.content_json({"input": _first(arguments, "texts", "text", "query")})
+    attributes.update(claimable)
+    return attributes
+
 def _input_messages(attributes: Attributes, messages: Sequence[Any]) -> None:
     system: list[dict[str, Any]] = []
     rest = []
@@ -483,32 +503,18 @@ class LlamaIndexRuns:
         claimable[sc.OPIK_METADATA_PREFIX + "llama_index.class"] = type(instance).__name__
         if kind == EMBED:
             operation = sc.GenAiOperation.EMBEDDINGS
+            texts = _first(arguments, "texts", "text", "query")
+            claimable[sc.OPIK_METADATA_PREFIX + "llama_index.input_count"] = len(texts) if isinstance(texts, list) else 1
         else:
             operation = sc.GenAiOperation.CHAT if kind == CHAT else sc.GenAiOperation.TEXT_COMPLETION
-        attributes: Attributes = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: _provider(instance)}
-        if model:
-            attributes[sc.GEN_AI_REQUEST_MODEL] = model
-        if kind == EMBED:
-            texts = _first(arguments, "texts", "text", "query")
-            count = len(texts) if isinstance(texts, list) else 1
-            claimable[sc.OPIK_METADATA_PREFIX + "llama_index.input_count"] = count
-        else:
-            request_numbers(lambda key: getattr(instance, key, None), _REQUEST_PARAMETERS, attributes)
-        if self.content.enabled:
-            if kind == CHAT:
-                _input_messages(attributes, arguments.get("messages") or ())
-            elif kind == COMPLETE:
-                prompt = arguments.get("prompt")
-                attributes[sc.GEN_AI_INPUT_MESSAGES] = msg.content_json([msg.message("user", [msg.text_part(str(prompt or ""))])])
-            elif kind == EMBED:
-                texts = _first(arguments, "texts", "text", "query")
-                attributes[sc.INPUT_VALUE] = msg.content_json({"input": texts})
-        attributes.update(claimable)
+        capture = self.content.enabled
         with self._lock:
             self._kinds[id_] = kind
             while len(self._kinds) > self.runs.max_runs:  # streams never consumed: forget the oldest
                 self._kinds.pop(next(iter(self._kinds)))
-        self.runs.defer(id_, parent_id, f"{operation} {model}" if model else operation, attributes, claimable)
+        # the request is read only if no provider span claims the call (that one reads it itself)
+        self.runs.defer(id_, parent_id, f"{operation} {model}" if model else operation,
+                        lambda: _model_request(kind, operation, model, instance, arguments, capture, claimable), claimable)
 
     def exit(self, id_: str, result: Any) -> None:
         try:

@@ -24,6 +24,7 @@ control in `cr-opik-otel`). OpenLLMetry's `opentelemetry-instrumentation-crewai`
 
 from __future__ import annotations
 
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -68,6 +69,8 @@ def make_workload(workload: str) -> Callable[[], Any]:
     """One single-task crew's kickoff for one run of the workload."""
     from crewai import LLM, Agent, Crew, Task
 
+    # crewai warns at every call that it counts tokens approximately (the same in every configuration)
+    logging.getLogger("crewai.llms.base_llm").setLevel(logging.ERROR)
     llm = LLM(model=f"openai/{overhead.MODEL}", base_url=overhead.serve_chat_completions(REPLY), api_key="sk-bench", max_retries=0)
     agent = Agent(role="Support agent", goal="Answer the customer", backstory="You work for a bookshop.", llm=llm, verbose=False)
     task = Task(description=QUESTION, expected_output="A short answer", agent=agent)

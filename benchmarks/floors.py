@@ -4,12 +4,15 @@ work costs, rung by rung, beside ours, measured in one process with interleaved 
     python benchmarks/floors.py call --provider openai|genai [--mode chat|async] [--pairs 16] [--block-size 100]
     python benchmarks/floors.py langchain [--workload lcel|graph] [--pairs 16] [--block-size 50]
     python benchmarks/floors.py adk [--pairs 40] [--block-size 10]
+    python benchmarks/floors.py crewai [--pairs 16] [--block-size 5]
     python benchmarks/floors.py startup [--runs 11]
     … [--json results/floors-….json]
 
 Run `call` with the interpreter of an environment that has the provider's SDK and opik-otel
 (`.venvs/latest` for openai, `benchmarks/.venvs/genai-opik-otel` for google-genai), `langchain`
-with `.venvs/langchain-latest`, `adk` with `.venvs/adk-latest`.
+with `.venvs/langchain-latest`, `adk` with `.venvs/adk-latest` or `benchmarks/.venvs/ad-floors` (which
+also has OpenInference's ADK instrumentation: its rungs are then added), `crewai` with
+`benchmarks/.venvs/cr-floors` (ours and OpenInference's CrewAI and openai instrumentations).
 
 A speed goal stated as a ratio to the bare call can only be met if the rungs below ours
 leave room for it. Each rung adds one thing an instrumentation of this kind cannot do without:
@@ -37,8 +40,21 @@ configuration's batch export held until the flush after each block):
   bare            the turn
   plugin          + an ADK plugin that does nothing, first in the runner (ADK's own dispatch to
                   a plugin: the price of our plugin-based design)
-  native-off      ADK's own tracing alone (its spans on an SDK provider, null exporter), content off
-  opik-otel-off   ours (ADK plugin and google-genai instrumentor)
+  native-off, native   ADK's own tracing alone (its spans on an SDK provider, null exporter),
+                  content off / on
+  openinference-off, openinference   OpenInference's ADK instrumentation (null exporter),
+                  content hidden / shown (only where it is installed)
+  opik-otel-off, opik-otel-on   ours (ADK plugin and google-genai instrumentor), content off / on
+
+crewai (one single-task crew of `crewai_overhead.py`, export held likewise; the peers and ours
+toggled in one process, so that the comparison is not made across processes):
+  bare            the crew's kickoff
+  hook            + a pass-through wrapper of `CrewAIEventsBus.emit` (where our instrumentor
+                  reads events: the price of that design; it does nothing, so it also shows the
+                  noise of the measurement)
+  openinference-off, openinference   OpenInference's CrewAI and openai instrumentations (the
+                  LLM span is the openai one's), content hidden / shown
+  opik-otel-off, opik-otel-on   ours (CrewAI and openai instrumentors), content off / on
 
 startup (fresh processes, medians): `python -c pass`; pydantic imported and one small model
 validated; the OpenTelemetry trace SDK imported and a `TracerProvider` built; both; ours
@@ -54,6 +70,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -327,6 +344,53 @@ def langchain_floors(workload: str, pairs: int, n: int) -> dict[str, Any]:
     return {"workload": f"langchain {workload}", "rungs": result}
 
 
+def with_env(toggle: Toggle, env: dict[str, str]) -> Toggle:
+    """`toggle` with `env` set while it is on (read by instrumentations at instrument or run time)."""
+    import os
+
+    on, off = toggle
+    saved: dict[str, str | None] = {}
+
+    def env_on() -> None:
+        saved.update({key: os.environ.get(key) for key in env})
+        os.environ.update(env)
+        on()
+
+    def env_off() -> None:
+        off()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    return env_on, env_off
+
+
+def ours_and_peers(fw: Any, peer_classes: tuple[type, ...]) -> tuple[dict[str, Toggle], list[Any]]:
+    """Ours (content off, on) and OpenInference's `peer_classes` together on a null pipeline
+    (content hidden, shown: `OPENINFERENCE_HIDE_INPUTS` / `_OUTPUTS`), as rungs; their setups.
+    No `peer_classes` (the environment has no OpenInference): ours alone."""
+    import framework_overhead
+    import overhead
+
+    setups = {config: framework_overhead.build(fw, config) for config in ("opik-otel-off", "opik-otel-on")}
+    provider, _ = overhead._null_pipeline()
+    peers = []
+    for cls in peer_classes:
+        peer = overhead.Setup()
+        framework_overhead.toggle(peer, cls(), fw.PATCHED_PREFIXES, framework_overhead._registries(fw), tracer_provider=provider)
+        peers.append(peer)
+    peer_toggle = (_all(*(p.instrument for p in peers)), _all(*(p.uninstrument for p in reversed(peers))))
+    hide = {"OPENINFERENCE_HIDE_INPUTS": "true", "OPENINFERENCE_HIDE_OUTPUTS": "true"}
+    rungs: dict[str, Toggle] = {"openinference-off": with_env(peer_toggle, hide), "openinference": peer_toggle} if peers else {}
+    rungs |= {
+        "opik-otel-off": (setups["opik-otel-off"].instrument, setups["opik-otel-off"].uninstrument),
+        "opik-otel-on": (setups["opik-otel-on"].instrument, setups["opik-otel-on"].uninstrument),
+    }
+    return rungs, [*setups.values(), overhead.Setup().exports_through(provider, dict)]
+
+
 def adk_floors(pairs: int, n: int) -> dict[str, Any]:
     import os
 
@@ -337,25 +401,60 @@ def adk_floors(pairs: int, n: int) -> dict[str, Any]:
     from google.adk.runners import Runner
 
     os.environ.update(adk.ENV)
-    os.environ.update(adk.CONFIG_ENV["native-off"])  # ADK's own spans without message content
+    os.environ.update(adk.CONFIG_ENV["native-off"])  # ADK's own spans without message content, unless on
     run = adk.make_workload("turn")
     run()
-    ours = framework_overhead.build(adk, "opik-otel-off")
     native = framework_overhead.build(adk, "native-off")
     runner = _closure_value(run, Runner)
     plugins = runner.plugin_manager.plugins
     nothing = BasePlugin(name="does_nothing")
+    native_toggle = (native.instrument, native.uninstrument)
     rungs: dict[str, Toggle] = {
         "bare": _NOTHING,
         "plugin": (lambda: plugins.insert(0, nothing), lambda: plugins.remove(nothing)),
-        "native-off": (native.instrument, native.uninstrument),
-        "opik-otel-off": (ours.instrument, ours.uninstrument),
+        "native-off": native_toggle,
+        "native": with_env(native_toggle, adk.CONFIG_ENV["native"]),
     }
+    peers = (adk.peer_instrumentor("openinference"),) if _installed("openinference.instrumentation.google_adk") else ()
+    more, setups = ours_and_peers(adk, peers)
+    rungs.update(more)
+    setups.append(native)
 
-    result = measure(rungs, _repeated(run), _all(ours.flush, native.flush), pairs, n, warmup=10)
-    ours.finish()
-    native.finish()
+    result = measure(rungs, _repeated(run), _all(*(setup.flush for setup in setups)), pairs, n, warmup=10)
+    for setup in setups:
+        setup.finish()
     return {"workload": "adk turn", "rungs": result}
+
+
+def crewai_floors(pairs: int, n: int) -> dict[str, Any]:
+    import os
+
+    os.environ["OTEL_BSP_SCHEDULE_DELAY"] = "600000"  # export only at the flush after each block
+    import crewai_overhead as crew
+
+    os.environ.update(crew.ENV)
+    from openinference.instrumentation.openai import OpenAIInstrumentor
+
+    run = crew.make_workload("crew")
+    run()
+    rungs: dict[str, Toggle] = {
+        "bare": _NOTHING,
+        "hook": patched("crewai.events.event_bus", "CrewAIEventsBus.emit",
+                        lambda wrapped, instance, args, kwargs: wrapped(*args, **kwargs)),
+    }
+    more, setups = ours_and_peers(crew, (crew.peer_instrumentor("openinference"), OpenAIInstrumentor))
+    rungs.update(more)
+    result = measure(rungs, _repeated(run), _all(*(setup.flush for setup in setups)), pairs, n, warmup=5)
+    for setup in setups:
+        setup.finish()
+    return {"workload": "crewai crew", "rungs": result}
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
 
 
 def _closure_value(function: Callable[..., Any], kind: type) -> Any:
@@ -421,7 +520,7 @@ def show(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("call", "langchain", "adk", "startup"))
+    parser.add_argument("what", choices=("call", "langchain", "adk", "crewai", "startup"))
     parser.add_argument("--provider", choices=tuple(CALL_TARGETS), default="openai")
     parser.add_argument("--mode", choices=("chat", "async"), default="chat")
     parser.add_argument("--workload", choices=("lcel", "graph"), default="lcel")
@@ -436,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
         result = langchain_floors(args.workload, args.pairs, args.block_size or 50)
     elif args.what == "adk":
         result = adk_floors(args.pairs, args.block_size or 10)
+    elif args.what == "crewai":
+        result = crewai_floors(args.pairs, args.block_size or 5)
     else:
         result = startup_floors(args.runs)
     result["python"] = sys.version.split()[0]

@@ -49,6 +49,9 @@
 #   ad-opik-otel       this repository, editable, [genai,adk,otlp] + opik (also ADK's own tracing alone:
 #                      configs native / native-off)
 #   ad-openinference   Arize's openinference-instrumentation-google-adk
+# In-process comparisons (floors.py crewai / adk: ours and the peer toggled in one process):
+#   cr-floors          cr-opik-otel + openinference-instrumentation-crewai and -openai (its LLM spans)
+#   ad-floors          ad-opik-otel + openinference-instrumentation-google-adk
 #
 # Versions are pinned so runs are comparable; override with the variables below
 # (e.g. OPENAI_SPEC='openai==3.57.0'). Each environment records what it got in
@@ -120,12 +123,14 @@ declare -A SPECS=(
   [cr-openinference]="$CR_OPENINFERENCE_SPEC $CREWAI_SPEC $OTEL_SDK_SPEC"
   [ad-opik-otel]="-e $ROOT[genai,adk,otlp] $OPIK_SPEC $ADK_SPEC"
   [ad-openinference]="$AD_OPENINFERENCE_SPEC $ADK_SPEC"
+  [cr-floors]="-e $ROOT[openai,litellm,crewai,otlp] $OPIK_SPEC $CR_OPENINFERENCE_SPEC $OPENINFERENCE_SPEC $CREWAI_SPEC $OTEL_SDK_SPEC"
+  [ad-floors]="-e $ROOT[genai,adk,otlp] $OPIK_SPEC $AD_OPENINFERENCE_SPEC $ADK_SPEC"
 )
 ORDER=(opik-otel official openllmetry openinference opik-sdk lc-opik-otel lc-openinference lc-openllmetry
        li-opik-otel li-openinference li-openllmetry hs-opik-otel hs-openinference hs-openllmetry
        hs2-opik-otel hs2-openinference hs2-openllmetry genai-opik-otel genai-official genai-openinference
        litellm-opik-otel litellm-openinference ds-opik-otel ds-openinference cr-opik-otel cr-openinference
-       ad-opik-otel ad-openinference)
+       ad-opik-otel ad-openinference cr-floors ad-floors)
 
 # Packages whose versions the results quote.
 KEY_PACKAGES="openai httpx httpx2 opentelemetry-api opentelemetry-sdk opentelemetry-instrumentation \

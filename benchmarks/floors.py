@@ -42,6 +42,10 @@ configuration's batch export held until the flush after each block):
                   a plugin: the price of our plugin-based design)
   native-off, native   ADK's own tracing alone (its spans on an SDK provider, null exporter),
                   content off / on
+  native-off+official-genai   ADK's own tracing with its inference spans made by the official
+                  google-genai instrumentation (ADK 2.x hands them over under
+                  OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental): ADK's spans with
+                  usage, as ours (only where that instrumentation is installed)
   openinference-off, openinference   OpenInference's ADK instrumentation (null exporter),
                   content hidden / shown (only where it is installed)
   opik-otel-off, opik-otel-on   ours (ADK plugin and google-genai instrumentor), content off / on
@@ -397,6 +401,7 @@ def adk_floors(pairs: int, n: int) -> dict[str, Any]:
     os.environ["OTEL_BSP_SCHEDULE_DELAY"] = "600000"  # export only at the flush after each block
     import adk_overhead as adk
     import framework_overhead
+    import overhead
     from google.adk.plugins.base_plugin import BasePlugin
     from google.adk.runners import Runner
 
@@ -404,7 +409,9 @@ def adk_floors(pairs: int, n: int) -> dict[str, Any]:
     os.environ.update(adk.CONFIG_ENV["native-off"])  # ADK's own spans without message content, unless on
     run = adk.make_workload("turn")
     run()
-    native = framework_overhead.build(adk, "native-off")
+    native_provider, _ = overhead._null_pipeline()
+    native = overhead.Setup().exports_through(native_provider, dict)
+    framework_overhead.toggle(native, adk.peer_instrumentor("native")(), adk.PATCHED_PREFIXES, [], tracer_provider=native_provider)
     runner = _closure_value(run, Runner)
     plugins = runner.plugin_manager.plugins
     nothing = BasePlugin(name="does_nothing")
@@ -415,6 +422,15 @@ def adk_floors(pairs: int, n: int) -> dict[str, Any]:
         "native-off": native_toggle,
         "native": with_env(native_toggle, adk.CONFIG_ENV["native"]),
     }
+    if _installed("opentelemetry.instrumentation.google_genai"):
+        # ADK's own spans, its inference span made by the official google-genai instrumentation
+        # (ADK 2.x hands it over under the experimental GenAI conventions): with usage, as ours
+        from opentelemetry.instrumentation.google_genai import GoogleGenAiSdkInstrumentor
+
+        official = overhead.Setup()
+        framework_overhead.toggle(official, GoogleGenAiSdkInstrumentor(), adk.PATCHED_PREFIXES, [], tracer_provider=native_provider)
+        both = (_all(native.instrument, official.instrument), _all(official.uninstrument, native.uninstrument))
+        rungs["native-off+official-genai"] = with_env(both, {"OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental"})
     peers = (adk.peer_instrumentor("openinference"),) if _installed("openinference.instrumentation.google_adk") else ()
     more, setups = ours_and_peers(adk, peers)
     rungs.update(more)

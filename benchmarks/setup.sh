@@ -51,7 +51,8 @@
 #   ad-openinference   Arize's openinference-instrumentation-google-adk
 # In-process comparisons (floors.py crewai / adk: ours and the peer toggled in one process):
 #   cr-floors          cr-opik-otel + openinference-instrumentation-crewai and -openai (its LLM spans)
-#   ad-floors          ad-opik-otel + openinference-instrumentation-google-adk
+#   ad-floors          ad-opik-otel + openinference-instrumentation-google-adk and the official
+#                      google-genai instrumentation (ADK hands it its inference spans)
 #
 # Versions are pinned so runs are comparable; override with the variables below
 # (e.g. OPENAI_SPEC='openai==3.57.0'). Each environment records what it got in
@@ -124,7 +125,7 @@ declare -A SPECS=(
   [ad-opik-otel]="-e $ROOT[genai,adk,otlp] $OPIK_SPEC $ADK_SPEC"
   [ad-openinference]="$AD_OPENINFERENCE_SPEC $ADK_SPEC"
   [cr-floors]="-e $ROOT[openai,litellm,crewai,otlp] $OPIK_SPEC $CR_OPENINFERENCE_SPEC $OPENINFERENCE_SPEC $CREWAI_SPEC $OTEL_SDK_SPEC"
-  [ad-floors]="-e $ROOT[genai,adk,otlp] $OPIK_SPEC $AD_OPENINFERENCE_SPEC $ADK_SPEC"
+  [ad-floors]="-e $ROOT[genai,adk,otlp] $OPIK_SPEC $AD_OPENINFERENCE_SPEC $GENAI_OFFICIAL_SPEC $ADK_SPEC"
 )
 ORDER=(opik-otel official openllmetry openinference opik-sdk lc-opik-otel lc-openinference lc-openllmetry
        li-opik-otel li-openinference li-openllmetry hs-opik-otel hs-openinference hs-openllmetry

@@ -39,5 +39,6 @@ done
 for workload in lcel graph; do
   "$VENVS/lc-opik-otel/bin/python" "$HERE/floors.py" langchain --workload "$workload" --json "$OUT/floors-$DAY.json"
 done
-"$VENVS/ad-opik-otel/bin/python" "$HERE/floors.py" adk --pairs 40 --json "$OUT/floors-$DAY.json"
+"$VENVS/ad-floors/bin/python" "$HERE/floors.py" adk --pairs 80 --block-size 20 --json "$OUT/floors-$DAY.json"
+"$VENVS/cr-floors/bin/python" "$HERE/floors.py" crewai --pairs 80 --block-size 5 --json "$OUT/floors-$DAY.json"
 "$VENVS/opik-otel/bin/python" "$HERE/floors.py" startup --runs 15 --json "$OUT/floors-$DAY.json"

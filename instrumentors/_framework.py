@@ -93,6 +93,11 @@ class GlobalTracer:
         return trace.get_tracer(self.scope_name, __version__).start_span(*args, **kwargs)
 
 
+def inference_span_name(operation: str, model: str | None) -> str:
+    """The conventions' inference span name: `{operation} {model}`, the operation alone without a model."""
+    return f"{operation} {model}" if model else operation
+
+
 def request_numbers(read: Callable[[str], Any], table: Sequence[tuple[str, str]], attributes: Attributes) -> Attributes:
     """Each `(key, attribute)` of `table` whose `read(key)` is a real number (`_read.number`), into
     `attributes` (a later key of the same attribute wins); returns `attributes`."""

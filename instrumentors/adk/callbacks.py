@@ -34,6 +34,7 @@ from opik_otel import semconv as sc
 from opik_otel._content import ContentPolicy
 from opik_otel._model_call import PENDING_MODEL_CALL_KEY, PendingModelCall
 from opik_otel.instrumentors._callbacks import Attributes, RunSpans
+from opik_otel.instrumentors._framework import inference_span_name
 from opik_otel.instrumentors._read import UNREAD, plain_data
 from opik_otel.instrumentors.genai import models
 from opik_otel.semconv.providers import known_provider
@@ -253,7 +254,7 @@ class OpikAdkPlugin(BasePlugin):
             claimable[sc.GEN_AI_AGENT_NAME] = str(callback_context.agent_name)
             key = _model_key(callback_context)
             # the request is read only if no provider span claims the call (that one reads it itself)
-            self.runs.defer(key, None, f"{sc.GenAiOperation.GENERATE_CONTENT} {model}" if model else sc.GenAiOperation.GENERATE_CONTENT,
+            self.runs.defer(key, None, inference_span_name(sc.GenAiOperation.GENERATE_CONTENT, model),
                             lambda: _request_attributes(model, llm_request, claimable), claimable)
             self._opened(key, span=False)
             pending = otel_context.get_value(PENDING_MODEL_CALL_KEY)

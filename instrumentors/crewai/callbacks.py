@@ -32,7 +32,7 @@ from opik_otel._content import ContentPolicy
 from opik_otel._model_call import claim_model_call
 from opik_otel.instrumentors._adapter import response_attributes
 from opik_otel.instrumentors._callbacks import Attributes, LateAttributes, RunSpans
-from opik_otel.instrumentors._framework import request_numbers
+from opik_otel.instrumentors._framework import inference_span_name, request_numbers
 from opik_otel.instrumentors._read import UNREAD, integer, maybe_json, plain_data
 from opik_otel.semconv import messages as msg
 from opik_otel.semconv.providers import OPENAI_FINISH_REASONS, finish_reason, known_provider
@@ -132,6 +132,7 @@ def _llm_request(event: Any, model: str, provider: str, capture_content: bool, c
             attributes[sc.GEN_AI_TOOL_DEFINITIONS] = msg.content_json(_tool_definitions(tools))
     attributes.update(claimable)
     return attributes
+
 
 def _input_messages(attributes: Attributes, messages: Any) -> None:
     if isinstance(messages, str):
@@ -353,7 +354,7 @@ class CrewAIEvents:
         role = getattr(event, "agent_role", None)
         if role:
             claimable[sc.OPIK_METADATA_PREFIX + "crewai.agent_role"] = str(role)
-        name = f"chat {model}" if model else "chat"
+        name = inference_span_name(sc.GenAiOperation.CHAT, model)
         capture = self.content.enabled
         # the request is read only if no provider span claims the call (that one reads it itself)
         self.runs.defer(_start_id(event, self._llm_key(source, event)), _parent(event), name,

@@ -33,7 +33,7 @@ from opik_otel import semconv as sc
 from opik_otel._content import ContentPolicy
 from opik_otel.instrumentors._adapter import response_attributes
 from opik_otel.instrumentors._callbacks import Attributes, LateAttributes, RunSpans
-from opik_otel.instrumentors._framework import request_numbers
+from opik_otel.instrumentors._framework import inference_span_name, request_numbers
 from opik_otel.instrumentors._read import UNREAD, field, plain_data, text
 from opik_otel.instrumentors.openai.chat import input_messages, output_message
 from opik_otel.instrumentors.openai.common import CHAT_USAGE, usage_attributes
@@ -236,7 +236,7 @@ class OpikDSPyCallback(BaseCallback):
             capture = self._content.enabled
             self._lm_calls[call_id] = (instance, messages, prompt)
             # the request is read only if no provider span claims the call (that one reads it itself)
-            self._runs.defer(call_id, None, f"{operation} {model}" if model else operation,
+            self._runs.defer(call_id, None, inference_span_name(operation, model),
                              lambda: _lm_request(operation, model, instance, inputs, capture, claimable), claimable)
         except Exception:
             logger.debug("opik-otel: could not read a DSPy LM start", exc_info=True)
@@ -334,6 +334,7 @@ def _lm_request(operation: str, model: str, instance: Any, inputs: dict[str, Any
         _input_content(attributes, inputs.get("messages"), inputs.get("prompt"))
     attributes.update(claimable)
     return attributes
+
 
 def _input_content(attributes: Attributes, messages: Any, prompt: Any) -> None:
     if messages is None and isinstance(prompt, str):

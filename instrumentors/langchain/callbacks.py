@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind
 from opik_otel import semconv as sc
 from opik_otel._content import ContentPolicy
 from opik_otel.instrumentors._callbacks import Attributes, LateAttributes, RunSpans
-from opik_otel.instrumentors._framework import request_numbers, scalar
+from opik_otel.instrumentors._framework import inference_span_name, request_numbers, scalar
 from opik_otel.instrumentors._read import UNREAD, document_row, plain_data
 from opik_otel.semconv import messages as msg
 from opik_otel.semconv.providers import known_provider
@@ -226,7 +226,7 @@ class OpikCallbackHandler(BaseCallbackHandler):
                 if capture or key not in _CONTENT_PARAMETERS:
                     claimable[sc.OPIK_METADATA_PREFIX + str(key)] = scalar(value)
             model = params.get("model") or params.get("model_name") or metadata.get("ls_model_name") or ""
-            name = f"{operation} {model}" if model else operation
+            name = inference_span_name(operation, model)
             # the request is read only if no provider span claims the call (that one reads it itself)
             self._runs.defer(run_id, parent_run_id, name,
                              lambda: _model_request(operation, str(model), params, metadata, messages if capture else None, claimable), claimable)

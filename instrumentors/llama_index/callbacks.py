@@ -52,7 +52,7 @@ from opik_otel import semconv as sc
 from opik_otel._content import ContentPolicy
 from opik_otel.instrumentors._adapter import response_attributes
 from opik_otel.instrumentors._callbacks import Attributes, RunSpans
-from opik_otel.instrumentors._framework import request_numbers
+from opik_otel.instrumentors._framework import inference_span_name, request_numbers
 from opik_otel.instrumentors._read import UNREAD, document_row, field, integer, maybe_json, plain_data, put
 from opik_otel.semconv import messages as msg
 from opik_otel.semconv.providers import known_provider
@@ -272,6 +272,7 @@ def _model_request(kind: int, operation: str, model: str | None, instance: Any, 
             attributes[sc.INPUT_VALUE] = msg.content_json({"input": _first(arguments, "texts", "text", "query")})
     attributes.update(claimable)
     return attributes
+
 
 def _input_messages(attributes: Attributes, messages: Sequence[Any]) -> None:
     system: list[dict[str, Any]] = []
@@ -513,7 +514,7 @@ class LlamaIndexRuns:
             while len(self._kinds) > self.runs.max_runs:  # streams never consumed: forget the oldest
                 self._kinds.pop(next(iter(self._kinds)))
         # the request is read only if no provider span claims the call (that one reads it itself)
-        self.runs.defer(id_, parent_id, f"{operation} {model}" if model else operation,
+        self.runs.defer(id_, parent_id, inference_span_name(operation, model),
                         lambda: _model_request(kind, operation, model, instance, arguments, capture, claimable), claimable)
 
     def exit(self, id_: str, result: Any) -> None:

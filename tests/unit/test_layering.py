@@ -5,9 +5,13 @@ imports nothing of ours."""
 from __future__ import annotations
 
 import ast
+import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,7 +109,7 @@ def test_the_checks_see_imports_at_every_level(tmp_path):
 
 def _configure_then(tmp_path: Path, before: str, expression: str) -> str:
     code = f"{before}\nimport sys, opik_otel\nopik_otel.configure(exporter='local')\nprint({expression})"
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("OPIK_", "OTEL_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPIK_", "OTEL_"))}
     env["OPIK_OTEL_LOCAL_STORE_DIR"] = str(tmp_path)
     process = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
     assert process.returncode == 0, process.stderr
@@ -120,10 +124,6 @@ def test_configure_imports_no_wrapt_where_no_httpx2_reader_is_installed(tmp_path
 
 
 def test_configure_hooks_the_httpx2_reader_where_openai_is_installed(tmp_path):
-    import importlib.util
-
     if importlib.util.find_spec("httpx2") is None or importlib.util.find_spec("openai") is None:
-        import pytest
-
         pytest.skip("needs openai and httpx2 installed")
     assert _configure_then(tmp_path, "", "'wrapt' in sys.modules") == "True"

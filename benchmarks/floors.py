@@ -371,6 +371,22 @@ def with_env(toggle: Toggle, env: dict[str, str]) -> Toggle:
     return env_on, env_off
 
 
+def toggled(fw: Any, instrumentor: Any, provider: Any) -> Toggle:
+    """`instrumentor` on `provider`, instrumented and uninstrumented between blocks (or its patched
+    attributes swapped, where uninstrument() does not restore them: `framework_overhead.toggle`)."""
+    import framework_overhead
+    import overhead
+
+    setup = overhead.Setup()
+    framework_overhead.toggle(setup, instrumentor, fw.PATCHED_PREFIXES, framework_overhead._registries(fw), tracer_provider=provider)
+    return setup.instrument, setup.uninstrument
+
+
+def together(*toggles: Toggle) -> Toggle:
+    """One toggle turning each of `toggles` on in order, and off in reverse order."""
+    return _all(*(on for on, _ in toggles)), _all(*(off for _, off in reversed(toggles)))
+
+
 def ours_and_peers(fw: Any, peer_classes: tuple[type, ...]) -> tuple[dict[str, Toggle], list[Any]]:
     """Ours (content off, on) and OpenInference's `peer_classes` together on a null pipeline
     (content hidden, shown: `OPENINFERENCE_HIDE_INPUTS` / `_OUTPUTS`), as rungs; their setups.
@@ -380,14 +396,9 @@ def ours_and_peers(fw: Any, peer_classes: tuple[type, ...]) -> tuple[dict[str, T
 
     setups = {config: framework_overhead.build(fw, config) for config in ("opik-otel-off", "opik-otel-on")}
     provider, _ = overhead._null_pipeline()
-    peers = []
-    for cls in peer_classes:
-        peer = overhead.Setup()
-        framework_overhead.toggle(peer, cls(), fw.PATCHED_PREFIXES, framework_overhead._registries(fw), tracer_provider=provider)
-        peers.append(peer)
-    peer_toggle = (_all(*(p.instrument for p in peers)), _all(*(p.uninstrument for p in reversed(peers))))
+    peer_toggle = together(*(toggled(fw, cls(), provider) for cls in peer_classes))
     hide = {"OPENINFERENCE_HIDE_INPUTS": "true", "OPENINFERENCE_HIDE_OUTPUTS": "true"}
-    rungs: dict[str, Toggle] = {"openinference-off": with_env(peer_toggle, hide), "openinference": peer_toggle} if peers else {}
+    rungs: dict[str, Toggle] = {"openinference-off": with_env(peer_toggle, hide), "openinference": peer_toggle} if peer_classes else {}
     rungs |= {
         "opik-otel-off": (setups["opik-otel-off"].instrument, setups["opik-otel-off"].uninstrument),
         "opik-otel-on": (setups["opik-otel-on"].instrument, setups["opik-otel-on"].uninstrument),
@@ -400,7 +411,6 @@ def adk_floors(pairs: int, n: int) -> dict[str, Any]:
 
     os.environ["OTEL_BSP_SCHEDULE_DELAY"] = "600000"  # export only at the flush after each block
     import adk_overhead as adk
-    import framework_overhead
     import overhead
     from google.adk.plugins.base_plugin import BasePlugin
     from google.adk.runners import Runner
@@ -410,12 +420,10 @@ def adk_floors(pairs: int, n: int) -> dict[str, Any]:
     run = adk.make_workload("turn")
     run()
     native_provider, _ = overhead._null_pipeline()
-    native = overhead.Setup().exports_through(native_provider, dict)
-    framework_overhead.toggle(native, adk.peer_instrumentor("native")(), adk.PATCHED_PREFIXES, [], tracer_provider=native_provider)
+    native_toggle = toggled(adk, adk.peer_instrumentor("native")(), native_provider)
     runner = _closure_value(run, Runner)
     plugins = runner.plugin_manager.plugins
     nothing = BasePlugin(name="does_nothing")
-    native_toggle = (native.instrument, native.uninstrument)
     rungs: dict[str, Toggle] = {
         "bare": _NOTHING,
         "plugin": (lambda: plugins.insert(0, nothing), lambda: plugins.remove(nothing)),
@@ -427,14 +435,12 @@ def adk_floors(pairs: int, n: int) -> dict[str, Any]:
         # (ADK 2.x hands it over under the experimental GenAI conventions): with usage, as ours
         from opentelemetry.instrumentation.google_genai import GoogleGenAiSdkInstrumentor
 
-        official = overhead.Setup()
-        framework_overhead.toggle(official, GoogleGenAiSdkInstrumentor(), adk.PATCHED_PREFIXES, [], tracer_provider=native_provider)
-        both = (_all(native.instrument, official.instrument), _all(official.uninstrument, native.uninstrument))
+        both = together(native_toggle, toggled(adk, GoogleGenAiSdkInstrumentor(), native_provider))
         rungs["native-off+official-genai"] = with_env(both, {"OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental"})
     peers = (adk.peer_instrumentor("openinference"),) if _installed("openinference.instrumentation.google_adk") else ()
     more, setups = ours_and_peers(adk, peers)
     rungs.update(more)
-    setups.append(native)
+    setups.append(overhead.Setup().exports_through(native_provider, dict))
 
     result = measure(rungs, _repeated(run), _all(*(setup.flush for setup in setups)), pairs, n, warmup=10)
     for setup in setups:

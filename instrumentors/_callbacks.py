@@ -87,9 +87,9 @@ class RunSpans:
     def __contains__(self, run_id: Hashable) -> bool:
         return run_id in self._runs
 
-    def _parent_context(self, parent_run_id: Hashable | None) -> otel_context.Context:
+    def _parent_context(self, parent_run_id: Hashable | None, current: otel_context.Context) -> otel_context.Context:
         parent = self._runs.get(parent_run_id) if parent_run_id is not None else None
-        return parent.context if parent is not None else otel_context.get_current()
+        return parent.context if parent is not None else current
 
     def _add(self, run_id: Hashable, run: _Run) -> None:
         runs = self._runs
@@ -100,9 +100,11 @@ class RunSpans:
             if old.span is not None:
                 old.span.end()
 
-    def _attach(self, run: _Run) -> None:
+    @staticmethod
+    def _attach(run: _Run, current: otel_context.Context) -> None:
+        """Make the run's context current (`current`: the context until now)."""
         try:
-            run.previous = otel_context.get_current()
+            run.previous = current
             run.token = otel_context.attach(run.context)
         except Exception:  # pragma: no cover - defensive
             run.token = None
@@ -129,21 +131,25 @@ class RunSpans:
         name: str,
         kind: SpanKind = SpanKind.INTERNAL,
         attributes: Attributes | None = None,
-    ) -> None:
-        """Open a span for a run and make it current. A run id already open only gains `attributes`."""
+    ) -> trace.Span | None:
+        """Open a span for a run and make it current; the span (None if it could not start).
+        A run id already open only gains `attributes`."""
         try:
             known = self._runs.get(run_id)
             if known is not None:
                 if known.span is not None and attributes:
                     known.span.set_attributes(attributes)
-                return
-            parent = self._parent_context(parent_run_id)
+                return known.span
+            current = otel_context.get_current()
+            parent = self._parent_context(parent_run_id, current)
             span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attributes)
             run = _Run(span, trace.set_span_in_context(span, parent))
             self._add(run_id, run)
-            self._attach(run)
+            self._attach(run, current)
+            return span
         except Exception:
             logger.debug("opik-otel: could not start a span for run %s", run_id, exc_info=True)
+            return None
 
     def rename(self, run_id: Hashable, name: str, attributes: Attributes | None = None) -> None:
         """Give an open run's span a new name (and attributes), once its kind is learnt from a child;
@@ -173,7 +179,7 @@ class RunSpans:
         """A run left out of the tree: its children attach to its nearest visible ancestor."""
         try:
             if run_id not in self._runs:
-                self._add(run_id, _Run(None, self._parent_context(parent_run_id)))
+                self._add(run_id, _Run(None, self._parent_context(parent_run_id, otel_context.get_current())))
         except Exception:  # pragma: no cover - defensive
             logger.debug("opik-otel: could not record hidden run %s", run_id, exc_info=True)
 
@@ -192,13 +198,14 @@ class RunSpans:
             if run_id in self._runs:
                 return
             pending = PendingModelCall(claimable)
-            run = _Run(None, with_pending_model_call(pending, self._parent_context(parent_run_id)))
+            current = otel_context.get_current()
+            run = _Run(None, with_pending_model_call(pending, self._parent_context(parent_run_id, current)))
             run.pending = pending
             run.name = name
             run.attributes = attributes
             run.start_time = time.time_ns()
             self._add(run_id, run)
-            self._attach(run)
+            self._attach(run, current)
         except Exception:
             logger.debug("opik-otel: could not defer model run %s", run_id, exc_info=True)
 

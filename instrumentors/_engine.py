@@ -119,8 +119,8 @@ def inside_instrumented_call() -> bool:
     return _INSIDE_CALL.get()
 
 
-def _should_skip() -> bool:
-    return _INSIDE_CALL.get() or bool(otel_context.get_value(SUPPRESS_INSTRUMENTATION_KEY))
+def _should_skip(current: otel_context.Context) -> bool:
+    return _INSIDE_CALL.get() or bool(otel_context.get_value(SUPPRESS_INSTRUMENTATION_KEY, current))
 
 
 class _Call:
@@ -156,16 +156,18 @@ def _start(
     instance: Any,
     kwargs: dict[str, Any],
     extra_attributes: Attributes | None,
+    current: otel_context.Context,
 ) -> _Call | None:
     capture = content.enabled
     try:
         name, attributes = operation.request(instance, kwargs, capture)
         if extra_attributes:
             attributes.update(extra_attributes)
-        parent = None
-        framework = claim_model_call()  # a framework's model run above this billed call (LangChain …)
+        parent = current
+        framework = claim_model_call(current)  # a framework's model run above this billed call (LangChain …)
         if framework:
-            claimed, parent = framework
+            claimed, claimed_parent = framework
+            parent = claimed_parent or current
             for key, value in claimed.items():
                 attributes.setdefault(key, value)
         span = tracer.start_span(name, context=parent, kind=SpanKind.CLIENT, attributes=attributes)
@@ -284,16 +286,17 @@ def sync_wrapper(
     """A `wrapt` wrapper that traces a synchronous library method."""
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        if _should_skip():
+        current = otel_context.get_current()
+        if _should_skip(current):
             return wrapped(*args, **kwargs)
         named = operation.arguments(args, kwargs)
-        call = _start(operation, tracer, content, instance, named, extra_attributes)
+        call = _start(operation, tracer, content, instance, named, extra_attributes, current)
         if call is None:
             return wrapped(*args, **kwargs)
         if not call.span.is_recording():
             call.span.end()
             return wrapped(*args, **kwargs)
-        token = otel_context.attach(trace.set_span_in_context(call.span))
+        token = otel_context.attach(trace.set_span_in_context(call.span, current))
         inside = _INSIDE_CALL.set(True)
         try:
             result = wrapped(*args, **kwargs)
@@ -317,16 +320,17 @@ def async_wrapper(
     """A `wrapt` wrapper that traces an `async def` library method."""
 
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        if _should_skip():
+        current = otel_context.get_current()
+        if _should_skip(current):
             return await wrapped(*args, **kwargs)
         named = operation.arguments(args, kwargs)
-        call = _start(operation, tracer, content, instance, named, extra_attributes)
+        call = _start(operation, tracer, content, instance, named, extra_attributes, current)
         if call is None:
             return await wrapped(*args, **kwargs)
         if not call.span.is_recording():
             call.span.end()
             return await wrapped(*args, **kwargs)
-        token = otel_context.attach(trace.set_span_in_context(call.span))
+        token = otel_context.attach(trace.set_span_in_context(call.span, current))
         inside = _INSIDE_CALL.set(True)
         try:
             result = await wrapped(*args, **kwargs)

@@ -82,11 +82,12 @@ def _running_stream_call() -> PendingModelCall | None:
     return None
 
 
-def claim_model_call() -> tuple[dict[str, Any], otel_context.Context | None] | None:
-    """The pending framework model call above this billed call, at most once per call: its
-    attributes, and the context to start the billed call's span in (None: the current one; the
-    framework run's own when the call is made while a stream it returned is read, outside it)."""
-    call = otel_context.get_value(PENDING_MODEL_CALL_KEY)
+def claim_model_call(context: otel_context.Context | None = None) -> tuple[dict[str, Any], otel_context.Context | None] | None:
+    """The pending framework model call above this billed call (in `context`, default the current
+    one), at most once per call: its attributes, and the context to start the billed call's span in
+    (None: the current one; the framework run's own when the call is made while a stream it
+    returned is read, outside it)."""
+    call = otel_context.get_value(PENDING_MODEL_CALL_KEY, context)
     if call is not None:
         attributes = call.claim()
         return None if attributes is None else (attributes, None)

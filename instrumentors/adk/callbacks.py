@@ -139,13 +139,13 @@ class OpikAdkPlugin(BasePlugin):
 
     # -- bookkeeping --------------------------------------------------------------------------
 
-    def _opened(self, key: Hashable, span: bool = True) -> None:
-        """Record an open run in the current invocation (`span`: its span is current now)."""
-        invocation = CURRENT.get()
+    @staticmethod
+    def _opened(invocation: Invocation | None, key: Hashable, span: trace.Span | None) -> None:
+        """Record an open run in `invocation` (the current one), with its span (None: a model run)."""
         if invocation is not None:
             invocation.open[key] = None
-            if span:
-                invocation.span_ids[key] = trace.get_current_span().get_span_context().span_id
+            if span is not None:
+                invocation.span_ids[key] = span.get_span_context().span_id
                 if key[0] == "agent":
                     invocation.agents[key] = None
 
@@ -211,8 +211,7 @@ class OpikAdkPlugin(BasePlugin):
                     invocation.root_started = True
                     self._root_attributes(callback_context, invocation, attributes)
             key = _agent_key(callback_context, name)
-            self.runs.start(key, parent, f"{operation} {name}", SpanKind.INTERNAL, attributes)
-            self._opened(key)
+            self._opened(invocation, key, self.runs.start(key, parent, f"{operation} {name}", SpanKind.INTERNAL, attributes))
         except Exception:
             logger.debug("opik-otel: could not read an ADK agent start", exc_info=True)
         return None
@@ -256,9 +255,9 @@ class OpikAdkPlugin(BasePlugin):
             # the request is read only if no provider span claims the call (that one reads it itself)
             self.runs.defer(key, None, inference_span_name(sc.GenAiOperation.GENERATE_CONTENT, model),
                             lambda: _request_attributes(model, llm_request, claimable), claimable)
-            self._opened(key, span=False)
-            pending = otel_context.get_value(PENDING_MODEL_CALL_KEY)
             invocation = CURRENT.get()
+            self._opened(invocation, key, None)
+            pending = otel_context.get_value(PENDING_MODEL_CALL_KEY)
             if invocation is not None and isinstance(pending, PendingModelCall):
                 invocation.pending[key] = pending
                 if self.content.enabled:
@@ -313,8 +312,7 @@ class OpikAdkPlugin(BasePlugin):
             if self.content.enabled:
                 attributes[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = _plain(tool_args)
             key = _tool_key(tool, tool_context)
-            self.runs.start(key, None, f"execute_tool {name}", SpanKind.INTERNAL, attributes)
-            self._opened(key)
+            self._opened(CURRENT.get(), key, self.runs.start(key, None, f"execute_tool {name}", SpanKind.INTERNAL, attributes))
         except Exception:
             logger.debug("opik-otel: could not read an ADK tool start", exc_info=True)
         return None

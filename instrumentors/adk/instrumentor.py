@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from typing import Any, Iterator
+from typing import Any
 
 import wrapt
 from opentelemetry import context as otel_context
@@ -56,17 +56,33 @@ class SilentTracer(trace.Tracer):
     def start_span(self, name: str, context: otel_context.Context | None = None, *args: Any, **kwargs: Any) -> trace.Span:
         return trace.NonRecordingSpan(trace.get_current_span(context).get_span_context())
 
-    @contextlib.contextmanager
-    def start_as_current_span(self, name: str, context: otel_context.Context | None = None, *args: Any, **kwargs: Any) -> Iterator[trace.Span]:
-        span = self.start_span(name, context)
-        token = otel_context.attach(trace.set_span_in_context(span))
-        try:
-            yield span
-        finally:
-            try:  # ADK 1.x closes some of its generators in another context: no error log for that
-                token.var.reset(token)
-            except Exception:
-                pass
+    def start_as_current_span(self, name: str, context: otel_context.Context | None = None, *args: Any, **kwargs: Any) -> _SilentSpanScope:
+        return _SilentSpanScope(context)
+
+
+class _SilentSpanScope(contextlib.ContextDecorator):
+    """`SilentTracer.start_as_current_span`: a class, not a `contextlib` generator (ADK opens one
+    for each of its spans: several a turn); a decorator too, as the API's is."""
+
+    __slots__ = ("context", "token")
+
+    def __init__(self, context: otel_context.Context | None) -> None:
+        self.context = context
+        self.token: Any = None
+
+    def _recreate_cm(self) -> _SilentSpanScope:
+        return _SilentSpanScope(self.context)
+
+    def __enter__(self) -> trace.Span:
+        span = trace.NonRecordingSpan(trace.get_current_span(self.context).get_span_context())
+        self.token = otel_context.attach(trace.set_span_in_context(span))
+        return span
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:  # ADK 1.x closes some of its generators in another context: no error log for that
+            self.token.var.reset(self.token)
+        except Exception:
+            pass
 
 
 class _State:

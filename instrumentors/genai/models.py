@@ -12,8 +12,8 @@ spelling; `get` reads both.
 from __future__ import annotations
 
 import base64
-from functools import lru_cache
-from typing import Any
+from functools import lru_cache, partial
+from typing import Any, Callable
 
 from opik_otel import semconv as sc
 from opik_otel.instrumentors._adapter import CHOICE_COUNT, DIMENSIONS, FREQUENCY_PENALTY, MAX_TOKENS, PRESENCE_PENALTY, SEED, STOP_SEQUENCES
@@ -36,6 +36,15 @@ def get(obj: Any, name: str) -> Any:
         value = obj.get(name)
         return obj.get(_camel(name)) if value is None else value
     return getattr(obj, name, None)
+
+
+def fields(obj: Any) -> Callable[[str], Any]:
+    """`get` bound to one object, for reading many of its fields: a pydantic model's (the SDK's
+    types) straight from its `__dict__`, a C lookup per field rather than a Python call."""
+    values = getattr(obj, "__dict__", None) if not isinstance(obj, dict) else None
+    if type(values) is dict and hasattr(type(obj), "model_fields"):
+        return values.get
+    return partial(get, obj)
 
 
 def enum_text(value: Any) -> str | None:
@@ -79,14 +88,15 @@ def config_parameters(config: Any, attributes: Attributes) -> Attributes:
     """The generation parameters of a `GenerateContentConfig` (or its dict), into `attributes`."""
     if config is None:
         return attributes
+    field = fields(config)
     for key, (attribute, read) in PARAMETERS:
-        value = get(config, key)
+        value = field(key)
         if value is not None:
             value = read(value)
             if value is not None:
                 attributes[attribute] = value
-    mime_type = get(config, "response_mime_type")
-    if mime_type == "application/json" or get(config, "response_schema") is not None or get(config, "response_json_schema") is not None:
+    mime_type = field("response_mime_type")
+    if mime_type == "application/json" or field("response_schema") is not None or field("response_json_schema") is not None:
         attributes[sc.GEN_AI_OUTPUT_TYPE] = "json"
     elif mime_type == "text/plain":
         attributes[sc.GEN_AI_OUTPUT_TYPE] = "text"

@@ -40,6 +40,9 @@ configuration's batch export held until the flush after each block):
   bare            the turn
   plugin          + an ADK plugin that does nothing, first in the runner (ADK's own dispatch to
                   a plugin: the price of our plugin-based design)
+  plugin+spans    + a plugin making one SDK span (no attributes) per agent, model and tool
+                  step, current while the step runs, on `configure()`'s pipeline: the 4 spans
+                  a turn of ours, and nothing else (the floor of any plugin-based tracer)
   native-off, native   ADK's own tracing alone (its spans on an SDK provider, null exporter),
                   content off / on
   native-off+official-genai   ADK's own tracing with its inference spans made by the official
@@ -423,10 +426,15 @@ def adk_floors(pairs: int, n: int) -> dict[str, Any]:
     native_toggle = toggled(adk, adk.peer_instrumentor("native")(), native_provider)
     runner = _closure_value(run, Runner)
     plugins = runner.plugin_manager.plugins
-    nothing = BasePlugin(name="does_nothing")
+
+    def first_plugin(plugin: Any) -> Toggle:
+        return (lambda: plugins.insert(0, plugin)), (lambda: plugins.remove(plugin))
+
+    pipeline, backend = our_pipeline()
     rungs: dict[str, Toggle] = {
         "bare": _NOTHING,
-        "plugin": (lambda: plugins.insert(0, nothing), lambda: plugins.remove(nothing)),
+        "plugin": first_plugin(BasePlugin(name="does_nothing")),
+        "plugin+spans": first_plugin(_spans_plugin(pipeline)),
         "native-off": native_toggle,
         "native": with_env(native_toggle, adk.CONFIG_ENV["native"]),
     }
@@ -441,11 +449,63 @@ def adk_floors(pairs: int, n: int) -> dict[str, Any]:
     more, setups = ours_and_peers(adk, peers)
     rungs.update(more)
     setups.append(overhead.Setup().exports_through(native_provider, dict))
+    sessions = getattr(runner.session_service, "sessions", None)  # InMemorySessionService's, by app and user
 
-    result = measure(rungs, _repeated(run), _all(*(setup.flush for setup in setups)), pairs, n, warmup=10)
+    def flush() -> None:
+        for setup in setups:
+            setup.flush()
+        pipeline.force_flush()
+        if isinstance(sessions, dict):
+            sessions.clear()  # each turn's new session, dropped: the heap (and each block's GC) stays flat
+
+    result = measure(rungs, _repeated(run), flush, pairs, n, warmup=10)
     for setup in setups:
         setup.finish()
+    pipeline.shutdown()
+    backend.stop()
     return {"workload": "adk turn", "rungs": result}
+
+
+def _spans_plugin(provider: Any) -> Any:
+    """An ADK plugin making one SDK span, with no attributes, per agent, model and tool step,
+    current while the step runs: what any plugin-based tracer of ADK does, and nothing more."""
+    from google.adk.plugins.base_plugin import BasePlugin
+    from opentelemetry import context, trace
+
+    class Spans(BasePlugin):
+        def __init__(self) -> None:
+            super().__init__(name="spans")
+            self.tracer = provider.get_tracer("floor")
+            self.open: dict[Any, Any] = {}
+
+        def _start(self, name: str, key: Any) -> None:
+            span = self.tracer.start_span(name)
+            self.open[key] = span, context.attach(trace.set_span_in_context(span))
+
+        def _end(self, key: Any) -> None:
+            span, token = self.open.pop(key)
+            context.detach(token)
+            span.end()
+
+        async def before_agent_callback(self, *, agent: Any, callback_context: Any) -> None:
+            self._start("agent", ("agent", callback_context.invocation_id))
+
+        async def after_agent_callback(self, *, agent: Any, callback_context: Any) -> None:
+            self._end(("agent", callback_context.invocation_id))
+
+        async def before_model_callback(self, *, callback_context: Any, llm_request: Any) -> None:
+            self._start("model", ("model", callback_context.invocation_id))
+
+        async def after_model_callback(self, *, callback_context: Any, llm_response: Any) -> None:
+            self._end(("model", callback_context.invocation_id))
+
+        async def before_tool_callback(self, *, tool: Any, tool_args: Any, tool_context: Any) -> None:
+            self._start("tool", ("tool", tool_context.function_call_id))
+
+        async def after_tool_callback(self, *, tool: Any, tool_args: Any, tool_context: Any, result: Any) -> None:
+            self._end(("tool", tool_context.function_call_id))
+
+    return Spans()
 
 
 def crewai_floors(pairs: int, n: int) -> dict[str, Any]:

@@ -142,6 +142,15 @@ def _start(tracer: trace.Tracer, content: ContentPolicy, extra: Attributes | Non
         return None
 
 
+def _may_run_afc(read_config: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> bool:
+    """Whether this call's config lets the SDK call Python functions (True when unreadable: the
+    traced path then decides, and logs)."""
+    try:
+        return afc_enabled(read_config(instance, args, kwargs))
+    except Exception:
+        return True
+
+
 def afc_wrapper(read_config: Callable[..., Any], read_request: Callable[..., Any], is_async: bool) -> Callable[..., Any]:
     """A factory `(tracer, content, extra) → wrapt wrapper` for an SDK call that may run AFC:
     a plain call, a generator (sync stream), or a coroutine (its result may be an async stream)."""
@@ -164,7 +173,13 @@ def afc_wrapper(read_config: Callable[..., Any], read_request: Callable[..., Any
             afc.end(response=result)
             return result
 
-        async def async_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+        def async_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+            """The SDK's own coroutine where no AFC can run (no coroutine of ours around it); else ours."""
+            if not _may_run_afc(read_config, instance, args, kwargs):
+                return wrapped(*args, **kwargs)
+            return traced_async(wrapped, instance, args, kwargs)
+
+        async def traced_async(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
             afc = _start(tracer, content, extra, read_config, read_request, instance, args, kwargs)
             if afc is None:
                 return await wrapped(*args, **kwargs)

@@ -160,3 +160,21 @@ async def test_no_api_key_on_any_span(adk_instrumentor, genai_instrumentor, expo
 
     assert tree(exporter) == AGENT_TREE
     assert "fake-key" not in repr([dict(s.attributes) for s in spans(exporter)])
+
+
+def test_a_silent_tracers_spans_carry_their_parents_context_as_a_with_block_and_as_a_decorator(provider):
+    silent = SilentTracer(trace.get_tracer("gcp.vertex.agent"))
+    with provider.get_tracer("app").start_as_current_span("ours") as ours:
+        with silent.start_as_current_span("call_llm") as adks:
+            assert not adks.is_recording()
+            assert adks.get_span_context() == ours.get_span_context()
+            assert trace.get_current_span() is adks
+        assert trace.get_current_span() is ours
+
+        @silent.start_as_current_span("execute_tool")
+        def tool() -> trace.Span:
+            return trace.get_current_span()
+
+        inside = [tool(), tool()]  # a fresh scope per call, as the API's decorator gives
+        assert all(span.get_span_context() == ours.get_span_context() and not span.is_recording() for span in inside)
+        assert trace.get_current_span() is ours

@@ -45,6 +45,8 @@ configuration's batch export held until the flush after each block):
                   a turn of ours, and nothing else (the floor of any plugin-based tracer)
   native-off, native   ADK's own tracing alone (its spans on an SDK provider, null exporter),
                   content off / on
+  native-off+pipeline   ADK's own tracing alone on `configure()`'s pipeline (its model spans
+                  priced there): what a tracer adding its data to ADK's own spans would start from
   native-off+official-genai   ADK's own tracing with its inference spans made by the official
                   google-genai instrumentation (ADK 2.x hands them over under
                   OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental): ADK's spans with
@@ -437,6 +439,7 @@ def adk_floors(pairs: int, n: int) -> dict[str, Any]:
         "plugin+spans": first_plugin(_spans_plugin(pipeline)),
         "native-off": native_toggle,
         "native": with_env(native_toggle, adk.CONFIG_ENV["native"]),
+        "native-off+pipeline": toggled(adk, adk.peer_instrumentor("native")(), pipeline),
     }
     if _installed("opentelemetry.instrumentation.google_genai"):
         # ADK's own spans, its inference span made by the official google-genai instrumentation

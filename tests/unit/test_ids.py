@@ -142,6 +142,16 @@ def test_stamped_trace_state_carries_the_opik_id_of_a_foreign_root():
     assert stamped_trace_state(FOREIGN, start_ns, full) is None  # W3C: no room
 
 
+def test_a_random_trace_id_that_looks_like_a_uuid7_is_stamped_like_any_foreign_one():
+    look_alike = 0x1D95B0391AA77DAE837112AB9D1EC2A8  # random bits, version 7 and variant 10 by chance (1 in 64)
+    start_ns = time.time_ns()
+    expected = otel_to_opik_id(look_alike.to_bytes(16, "big"), start_ns // 1_000_000)
+
+    state = stamped_trace_state(look_alike, start_ns, None)
+
+    assert state is not None and state.to_header() == f"opik={uuid.UUID(expected).hex}"
+
+
 def test_span_id_uses_timestamp_of_opik_trace_id():
     mapper = OpikIdMapper()
     trace_id = mapper.trace_id(UuidV7IdGenerator().generate_trace_id(), time.time_ns())

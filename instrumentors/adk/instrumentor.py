@@ -54,17 +54,20 @@ class SilentTracer(trace.Tracer):
         self.original = original
 
     def start_span(self, name: str, context: otel_context.Context | None = None, *args: Any, **kwargs: Any) -> trace.Span:
-        return trace.NonRecordingSpan(trace.get_current_span(context).get_span_context())
+        return _silent_span(context)
 
     def start_as_current_span(self, name: str, context: otel_context.Context | None = None, *args: Any, **kwargs: Any) -> _SilentSpanScope:
         return _SilentSpanScope(context)
 
 
+def _silent_span(context: otel_context.Context | None) -> trace.Span:
+    """A non-recording span with the span context of the current span in `context`."""
+    return trace.NonRecordingSpan(trace.get_current_span(context).get_span_context())
+
+
 class _SilentSpanScope(contextlib.ContextDecorator):
     """`SilentTracer.start_as_current_span`: a class, not a `contextlib` generator (ADK opens one
     for each of its spans: several a turn); a decorator too, as the API's is."""
-
-    __slots__ = ("context", "token")
 
     def __init__(self, context: otel_context.Context | None) -> None:
         self.context = context
@@ -74,7 +77,7 @@ class _SilentSpanScope(contextlib.ContextDecorator):
         return _SilentSpanScope(self.context)
 
     def __enter__(self) -> trace.Span:
-        span = trace.NonRecordingSpan(trace.get_current_span(self.context).get_span_context())
+        span = _silent_span(self.context)
         self.token = otel_context.attach(trace.set_span_in_context(span))
         return span
 

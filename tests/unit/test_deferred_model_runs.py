@@ -27,7 +27,8 @@ class Request:
         return {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini", **CLAIMABLE}
 
 
-def _runs() -> tuple[RunSpans, InMemorySpanExporter]:
+def runs_with_exporter() -> tuple[RunSpans, InMemorySpanExporter]:
+    """A `RunSpans` on a provider whose finished spans the returned exporter holds."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -35,7 +36,7 @@ def _runs() -> tuple[RunSpans, InMemorySpanExporter]:
 
 
 def test_a_claimed_model_run_never_reads_its_deferred_request_attributes():
-    runs, exporter = _runs()
+    runs, exporter = runs_with_exporter()
     request = Request()
     runs.defer("model-1", None, "chat gpt-4o-mini", request, CLAIMABLE)
 
@@ -48,7 +49,7 @@ def test_a_claimed_model_run_never_reads_its_deferred_request_attributes():
 
 
 def test_an_unclaimed_model_run_reads_them_once_for_its_own_inference_span():
-    runs, exporter = _runs()
+    runs, exporter = runs_with_exporter()
     request = Request()
     before = otel_context.get_current()
     runs.defer("model-1", None, "chat gpt-4o-mini", request, CLAIMABLE)
@@ -68,7 +69,7 @@ def test_an_unclaimed_model_run_reads_them_once_for_its_own_inference_span():
 
 
 def test_a_rename_before_the_end_adds_to_the_deferred_attributes_without_reading_them():
-    runs, exporter = _runs()
+    runs, exporter = runs_with_exporter()
     request = Request()
     runs.defer("model-1", None, "chat", request, CLAIMABLE)
     runs.rename("model-1", "chat gpt-4o-mini-2024-07-18", {"gen_ai.request.model": "gpt-4o-mini-2024-07-18"})
@@ -84,7 +85,7 @@ def test_a_rename_before_the_end_adds_to_the_deferred_attributes_without_reading
 
 
 def test_a_failing_read_loses_the_attributes_not_the_span():
-    runs, exporter = _runs()
+    runs, exporter = runs_with_exporter()
 
     def broken() -> dict:
         raise ValueError("an odd request")

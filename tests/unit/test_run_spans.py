@@ -5,22 +5,13 @@ from __future__ import annotations
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from opik_otel.instrumentors._callbacks import RunSpans
-
-
-def _runs() -> tuple[RunSpans, InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return RunSpans(provider.get_tracer("test")), exporter
+from tests.unit.test_deferred_model_runs import runs_with_exporter
 
 
 def test_start_returns_the_runs_span_made_current_and_end_restores_the_context():
-    runs, exporter = _runs()
+    runs, exporter = runs_with_exporter()
     before = otel_context.get_current()
 
     span = runs.start("agent-1", None, "invoke_agent support_agent", attributes={"gen_ai.agent.name": "support_agent"})
@@ -35,7 +26,7 @@ def test_start_returns_the_runs_span_made_current_and_end_restores_the_context()
 
 
 def test_starting_an_open_run_again_adds_attributes_to_the_same_span_and_returns_it():
-    runs, exporter = _runs()
+    runs, exporter = runs_with_exporter()
     first = runs.start("tool-1", None, "execute_tool lookup")
 
     again = runs.start("tool-1", None, "execute_tool lookup", attributes={"gen_ai.tool.call.id": "call-1"})
@@ -47,7 +38,7 @@ def test_starting_an_open_run_again_adds_attributes_to_the_same_span_and_returns
 
 
 def test_a_child_run_started_without_a_parent_run_id_nests_under_the_current_run():
-    runs, exporter = _runs()
+    runs, exporter = runs_with_exporter()
     parent = runs.start("agent-1", None, "invoke_agent support_agent")
     child = runs.start("tool-1", None, "execute_tool lookup")
     runs.end("tool-1")
